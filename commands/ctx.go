@@ -1,0 +1,174 @@
+package commands
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/structd/structd/internal/resp"
+	"github.com/structd/structd/memtier"
+)
+
+// Redis's error replies, shared by every family.
+const (
+	ErrWrongType   = "WRONGTYPE Operation against a key holding the wrong kind of value"
+	ErrNotInteger  = "ERR value is not an integer or out of range"
+	ErrNotFloat    = "ERR value is not a valid float"
+	ErrSyntax      = "ERR syntax error"
+	ErrNoSuchKey   = "ERR no such key"
+	ErrOverflow    = "ERR increment or decrement would overflow"
+	ErrDBIndex     = "ERR DB index is out of range"
+	ErrSameObject  = "ERR source and destination objects are the same"
+	ErrNotPositive = "ERR value is out of range, must be positive"
+)
+
+// WrongArity is the reply to a command called with the wrong argument count.
+func WrongArity(name string) string {
+	return "ERR wrong number of arguments for '" + name + "' command"
+}
+
+// CommandStats are the INFO commandstats counters of one command.
+type CommandStats struct {
+	Calls         atomic.Int64
+	Usec          atomic.Int64
+	RejectedCalls atomic.Int64
+	FailedCalls   atomic.Int64
+}
+
+// Ctx is what a handler sees: its arguments, the reply writer, the session
+// that sent it, the server and the keyspace with the session's database.
+type Ctx struct {
+	Args    [][]byte
+	W       *resp.Writer
+	Cmd     *Command
+	Session *Session
+	Server  Server
+	KS      *memtier.Keyspace
+	// DB is the session's selected database, valid while the command's
+	// locks are held.
+	DB *memtier.DB
+
+	slotBuf [8]int
+}
+
+// Exec runs cmd with the locks its key positions call for: the keyspace
+// exclusively for KeyspaceWide commands, otherwise the slots of its keys.
+// The caller has checked arity, authentication and transaction state.
+func Exec(c *Ctx, cmd *Command) {
+	c.Cmd = cmd
+	switch {
+	case cmd.Flags&KeyspaceWide != 0:
+		c.KS.LockAll()
+		c.DB = c.KS.DB(c.Session.DB)
+		cmd.Handler(c)
+		c.KS.UnlockAll()
+	default:
+		slots := c.keySlots(cmd.KeyPositions(c.Args))
+		c.KS.LockSlots(slots)
+		c.DB = c.KS.DB(c.Session.DB)
+		cmd.Handler(c)
+		c.KS.UnlockSlots(slots)
+	}
+	c.DB = nil
+}
+
+// keySlots returns the sorted, distinct slots of the keys at positions.
+func (c *Ctx) keySlots(positions []int) []int {
+	slots := c.slotBuf[:0]
+	for _, p := range positions {
+		slots = append(slots, memtier.SlotOf(c.Args[p]))
+	}
+	if len(slots) > 1 {
+		slices.Sort(slots)
+		slots = slices.Compact(slots)
+	}
+	return slots
+}
+
+// Arg returns argument i as a string (for option names and small values).
+func (c *Ctx) Arg(i int) string { return string(c.Args[i]) }
+
+// ArgIs reports whether argument i equals opt, ignoring case.
+func (c *Ctx) ArgIs(i int, opt string) bool {
+	return len(c.Args[i]) == len(opt) && strings.EqualFold(string(c.Args[i]), opt)
+}
+
+// Int parses argument i as an integer, replying with Redis's error if it is
+// not one.
+func (c *Ctx) Int(i int) (int64, bool) {
+	n, ok := resp.ParseInt(c.Args[i])
+	if !ok {
+		c.W.Error(ErrNotInteger)
+	}
+	return n, ok
+}
+
+// Float parses argument i as a double the way Redis's getDoubleFromObject
+// does (strtod syntax, "inf" accepted, NaN and trailing garbage refused),
+// replying with ErrNotFloat if it is not one.
+func (c *Ctx) Float(i int) (float64, bool) {
+	f, ok := ParseFloat(c.Args[i])
+	if !ok {
+		c.W.Error(ErrNotFloat)
+	}
+	return f, ok
+}
+
+// ParseFloat parses b as Redis's string2d: strtod syntax with no leading
+// space, no NaN, finite or infinite.
+func ParseFloat(b []byte) (float64, bool) {
+	if len(b) == 0 || isSpaceByte(b[0]) || isSpaceByte(b[len(b)-1]) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); !ok || ne.Err != strconv.ErrRange {
+			return 0, false
+		}
+	}
+	if f != f { // NaN
+		return 0, false
+	}
+	return f, true
+}
+
+func isSpaceByte(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// LookupType returns the object under key if it has type t. It replies
+// WRONGTYPE (and returns ok false) if the key holds another type; a missing
+// key gives (nil, true).
+func (c *Ctx) LookupType(key []byte, t memtier.Type) (*memtier.Object, bool) {
+	o := c.DB.Get(key)
+	if o != nil && o.Type != t {
+		c.W.Error(ErrWrongType)
+		return nil, false
+	}
+	return o, true
+}
+
+// EventClass is the keyspace-notification class of a change, as the
+// notify-keyspace-events flags name them.
+type EventClass uint8
+
+// The event classes.
+const (
+	EventGeneric EventClass = iota // g: DEL, EXPIRE, RENAME, ...
+	EventString                    // $
+	EventList                      // l
+	EventSet                       // s
+	EventHash                      // h
+	EventZSet                      // z
+	EventStream                    // t
+)
+
+// KeyChanged records that the command changed key, with Redis's event name
+// for it ("set", "del", "expire", "incrby", ...). Every write handler calls
+// it once per changed key, exactly where Redis calls notifyKeyspaceEvent:
+// it is the hook for the change counter, WATCH, keyspace notifications and
+// the redo log.
+func (c *Ctx) KeyChanged(class EventClass, event string, key []byte) {
+	c.KS.Stats.Dirty.Add(1)
+}

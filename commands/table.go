@@ -1,0 +1,150 @@
+// Package commands declares every command StructD serves in one table (name,
+// arity, flags, key positions, ACL categories, handler) and implements the
+// handlers, one file per family. The table drives dispatch, arity errors,
+// key extraction (and so slot locking), COMMAND INFO and COMMAND GETKEYS.
+package commands
+
+import (
+	"sort"
+	"strings"
+)
+
+// Flags are Redis's command flags.
+type Flags uint32
+
+// Command flags, as COMMAND INFO reports them.
+const (
+	Write Flags = 1 << iota
+	ReadOnly
+	DenyOOM
+	Admin
+	PubSub
+	NoScript
+	Blocking
+	Loading
+	Stale
+	SkipMonitor
+	SkipSlowlog
+	Fast
+	NoAuth
+	MayReplicate
+	NoMulti
+	MovableKeys
+	AllowBusy
+	// KeyspaceWide commands run with the whole keyspace locked (they read
+	// or change every slot: FLUSHALL, SWAPDB, KEYS, SCAN, RANDOMKEY).
+	KeyspaceWide
+)
+
+var flagNames = []struct {
+	f    Flags
+	name string
+}{
+	{Write, "write"}, {ReadOnly, "readonly"}, {DenyOOM, "denyoom"}, {Admin, "admin"},
+	{PubSub, "pubsub"}, {NoScript, "noscript"}, {Blocking, "blocking"}, {Loading, "loading"},
+	{Stale, "stale"}, {SkipMonitor, "skip_monitor"}, {SkipSlowlog, "skip_slowlog"},
+	{Fast, "fast"}, {NoAuth, "no_auth"}, {MayReplicate, "may_replicate"},
+	{NoMulti, "no_multi"}, {MovableKeys, "movablekeys"}, {AllowBusy, "allow_busy"},
+}
+
+// Names lists the flag names COMMAND INFO shows, in Redis's order.
+func (f Flags) Names() []string {
+	var out []string
+	for _, n := range flagNames {
+		if f&n.f != 0 {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+// Handler runs a command whose arity and locks the dispatcher has checked
+// and taken.
+type Handler func(c *Ctx)
+
+// Command is one entry of the command table.
+type Command struct {
+	Name  string // lower case; "parent|sub" for subcommands
+	Arity int    // Redis arity: n means exactly n, -n means at least n
+	Flags Flags
+	// FirstKey, LastKey and KeyStep give key positions as Redis's legacy
+	// key spec: LastKey -1 means the last argument, -2 the one before.
+	FirstKey, LastKey, KeyStep int
+	// Keys extracts key positions for commands with movable keys
+	// (numkeys arguments, STORE options); it overrides the range above.
+	Keys func(args [][]byte) []int
+	// Categories are the ACL categories without '@'.
+	Categories []string
+	Handler    Handler
+	// Subcommands, when present, are dispatched on args[1].
+	Subcommands map[string]*Command
+
+	// Statistics for INFO commandstats, updated by the server.
+	Stats CommandStats
+}
+
+// KeyPositions returns the indexes of args that are keys.
+func (cmd *Command) KeyPositions(args [][]byte) []int {
+	if cmd.Keys != nil {
+		return cmd.Keys(args)
+	}
+	if cmd.FirstKey == 0 {
+		return nil
+	}
+	last := cmd.LastKey
+	if last < 0 {
+		last = len(args) + last
+	}
+	var pos []int
+	for i := cmd.FirstKey; i <= last && i < len(args); i += cmd.KeyStep {
+		pos = append(pos, i)
+	}
+	return pos
+}
+
+// ArityOK reports whether n arguments (command name included) fit the arity.
+func (cmd *Command) ArityOK(n int) bool {
+	if cmd.Arity >= 0 {
+		return n == cmd.Arity
+	}
+	return n >= -cmd.Arity
+}
+
+// Table maps lower-case command names to commands.
+type Table map[string]*Command
+
+// registry is filled by each family file's init through register.
+var registry = Table{}
+
+func register(cmds ...*Command) {
+	for _, c := range cmds {
+		if _, dup := registry[c.Name]; dup {
+			panic("commands: duplicate command " + c.Name)
+		}
+		for name, sub := range c.Subcommands {
+			sub.Name = c.Name + "|" + name
+		}
+		registry[c.Name] = c
+	}
+}
+
+// All returns the command table.
+func All() Table { return registry }
+
+// Lookup finds the command named by args[0], case-insensitively.
+func (t Table) Lookup(name []byte) *Command {
+	if c := t[string(name)]; c != nil {
+		return c
+	}
+	return t[strings.ToLower(string(name))]
+}
+
+// Sorted returns the commands ordered by name.
+func (t Table) Sorted() []*Command {
+	out := make([]*Command, 0, len(t))
+	for _, c := range t {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

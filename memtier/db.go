@@ -1,0 +1,195 @@
+package memtier
+
+import (
+	"sync/atomic"
+)
+
+// slotData holds the keys of one database that hash to one slot.
+type slotData struct {
+	keys map[string]*Object
+	// expires has the deadline (Unix ms) of each key in keys that has one,
+	// like Redis's expires dict: active expiry samples it.
+	expires map[string]int64
+}
+
+// DB is one numbered database. Except where noted, its methods require the
+// caller to hold the lock of the key's slot (or LockAll).
+type DB struct {
+	ks    *Keyspace
+	id    int
+	slots []slotData
+	// size and withExpiry count keys and keys with a TTL across slots, so
+	// DBSIZE and INFO keyspace need no lock.
+	size       atomic.Int64
+	withExpiry atomic.Int64
+	// expireCursor is where active expiry resumes; only its goroutine uses it.
+	expireCursor int
+}
+
+func newDB(ks *Keyspace, id int) *DB {
+	return &DB{ks: ks, id: id, slots: make([]slotData, NumSlots)}
+}
+
+// ID is the database's index.
+func (db *DB) ID() int { return db.id }
+
+// Size is the number of keys, including expired ones not yet reclaimed (as
+// Redis's DBSIZE). Safe without locks.
+func (db *DB) Size() int64 { return db.size.Load() }
+
+// ExpiresCount is the number of keys with a TTL. Safe without locks.
+func (db *DB) ExpiresCount() int64 { return db.withExpiry.Load() }
+
+// Get returns the live object under key, or nil. An expired key is deleted
+// on the way (lazy expiry), so it is never returned. Get counts a keyspace
+// hit or miss and refreshes the access time: it is the lookup for commands
+// that read the key for the client. Lookups that are not client reads use
+// Peek.
+func (db *DB) Get(key []byte) *Object {
+	o := db.Peek(key)
+	if o == nil {
+		db.ks.Stats.KeyspaceMisses.Add(1)
+		return nil
+	}
+	db.ks.Stats.KeyspaceHits.Add(1)
+	o.access = accessClock(db.ks.NowMs())
+	return o
+}
+
+// Peek returns the live object under key, or nil, deleting it if it has
+// expired, without touching statistics or access time.
+func (db *DB) Peek(key []byte) *Object {
+	sd := &db.slots[SlotOf(key)]
+	o := sd.keys[string(key)]
+	if o == nil {
+		return nil
+	}
+	if len(sd.expires) > 0 {
+		if at, ok := sd.expires[string(key)]; ok && at <= db.ks.NowMs() {
+			db.expireKey(sd, string(key))
+			return nil
+		}
+	}
+	return o
+}
+
+// Set stores o under key, replacing any value and clearing its TTL (as SET).
+func (db *DB) Set(key []byte, o *Object) {
+	db.put(key, o, false)
+}
+
+// SetKeepTTL stores o under key, keeping the TTL of the value it replaces.
+// Commands that modify a value (APPEND, INCR, SETRANGE, SET KEEPTTL) use it.
+func (db *DB) SetKeepTTL(key []byte, o *Object) {
+	db.put(key, o, true)
+}
+
+func (db *DB) put(key []byte, o *Object, keepTTL bool) {
+	sd := &db.slots[SlotOf(key)]
+	if sd.keys == nil {
+		sd.keys = make(map[string]*Object)
+	}
+	o.access = accessClock(db.ks.NowMs())
+	if old, ok := sd.keys[string(key)]; ok {
+		if old == o && keepTTL {
+			return
+		}
+		sd.keys[string(key)] = o
+		if !keepTTL {
+			db.removeExpire(sd, string(key))
+		}
+		return
+	}
+	sd.keys[string(key)] = o
+	db.size.Add(1)
+}
+
+// Delete removes key and reports whether a live key was there.
+func (db *DB) Delete(key []byte) bool {
+	if db.Peek(key) == nil {
+		return false
+	}
+	sd := &db.slots[SlotOf(key)]
+	db.remove(sd, string(key))
+	return true
+}
+
+func (db *DB) remove(sd *slotData, key string) {
+	delete(sd.keys, key)
+	db.removeExpire(sd, key)
+	db.size.Add(-1)
+}
+
+func (db *DB) removeExpire(sd *slotData, key string) bool {
+	if _, ok := sd.expires[key]; !ok {
+		return false
+	}
+	delete(sd.expires, key)
+	db.withExpiry.Add(-1)
+	return true
+}
+
+func (db *DB) expireKey(sd *slotData, key string) {
+	db.remove(sd, key)
+	db.ks.Stats.ExpiredKeys.Add(1)
+}
+
+// Expire returns the deadline (Unix ms) of a live key, or -1 when it has
+// none. The caller has checked the key exists.
+func (db *DB) Expire(key []byte) int64 {
+	sd := &db.slots[SlotOf(key)]
+	if at, ok := sd.expires[string(key)]; ok {
+		return at
+	}
+	return -1
+}
+
+// SetExpire sets the deadline (Unix ms) of an existing key.
+func (db *DB) SetExpire(key []byte, atMs int64) {
+	sd := &db.slots[SlotOf(key)]
+	if sd.expires == nil {
+		sd.expires = make(map[string]int64)
+	}
+	if _, ok := sd.expires[string(key)]; !ok {
+		db.withExpiry.Add(1)
+	}
+	sd.expires[string(key)] = atMs
+}
+
+// Persist removes the TTL of key and reports whether it had one.
+func (db *DB) Persist(key []byte) bool {
+	return db.removeExpire(&db.slots[SlotOf(key)], string(key))
+}
+
+// Flush removes every key. Caller holds LockAll.
+func (db *DB) Flush() {
+	for i := range db.slots {
+		db.slots[i] = slotData{}
+	}
+	db.size.Store(0)
+	db.withExpiry.Store(0)
+}
+
+// SlotKeys calls fn for each live key of slot s, skipping (and reclaiming)
+// expired ones, until fn returns false. The caller holds the slot's lock or
+// LockAll. fn must not add or remove keys.
+func (db *DB) SlotKeys(s int, fn func(key string, o *Object) bool) {
+	sd := &db.slots[s]
+	now := db.ks.NowMs()
+	var expired []string
+	for k, o := range sd.keys {
+		if at, ok := sd.expires[k]; ok && at <= now {
+			expired = append(expired, k)
+			continue
+		}
+		if !fn(k, o) {
+			break
+		}
+	}
+	for _, k := range expired {
+		db.expireKey(sd, k)
+	}
+}
+
+// SlotLen is the number of keys (live or not yet reclaimed) in slot s.
+func (db *DB) SlotLen(s int) int { return len(db.slots[s].keys) }

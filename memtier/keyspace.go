@@ -1,0 +1,107 @@
+package memtier
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Clock tells the keyspace the time. Tests substitute a fake one so expiry
+// is exact without sleeping.
+type Clock interface {
+	// NowMs is the current Unix time in milliseconds.
+	NowMs() int64
+}
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// NowMs implements Clock.
+func (SystemClock) NowMs() int64 { return time.Now().UnixMilli() }
+
+// Stats are keyspace counters INFO reports.
+type Stats struct {
+	ExpiredKeys      atomic.Int64 // keys removed because their TTL passed
+	KeyspaceHits     atomic.Int64
+	KeyspaceMisses   atomic.Int64
+	ExpiredStalePerc atomic.Int64 // last active-expiry pass, percent of sampled keys found expired
+	Dirty            atomic.Int64 // changes since start (rdb_changes_since_last_save until persistence)
+}
+
+// Keyspace is every database of the server and the locks over them.
+type Keyspace struct {
+	Clock Clock
+	Stats Stats
+
+	// wide is held shared by per-slot commands and exclusively by commands
+	// that span the keyspace. It also guards dbs (SWAPDB reorders it).
+	wide  sync.RWMutex
+	slots [NumSlots]sync.Mutex
+	dbs   []*DB
+}
+
+// New returns a keyspace of n empty databases.
+func New(n int, clock Clock) *Keyspace {
+	ks := &Keyspace{Clock: clock, dbs: make([]*DB, n)}
+	for i := range ks.dbs {
+		ks.dbs[i] = newDB(ks, i)
+	}
+	return ks
+}
+
+// NumDBs is the number of databases.
+func (ks *Keyspace) NumDBs() int { return len(ks.dbs) }
+
+// DB returns database i. The caller holds a lock (shared or exclusive):
+// SWAPDB changes which DB answers to an index.
+func (ks *Keyspace) DB(i int) *DB { return ks.dbs[i] }
+
+// NowMs is the keyspace clock's time.
+func (ks *Keyspace) NowMs() int64 { return ks.Clock.NowMs() }
+
+// LockSlots takes the keyspace lock shared and the given slot locks, which
+// must be sorted ascending without duplicates (the order prevents deadlock).
+func (ks *Keyspace) LockSlots(slots []int) {
+	ks.wide.RLock()
+	for _, s := range slots {
+		ks.slots[s].Lock()
+	}
+}
+
+// UnlockSlots releases what LockSlots took.
+func (ks *Keyspace) UnlockSlots(slots []int) {
+	for i := len(slots) - 1; i >= 0; i-- {
+		ks.slots[slots[i]].Unlock()
+	}
+	ks.wide.RUnlock()
+}
+
+// LockAll takes the keyspace exclusively: no other command runs until
+// UnlockAll.
+func (ks *Keyspace) LockAll() { ks.wide.Lock() }
+
+// UnlockAll releases LockAll.
+func (ks *Keyspace) UnlockAll() { ks.wide.Unlock() }
+
+// RLockAll takes the keyspace lock shared without any slot, for readers of
+// keyspace-wide counters.
+func (ks *Keyspace) RLockAll() { ks.wide.RLock() }
+
+// RUnlockAll releases RLockAll.
+func (ks *Keyspace) RUnlockAll() { ks.wide.RUnlock() }
+
+// SwapDB exchanges the contents of databases a and b. Caller holds LockAll.
+func (ks *Keyspace) SwapDB(a, b int) {
+	ks.dbs[a], ks.dbs[b] = ks.dbs[b], ks.dbs[a]
+	ks.dbs[a].id, ks.dbs[b].id = a, b
+}
+
+// FlushAll empties every database. Caller holds LockAll.
+func (ks *Keyspace) FlushAll() {
+	for _, db := range ks.dbs {
+		db.Flush()
+	}
+}
+
+// accessClock is the access time stamp stored in objects: seconds.
+func accessClock(nowMs int64) uint32 { return uint32(nowMs / 1000) }

@@ -1,0 +1,219 @@
+// Package server accepts Redis clients, speaks RESP2/RESP3 to them, keeps
+// their state (database, protocol, authentication, name) and dispatches
+// their commands through the command table.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/structd/structd/commands"
+	"github.com/structd/structd/config"
+	"github.com/structd/structd/memtier"
+)
+
+// Server is a running StructD server.
+type Server struct {
+	cfg   *config.Config
+	ks    *memtier.Keyspace
+	table commands.Table
+	log   *slog.Logger
+	start time.Time
+
+	listeners []net.Listener
+	nextID    atomic.Int64
+
+	mu      sync.Mutex // guards clients
+	clients map[int64]*client
+
+	stats Stats
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Stats are server-wide counters INFO reports.
+type Stats struct {
+	ConnectionsReceived atomic.Int64
+	RejectedConnections atomic.Int64
+	CommandsProcessed   atomic.Int64
+	NetInputBytes       atomic.Int64
+	NetOutputBytes      atomic.Int64
+}
+
+// Options configure New beyond the Config.
+type Options struct {
+	Logger *slog.Logger
+	// Clock replaces the wall clock for expiry (tests).
+	Clock memtier.Clock
+}
+
+// New builds a server from cfg. It listens when Start is called.
+func New(cfg *config.Config, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Clock == nil {
+		opts.Clock = memtier.SystemClock{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg:     cfg,
+		ks:      memtier.New(cfg.Databases, opts.Clock),
+		table:   commands.All(),
+		log:     opts.Logger,
+		start:   time.Now(),
+		clients: make(map[int64]*client),
+		ctx:     ctx,
+		cancel:  cancel,
+	}
+}
+
+// Keyspace is the server's keyspace.
+func (s *Server) Keyspace() *memtier.Keyspace { return s.ks }
+
+// Table implements commands.Server.
+func (s *Server) Table() commands.Table { return s.table }
+
+// Start listens on every bind address and serves clients in the background.
+func (s *Server) Start() error {
+	s.cfg.RLock()
+	binds, port := s.cfg.Bind, s.cfg.Port
+	s.cfg.RUnlock()
+	for _, addr := range binds {
+		ln, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
+		if err != nil {
+			s.closeListeners()
+			return err
+		}
+		s.listeners = append(s.listeners, ln)
+	}
+	for _, ln := range s.listeners {
+		s.wg.Add(1)
+		go s.acceptLoop(ln)
+	}
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.ks.RunActiveExpiry(s.ctx) }()
+	go func() { defer s.wg.Done(); s.cron() }()
+	s.log.Info("ready to accept connections", "addr", s.Addr())
+	return nil
+}
+
+// Addr is the first listening address.
+func (s *Server) Addr() string {
+	if len(s.listeners) == 0 {
+		return ""
+	}
+	return s.listeners[0].Addr().String()
+}
+
+// Done is closed when the server begins shutting down.
+func (s *Server) Done() <-chan struct{} { return s.ctx.Done() }
+
+// Close stops accepting, disconnects every client and waits for the
+// server's goroutines to finish.
+func (s *Server) Close() {
+	s.cancel()
+	s.closeListeners()
+	s.mu.Lock()
+	for _, cl := range s.clients {
+		cl.conn.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+func (s *Server) acceptLoop(ln net.Listener) {
+	defer s.wg.Done()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("accept failed", "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		s.stats.ConnectionsReceived.Add(1)
+		cl := s.newClient(nc)
+		if !s.register(cl) {
+			s.stats.RejectedConnections.Add(1)
+			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			nc.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.unregister(cl)
+			cl.serve()
+		}()
+	}
+}
+
+// register adds cl to the client registry unless maxclients is reached.
+func (s *Server) register(cl *client) bool {
+	s.cfg.RLock()
+	max := s.cfg.MaxClients
+	s.cfg.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.clients) >= max {
+		return false
+	}
+	s.clients[cl.session.ID] = cl
+	return true
+}
+
+func (s *Server) unregister(cl *client) {
+	s.mu.Lock()
+	delete(s.clients, cl.session.ID)
+	s.mu.Unlock()
+	cl.conn.Close()
+}
+
+// cron runs periodic housekeeping: closing idle clients (timeout).
+func (s *Server) cron() {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.closeIdleClients()
+		}
+	}
+}
+
+func (s *Server) closeIdleClients() {
+	s.cfg.RLock()
+	timeout := time.Duration(s.cfg.Timeout) * time.Second
+	s.cfg.RUnlock()
+	if timeout <= 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cl := range s.clients {
+		if now-cl.lastInteraction.Load() > int64(timeout) {
+			s.log.Debug("closing idle client", "id", cl.session.ID, "addr", cl.addr)
+			cl.conn.Close()
+		}
+	}
+}
