@@ -50,6 +50,7 @@ type Ctx struct {
 	DB *memtier.DB
 
 	slotBuf [8]int
+	posBuf  [8]int
 }
 
 // Exec runs cmd with the locks its key positions call for: the keyspace
@@ -64,7 +65,7 @@ func Exec(c *Ctx, cmd *Command) {
 		cmd.Handler(c)
 		c.KS.UnlockAll()
 	default:
-		slots := c.keySlots(cmd.KeyPositions(c.Args))
+		slots := c.keySlots(cmd.AppendKeyPositions(c.posBuf[:0], c.Args))
 		c.KS.LockSlots(slots)
 		c.DB = c.KS.DB(c.Session.DB)
 		cmd.Handler(c)

@@ -85,21 +85,26 @@ type Command struct {
 
 // KeyPositions returns the indexes of args that are keys.
 func (cmd *Command) KeyPositions(args [][]byte) []int {
+	return cmd.AppendKeyPositions(nil, args)
+}
+
+// AppendKeyPositions appends the indexes of args that are keys to dst; the
+// dispatcher passes a reused buffer so the hot path does not allocate.
+func (cmd *Command) AppendKeyPositions(dst []int, args [][]byte) []int {
 	if cmd.Keys != nil {
-		return cmd.Keys(args)
+		return append(dst, cmd.Keys(args)...)
 	}
 	if cmd.FirstKey == 0 {
-		return nil
+		return dst
 	}
 	last := cmd.LastKey
 	if last < 0 {
 		last = len(args) + last
 	}
-	var pos []int
 	for i := cmd.FirstKey; i <= last && i < len(args); i += cmd.KeyStep {
-		pos = append(pos, i)
+		dst = append(dst, i)
 	}
-	return pos
+	return dst
 }
 
 // ArityOK reports whether n arguments (command name included) fit the arity.
@@ -131,12 +136,19 @@ func register(cmds ...*Command) {
 // All returns the command table.
 func All() Table { return registry }
 
-// Lookup finds the command named by args[0], case-insensitively.
+// Lookup finds a command by name, case-insensitively, without allocating.
 func (t Table) Lookup(name []byte) *Command {
-	if c := t[string(name)]; c != nil {
-		return c
+	var lower [32]byte
+	if len(name) > len(lower) {
+		return t[strings.ToLower(string(name))]
 	}
-	return t[strings.ToLower(string(name))]
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	return t[string(lower[:len(name)])]
 }
 
 // Sorted returns the commands ordered by name.

@@ -52,7 +52,7 @@ func (db *DB) Get(key []byte) *Object {
 		return nil
 	}
 	db.ks.Stats.KeyspaceHits.Add(1)
-	o.access = accessClock(db.ks.NowMs())
+	o.access = db.ks.accessClock.Load()
 	return o
 }
 
@@ -89,7 +89,7 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 	if sd.keys == nil {
 		sd.keys = make(map[string]*Object)
 	}
-	o.access = accessClock(db.ks.NowMs())
+	o.access = db.ks.accessClock.Load()
 	if old, ok := sd.keys[string(key)]; ok {
 		if old == o && keepTTL {
 			return

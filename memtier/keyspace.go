@@ -38,6 +38,12 @@ type Keyspace struct {
 	wide  sync.RWMutex
 	slots [NumSlots]sync.Mutex
 	dbs   []*DB
+
+	// accessClock is the clock, in seconds, stamped on objects when they
+	// are accessed (OBJECT IDLETIME, LRU). Like Redis's LRU clock it is
+	// cached and refreshed by RefreshAccessClock, so reads never ask the
+	// system for the time.
+	accessClock atomic.Uint32
 }
 
 // New returns a keyspace of n empty databases.
@@ -46,6 +52,7 @@ func New(n int, clock Clock) *Keyspace {
 	for i := range ks.dbs {
 		ks.dbs[i] = newDB(ks, i)
 	}
+	ks.RefreshAccessClock()
 	return ks
 }
 
@@ -103,5 +110,11 @@ func (ks *Keyspace) FlushAll() {
 	}
 }
 
-// accessClock is the access time stamp stored in objects: seconds.
-func accessClock(nowMs int64) uint32 { return uint32(nowMs / 1000) }
+// RefreshAccessClock updates the cached access clock from Clock. The server
+// calls it from its cron, ten times a second.
+func (ks *Keyspace) RefreshAccessClock() {
+	ks.accessClock.Store(uint32(ks.NowMs() / 1000))
+}
+
+// AccessClock is the cached access clock in seconds.
+func (ks *Keyspace) AccessClock() uint32 { return ks.accessClock.Load() }

@@ -24,8 +24,13 @@ type client struct {
 	writer  resp.Writer
 	ctx     commands.Ctx
 
-	// lastInteraction is the Unix ns of the last command, for idle timeout.
+	// lastInteraction is when the client last sent data, in nanoseconds of
+	// the server's monotonic clock (Server.monoNow), for idle timeout.
 	lastInteraction atomic.Int64
+	// cmdStart is the monotonic time the current command began; each
+	// command's end is the next one's start, so timing costs one clock
+	// read per command.
+	cmdStart time.Duration
 }
 
 func (s *Server) newClient(nc net.Conn) *client {
@@ -38,7 +43,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 	}
 	cl.session.ID = s.nextID.Add(1)
 	cl.session.Proto = 2
-	cl.lastInteraction.Store(cl.created.UnixNano())
+	cl.lastInteraction.Store(int64(s.monoNow()))
 	cl.ctx = commands.Ctx{W: &cl.writer, Session: &cl.session, Server: s, KS: s.ks}
 	return cl
 }
@@ -53,7 +58,8 @@ func (cl *client) serve() {
 		if n > 0 {
 			cl.reader.Commit(n)
 			cl.srv.stats.NetInputBytes.Add(int64(n))
-			cl.lastInteraction.Store(time.Now().UnixNano())
+			cl.cmdStart = cl.srv.monoNow()
+			cl.lastInteraction.Store(int64(cl.cmdStart))
 			if !cl.processInput() {
 				return
 			}

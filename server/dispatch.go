@@ -2,7 +2,6 @@ package server
 
 import (
 	"strings"
-	"time"
 
 	"github.com/structd/structd/commands"
 )
@@ -36,9 +35,10 @@ func (s *Server) dispatch(cl *client, args [][]byte) {
 	}
 	cl.writer.Proto = cl.session.Proto
 	cl.ctx.Args = args
-	start := time.Now()
 	commands.Exec(&cl.ctx, cmd)
-	cmd.Stats.Usec.Add(time.Since(start).Microseconds())
+	end := s.monoNow()
+	cmd.Stats.Usec.Add((end - cl.cmdStart).Microseconds())
+	cl.cmdStart = end
 	cmd.Stats.Calls.Add(1)
 	s.stats.CommandsProcessed.Add(1)
 }

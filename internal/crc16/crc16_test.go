@@ -37,3 +37,31 @@ func BenchmarkChecksum1K(b *testing.B) {
 		Checksum(buf)
 	}
 }
+
+// TestChecksumMatchesBitwise checks the sliced table against the bitwise
+// definition for every length up to 40.
+func TestChecksumMatchesBitwise(t *testing.T) {
+	bitwise := func(b []byte) uint16 {
+		var crc uint16
+		for _, c := range b {
+			crc ^= uint16(c) << 8
+			for range 8 {
+				if crc&0x8000 != 0 {
+					crc = crc<<1 ^ 0x1021
+				} else {
+					crc <<= 1
+				}
+			}
+		}
+		return crc
+	}
+	buf := make([]byte, 40)
+	for i := range buf {
+		buf[i] = byte(i*131 + 7)
+	}
+	for n := 0; n <= len(buf); n++ {
+		if got, want := Checksum(buf[:n]), bitwise(buf[:n]); got != want {
+			t.Errorf("len %d: Checksum = %#04x, bitwise = %#04x", n, got, want)
+		}
+	}
+}
