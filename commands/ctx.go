@@ -171,5 +171,11 @@ const (
 // it is the hook for the change counter, WATCH, keyspace notifications and
 // the redo log.
 func (c *Ctx) KeyChanged(class EventClass, event string, key []byte) {
+	c.KeyChangedIn(c.DB, class, event, key)
+}
+
+// KeyChangedIn is KeyChanged for a key of database db, which may not be the
+// session's (MOVE, COPY ... DB).
+func (c *Ctx) KeyChangedIn(db *memtier.DB, class EventClass, event string, key []byte) {
 	c.KS.Stats.Dirty.Add(1)
 }

@@ -22,6 +22,10 @@ type DB struct {
 	// DBSIZE and INFO keyspace need no lock.
 	size       atomic.Int64
 	withExpiry atomic.Int64
+	// groupLen counts keys per group of slotsPerGroup consecutive slots,
+	// so RANDOMKEY finds the slot of the n-th key without reading every
+	// slot. Writers under different slot locks share a group: atomic.
+	groupLen [NumSlots / slotsPerGroup]atomic.Int64
 	// expireCursor is where active expiry resumes; only its goroutine uses it.
 	expireCursor int
 }
@@ -56,17 +60,51 @@ func (db *DB) Get(key []byte) *Object {
 	return o
 }
 
+// LookupNoTouch returns the live object under key, or nil, counting a
+// keyspace hit or miss without refreshing the access time: Redis's
+// LOOKUP_NOTOUCH reads (TTL, EXISTS, TYPE, OBJECT).
+func (db *DB) LookupNoTouch(key []byte) *Object {
+	o := db.Peek(key)
+	if o == nil {
+		db.ks.Stats.KeyspaceMisses.Add(1)
+	} else {
+		db.ks.Stats.KeyspaceHits.Add(1)
+	}
+	return o
+}
+
+// LookupWrite returns the live object under key, or nil, refreshing its
+// access time without counting hits or misses, as Redis's lookupKeyWrite.
+func (db *DB) LookupWrite(key []byte) *Object {
+	o := db.Peek(key)
+	if o != nil {
+		o.access = db.ks.accessClock.Load()
+	}
+	return o
+}
+
+// IdleSeconds is the time since o was last accessed, in seconds of the
+// access clock (OBJECT IDLETIME).
+func (db *DB) IdleSeconds(o *Object) int64 {
+	idle := int64(db.ks.accessClock.Load()) - int64(o.access)
+	if idle < 0 {
+		return 0
+	}
+	return idle
+}
+
 // Peek returns the live object under key, or nil, deleting it if it has
 // expired, without touching statistics or access time.
 func (db *DB) Peek(key []byte) *Object {
-	sd := &db.slots[SlotOf(key)]
+	s := SlotOf(key)
+	sd := &db.slots[s]
 	o := sd.keys[string(key)]
 	if o == nil {
 		return nil
 	}
 	if len(sd.expires) > 0 {
 		if at, ok := sd.expires[string(key)]; ok && at <= db.ks.NowMs() {
-			db.expireKey(sd, string(key))
+			db.expireKey(s, string(key))
 			return nil
 		}
 	}
@@ -102,6 +140,7 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 	}
 	sd.keys[string(key)] = o
 	db.size.Add(1)
+	db.groupLen[SlotOf(key)/slotsPerGroup].Add(1)
 }
 
 // Delete removes key and reports whether a live key was there.
@@ -109,15 +148,17 @@ func (db *DB) Delete(key []byte) bool {
 	if db.Peek(key) == nil {
 		return false
 	}
-	sd := &db.slots[SlotOf(key)]
-	db.remove(sd, string(key))
+	db.remove(SlotOf(key), string(key))
 	return true
 }
 
-func (db *DB) remove(sd *slotData, key string) {
+// remove deletes key, which is in slot s.
+func (db *DB) remove(s int, key string) {
+	sd := &db.slots[s]
 	delete(sd.keys, key)
 	db.removeExpire(sd, key)
 	db.size.Add(-1)
+	db.groupLen[s/slotsPerGroup].Add(-1)
 }
 
 func (db *DB) removeExpire(sd *slotData, key string) bool {
@@ -129,8 +170,8 @@ func (db *DB) removeExpire(sd *slotData, key string) bool {
 	return true
 }
 
-func (db *DB) expireKey(sd *slotData, key string) {
-	db.remove(sd, key)
+func (db *DB) expireKey(s int, key string) {
+	db.remove(s, key)
 	db.ks.Stats.ExpiredKeys.Add(1)
 }
 
@@ -168,6 +209,9 @@ func (db *DB) Flush() {
 	}
 	db.size.Store(0)
 	db.withExpiry.Store(0)
+	for i := range db.groupLen {
+		db.groupLen[i].Store(0)
+	}
 }
 
 // SlotKeys calls fn for each live key of slot s, skipping (and reclaiming)
@@ -187,7 +231,7 @@ func (db *DB) SlotKeys(s int, fn func(key string, o *Object) bool) {
 		}
 	}
 	for _, k := range expired {
-		db.expireKey(sd, k)
+		db.expireKey(s, k)
 	}
 }
 

@@ -35,12 +35,19 @@ func (ks *Keyspace) RunActiveExpiry(ctx context.Context) {
 // ActiveExpireCycle runs one cycle of at most budget wall time and returns
 // the number of keys it deleted.
 func (ks *Keyspace) ActiveExpireCycle(budget time.Duration) int {
+	deleted, _ := ks.activeExpireCycle(budget)
+	return deleted
+}
+
+// activeExpireCycle is ActiveExpireCycle, also returning how many keys with
+// a TTL it sampled: the measure of its effort.
+func (ks *Keyspace) activeExpireCycle(budget time.Duration) (deleted, sampledTotal int) {
 	start := time.Now()
-	deleted := 0
 	for i := 0; i < ks.NumDBs(); i++ {
 		for {
 			sampled, expired := ks.expireRound(i)
 			deleted += expired
+			sampledTotal += sampled
 			if sampled > 0 {
 				ks.Stats.ExpiredStalePerc.Store(int64(expired * 100 / sampled))
 			}
@@ -52,7 +59,7 @@ func (ks *Keyspace) ActiveExpireCycle(budget time.Duration) int {
 			break
 		}
 	}
-	return deleted
+	return deleted, sampledTotal
 }
 
 // expireRound samples up to expireSamplesPerDB keys with a TTL from database
@@ -67,20 +74,30 @@ func (ks *Keyspace) expireRound(i int) (sampled, expired int) {
 	now := ks.NowMs()
 	for visited := 0; sampled < expireSamplesPerDB && visited < NumSlots; visited++ {
 		s := db.expireCursor
-		db.expireCursor = (s + 1) % NumSlots
 		ks.slots[s].Lock()
 		sd := &db.slots[s]
+		inSlot, expiredInSlot, whole := 0, 0, true
 		for k, at := range sd.expires {
-			sampled++
-			if at <= now {
-				db.expireKey(sd, k)
-				expired++
-			}
 			if sampled >= expireSamplesPerDB {
+				whole = false
 				break
+			}
+			sampled++
+			inSlot++
+			if at <= now {
+				db.expireKey(s, k)
+				expired++
+				expiredInSlot++
 			}
 		}
 		ks.slots[s].Unlock()
+		// A slot sampled only in part stays under the cursor while it
+		// yields expired keys, so keys crowded into one slot by a hash
+		// tag are reclaimed as fast as spread ones. Otherwise move on:
+		// a slot of live keys must not hold the cursor.
+		if whole || expiredInSlot*100 <= inSlot*expireStalePercent {
+			db.expireCursor = (s + 1) % NumSlots
+		}
 		if sampled == 0 && visited >= expireSlotsPerRound*expireSamplesPerDB {
 			break
 		}

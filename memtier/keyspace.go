@@ -19,6 +19,23 @@ type SystemClock struct{}
 // NowMs implements Clock.
 func (SystemClock) NowMs() int64 { return time.Now().UnixMilli() }
 
+// ManualClock is a Clock that moves only when told: tests drive expiry with
+// it exactly, without sleeping.
+type ManualClock struct{ ms atomic.Int64 }
+
+// NewManualClock returns a ManualClock reading ms.
+func NewManualClock(ms int64) *ManualClock {
+	c := &ManualClock{}
+	c.ms.Store(ms)
+	return c
+}
+
+// NowMs implements Clock.
+func (c *ManualClock) NowMs() int64 { return c.ms.Load() }
+
+// Advance moves the clock forward by d.
+func (c *ManualClock) Advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
+
 // Stats are keyspace counters INFO reports.
 type Stats struct {
 	ExpiredKeys      atomic.Int64 // keys removed because their TTL passed
