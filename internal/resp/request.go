@@ -105,7 +105,7 @@ func (rr *RequestReader) Next() ([][]byte, error) {
 
 func (rr *RequestReader) parseInline() ([][]byte, error) {
 	data := rr.buf[rr.r:rr.w]
-	nl := bytes.IndexByte(data, '\n')
+	nl := indexCString(data, '\n')
 	if nl < 0 {
 		if len(data) > MaxInlineSize {
 			return nil, protoErr("too big inline request")
@@ -129,7 +129,7 @@ func (rr *RequestReader) parseInline() ([][]byte, error) {
 // the offset just past it, or errIncomplete.
 func (rr *RequestReader) readLine(from int, tooBig string) ([]byte, int, error) {
 	data := rr.buf[from:rr.w]
-	cr := bytes.IndexByte(data, '\r')
+	cr := indexCString(data, '\r')
 	if cr < 0 || cr+1 >= len(data) {
 		if len(data) > MaxInlineSize {
 			return nil, 0, protoErr(tooBig)
@@ -169,12 +169,14 @@ func (rr *RequestReader) parseMultibulk() ([][]byte, error) {
 		if pos >= rr.w {
 			return nil, errIncomplete
 		}
-		if rr.buf[pos] != '$' {
-			return nil, &ProtocolError{Msg: "expected '$', got '" + string(rr.buf[pos]) + "'"}
-		}
 		line, start, err := rr.readLine(pos, "too big bulk count string")
 		if err != nil {
 			return nil, err
+		}
+		if rr.buf[pos] != '$' {
+			// Redis checks for '$' once the whole line is in, and sends
+			// the offending byte as it is.
+			return nil, &ProtocolError{Msg: "expected '$', got '" + string(rr.buf[pos:pos+1]) + "'"}
 		}
 		n, ok := ParseInt(line[1:])
 		if !ok || n < 0 || n > rr.MaxBulkLen {
@@ -202,16 +204,33 @@ func (rr *RequestReader) parseMultibulk() ([][]byte, error) {
 }
 
 // reserve makes room for a command of n bytes starting at r, so a large
-// bulk is read straight into place instead of through repeated doublings.
+// bulk is read into place with few copies. The buffer only doubles, and only
+// once the unread bytes fill half of it: a declared length alone never makes
+// the server allocate it, so a hostile client costs what it sends.
 func (rr *RequestReader) reserve(n int) {
-	if n <= len(rr.buf) {
+	if n <= len(rr.buf) || 2*(rr.w-rr.r) < len(rr.buf) {
 		return
 	}
+	n = min(n, 2*len(rr.buf))
 	nb := make([]byte, n+4096)
 	copy(nb, rr.buf[rr.r:rr.w])
 	rr.w -= rr.r
 	rr.r = 0
 	rr.buf = nb
+}
+
+// indexCString is bytes.IndexByte as Redis's strchr sees the query buffer:
+// a NUL byte ends the search, so a header or inline line with a NUL before
+// its terminator stays incomplete until the size limit rejects it.
+func indexCString(b []byte, c byte) int {
+	i := bytes.IndexByte(b, c)
+	if i < 0 {
+		return -1
+	}
+	if bytes.IndexByte(b[:i], 0) >= 0 {
+		return -1
+	}
+	return i
 }
 
 // ParseInt parses a decimal int64 with Redis's string2ll rules: optional
@@ -262,6 +281,10 @@ func ParseInt(b []byte) (int64, bool) {
 // and \xHH escapes, 'single quotes' with only \' escaped. A closing quote
 // must be followed by a space or the end. ok is false on unbalanced quotes.
 func SplitArgs(line []byte, dst [][]byte) (args [][]byte, ok bool) {
+	// Redis splits a C string: a NUL ends the line.
+	if z := bytes.IndexByte(line, 0); z >= 0 {
+		line = line[:z]
+	}
 	args = dst
 	i := 0
 	for {
