@@ -2,8 +2,8 @@ package config
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/structd/structd/internal/resp"
@@ -13,46 +13,53 @@ import (
 // file path first, then "--directive value..." pairs that override it.
 func Load(args []string) (*Config, error) {
 	c := Default()
+	var text strings.Builder
 	if len(args) > 0 && !strings.HasPrefix(args[0], "--") {
 		data, err := os.ReadFile(args[0])
 		if err != nil {
 			return nil, fmt.Errorf("Fatal error, can't open config file '%s': %v", args[0], err)
 		}
-		if err := c.ParseFile(string(data)); err != nil {
-			return nil, err
+		if abs, err := filepath.Abs(args[0]); err == nil {
+			c.File = abs
+		} else {
+			c.File = args[0]
 		}
+		text.Write(data)
+		text.WriteString("\n")
 		args = args[1:]
 	}
-	// Command-line options are joined into config lines, as redis-server
-	// does: "--port 7000 --bind a b" becomes "port 7000\nbind a b".
-	var lines []string
-	for _, a := range args {
-		if strings.HasPrefix(a, "--") {
-			lines = append(lines, a[2:])
-		} else if len(lines) == 0 {
+	// Command-line options are appended to the file's text as config lines,
+	// as redis-server does: "--port 7000 --bind a b" becomes
+	// "port 7000\nbind a b".
+	for i, a := range args {
+		switch {
+		case strings.HasPrefix(a, "--"):
+			if i > 0 {
+				text.WriteString("\n")
+			}
+			text.WriteString(a[2:])
+		case i == 0:
 			return nil, fmt.Errorf("Invalid argument '%s'", a)
-		} else {
-			lines[len(lines)-1] += " " + quote(a)
+		default:
+			text.WriteString(" " + quoteConf(a))
 		}
 	}
-	if err := c.ParseFile(strings.Join(lines, "\n")); err != nil {
+	if err := c.ParseFile(text.String()); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// quote protects a command-line value so ParseFile reads it as one argument.
-func quote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\"'\\") {
-		return s
-	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+// ParseFile applies redis.conf text: one directive per line, arguments split
+// with Redis's quoting rules, '#' comments and blank lines ignored,
+// "include path" reading another file in place. Repeated "save" lines add
+// save points as in redis.conf. An error names the offending line as
+// redis-server does.
+func (c *Config) ParseFile(text string) error {
+	return c.parse(text, map[string]bool{}, 0)
 }
 
-// ParseFile applies redis.conf text: one directive per line, arguments split
-// with Redis's quoting rules, '#' comments and blank lines ignored. An error
-// names the offending line as redis-server does.
-func (c *Config) ParseFile(text string) error {
+func (c *Config) parse(text string, seen map[string]bool, depth int) error {
 	for i, line := range strings.Split(text, "\n") {
 		trimmed := strings.TrimSpace(line)
 		if trimmed == "" || trimmed[0] == '#' {
@@ -65,27 +72,31 @@ func (c *Config) ParseFile(text string) error {
 		if !ok {
 			return fail("Unbalanced quotes in configuration line")
 		}
+		name := strings.ToLower(string(words[0]))
 		args := make([]string, len(words)-1)
 		for j, w := range words[1:] {
 			args[j] = string(w)
 		}
-		if err := c.Apply(string(words[0]), args); err != nil {
+		switch {
+		case name == "include":
+			if len(args) != 1 || depth > 8 {
+				return fail("Bad directive or wrong number of arguments")
+			}
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return fail(fmt.Sprintf("Fatal error, can't open config file '%s': %v", args[0], err))
+			}
+			if err := c.parse(string(data), seen, depth+1); err != nil {
+				return err
+			}
+			continue
+		case name == "save" && seen["save"] && c.Save != "" && !(len(args) == 1 && args[0] == ""):
+			args = append(strings.Fields(c.Save), args...)
+		}
+		if err := c.Apply(name, args); err != nil {
 			return fail(err.Error())
 		}
+		seen[name] = true
 	}
 	return nil
-}
-
-// SlogLevel maps a redis.conf loglevel to a slog level.
-func SlogLevel(level string) slog.Level {
-	switch level {
-	case "debug":
-		return slog.LevelDebug
-	case "verbose", "notice":
-		return slog.LevelInfo
-	case "warning":
-		return slog.LevelWarn
-	default:
-		return slog.LevelError + 4
-	}
 }
