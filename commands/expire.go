@@ -150,7 +150,9 @@ func ttlGeneric(c *Ctx, ms, absolute bool) {
 		t = max(at-c.KS.NowMs(), 0)
 	}
 	if !ms {
-		t = (t + 500) / 1000
+		// (t+500)/1000 without overflow: Redis's compiled code yields the
+		// exact quotient even for deadlines near the int64 limit.
+		t = t/1000 + (t%1000+500)/1000
 	}
 	c.W.Int(t)
 }

@@ -187,7 +187,7 @@ func dbIndex(c *Ctx, i int) (int, bool) {
 		return 0, false
 	}
 	if n < -1<<31 || n > 1<<31-1 {
-		c.W.Error(ErrNotInteger)
+		c.W.Error(ErrIntRange)
 		return 0, false
 	}
 	if n < 0 || n >= int64(c.KS.NumDBs()) {
@@ -196,6 +196,9 @@ func dbIndex(c *Ctx, i int) (int, bool) {
 	}
 	return int(n), true
 }
+
+// ErrIntRange is Redis's reply to an integer argument beyond a C int.
+const ErrIntRange = "ERR value is out of range, value must between -2147483648 and 2147483647"
 
 // matchAll reports whether pattern is "*", which KEYS and SCAN take to mean
 // every key without calling the matcher (so "*" also matches the empty key,

@@ -5,17 +5,16 @@ import "math/rand/v2"
 // slotsPerGroup is how many consecutive slots share a DB.groupLen counter.
 const slotsPerGroup = 128
 
-// scanVisitFactor bounds the slots one SCAN call visits to this many times
-// its COUNT, as Redis bounds dictScan's empty buckets, so a call on a sparse
-// database returns quickly with few or no keys.
-const scanVisitFactor = 10
-
 // ScanSlots is one SCAN call. Starting at slot cursor, it hands every key of
-// each visited slot to fn (expired ones too: SCAN filters them after MATCH,
-// as Redis does), and stops after the slot that brings the keys handed over
-// to count, or after visiting scanVisitFactor*count slots. It returns the
-// cursor for the next call: the next slot, or 0 once the last slot has been
-// visited (a cursor past the last slot also ends the scan).
+// each slot it visits to fn (expired ones too: SCAN filters them after
+// MATCH, as Redis does), and stops after the slot that brings the keys
+// handed over to count. It returns the cursor for the next call: the next
+// slot, or 0 once the last slot has been visited (a cursor past the last
+// slot also ends the scan).
+//
+// Redis bounds a call by the empty buckets it visits too; here an empty
+// slot costs a length check and an empty group of slots one counter read,
+// so a call skips them all, and a small database is scanned in one call.
 //
 // The cursor guarantee: a call hands over whole slots and the cursor moves
 // forward over slot numbers, and a key never changes slot, so every key
@@ -23,25 +22,25 @@ const scanVisitFactor = 10
 //
 // Caller holds LockAll. fn must not add or remove keys.
 func (db *DB) ScanSlots(cursor uint64, count int64, fn func(key string)) uint64 {
-	if cursor >= NumSlots {
-		return 0
-	}
-	maxVisits := int64(NumSlots)
-	if count < NumSlots/scanVisitFactor {
-		maxVisits = count * scanVisitFactor
-	}
-	var found, visited int64
-	for s := int(cursor); s < NumSlots; s++ {
-		for k := range db.slots[s].keys {
-			fn(k)
-			found++
+	var found int64
+	for s := cursor; s < NumSlots; s++ {
+		if s%slotsPerGroup == 0 && db.groupLen[s/slotsPerGroup].Load() == 0 {
+			s += slotsPerGroup - 1
+			continue
 		}
-		visited++
-		if found >= count || visited >= maxVisits {
+		keys := db.slots[s].keys
+		if len(keys) == 0 {
+			continue
+		}
+		for k := range keys {
+			fn(k)
+		}
+		found += int64(len(keys))
+		if found >= count {
 			if s+1 == NumSlots {
 				return 0
 			}
-			return uint64(s + 1)
+			return s + 1
 		}
 	}
 	return 0

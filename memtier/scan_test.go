@@ -54,15 +54,15 @@ func TestScanSlotsGuarantee(t *testing.T) {
 func TestScanSlotsCount(t *testing.T) {
 	ks, _ := newTestKeyspace()
 	db := ks.DB(0)
-	// An empty database: a call visits at most 10*COUNT slots.
-	if next := db.ScanSlots(0, 1, func(string) {}); next != scanVisitFactor {
+	// Empty slots do not count: an empty database ends in one call.
+	if next := db.ScanSlots(0, 1, func(string) {}); next != 0 {
 		t.Fatalf("empty scan with COUNT 1 stopped at %d", next)
-	}
-	if next := db.ScanSlots(0, 1<<62, func(string) {}); next != 0 {
-		t.Fatalf("huge COUNT must visit every slot, stopped at %d", next)
 	}
 	if next := db.ScanSlots(NumSlots, 10, func(string) { t.Fatal("key past the last slot") }); next != 0 {
 		t.Fatalf("cursor past the end gave %d", next)
+	}
+	if next := db.ScanSlots(1<<63, 10, func(string) { t.Fatal("key past the last slot") }); next != 0 {
+		t.Fatalf("huge cursor gave %d", next)
 	}
 	// A whole slot comes back even when it exceeds COUNT.
 	addKeys(db, "{t}", 100, 0)
@@ -74,6 +74,24 @@ func TestScanSlotsCount(t *testing.T) {
 	seen := scanAll(t, db, 1000, func(int) {})
 	if len(seen) != 100 {
 		t.Fatalf("full scan saw %d keys", len(seen))
+	}
+	// COUNT 1 stops after each non-empty slot.
+	addKeys(db, "k", 3, 0)
+	calls := 0
+	for cursor := uint64(0); ; {
+		cursor = db.ScanSlots(cursor, 1, func(string) {})
+		calls++
+		if cursor == 0 {
+			break
+		}
+	}
+	distinct := map[int]bool{SlotOf([]byte("{t}")): true}
+	for i := 0; i < 3; i++ {
+		distinct[SlotOf([]byte(fmt.Sprintf("k%d", i)))] = true
+	}
+	// One call per non-empty slot, and perhaps a last one that finds none.
+	if calls != len(distinct) && calls != len(distinct)+1 {
+		t.Fatalf("COUNT 1 scan took %d calls over %d non-empty slots", calls, len(distinct))
 	}
 }
 
