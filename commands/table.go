@@ -34,6 +34,9 @@ const (
 	// KeyspaceWide commands run with the whole keyspace locked (they read
 	// or change every slot: FLUSHALL, SWAPDB, KEYS, SCAN, RANDOMKEY).
 	KeyspaceWide
+	// NoMandatoryKeys commands may be called with no key at all (EVAL with
+	// numkeys 0): COMMAND GETKEYS answers an empty array for them.
+	NoMandatoryKeys
 )
 
 var flagNames = []struct {
@@ -44,7 +47,7 @@ var flagNames = []struct {
 	{PubSub, "pubsub"}, {NoScript, "noscript"}, {Blocking, "blocking"}, {Loading, "loading"},
 	{Stale, "stale"}, {SkipMonitor, "skip_monitor"}, {SkipSlowlog, "skip_slowlog"},
 	{Fast, "fast"}, {NoAuth, "no_auth"}, {MayReplicate, "may_replicate"},
-	{NoMulti, "no_multi"}, {MovableKeys, "movablekeys"}, {AllowBusy, "allow_busy"},
+	{NoMandatoryKeys, "no_mandatory_keys"}, {NoMulti, "no_multi"}, {MovableKeys, "movablekeys"}, {AllowBusy, "allow_busy"},
 }
 
 // Names lists the flag names COMMAND INFO shows, in Redis's order.
@@ -75,7 +78,12 @@ type Command struct {
 	Keys func(args [][]byte) []int
 	// Categories are the ACL categories without '@'.
 	Categories []string
-	Handler    Handler
+	// Tips are Redis's command tips ("nondeterministic_output",
+	// "request_policy:all_shards", ...), as COMMAND INFO lists them.
+	Tips []string
+	// Doc is what COMMAND DOCS reports; nil gives a minimal entry.
+	Doc     *Doc
+	Handler Handler
 	// Subcommands, when present, are dispatched on args[1].
 	Subcommands map[string]*Command
 

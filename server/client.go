@@ -3,7 +3,9 @@ package server
 import (
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/structd/structd/commands"
@@ -11,12 +13,14 @@ import (
 )
 
 // client is one connection. Its goroutine owns the reader, writer and
-// session; fields other goroutines read are atomics.
+// session; fields other goroutines read are atomics, published once per
+// read (see publish) so the per-command path stays free of them.
 type client struct {
 	srv     *Server
 	conn    net.Conn
 	addr    string
 	laddr   string
+	fd      int
 	created time.Time
 
 	session commands.Session
@@ -31,6 +35,22 @@ type client struct {
 	// command's end is the next one's start, so timing costs one clock
 	// read per command.
 	cmdStart time.Duration
+	// lastCmd is the last command dispatched (CLIENT LIST's cmd field).
+	lastCmd *commands.Command
+
+	// Published for CLIENT LIST and INFO by the owner goroutine.
+	pubState atomic.Uint64 // db | resp<<32 | noEvict<<40
+	pubCmd   atomic.Pointer[commands.Command]
+	pubQbuf  atomic.Int64 // bytes buffered, not yet parsed
+	pubRbs   atomic.Int64 // query buffer capacity
+	pubRbp   atomic.Int64 // largest query buffer capacity seen
+	// blocked is set while the client waits for CLIENT PAUSE to end.
+	blocked atomic.Bool
+
+	// killed is closed (once) when the connection is being torn down, to
+	// wake a client waiting in a pause.
+	killOnce sync.Once
+	killed   chan struct{}
 }
 
 func (s *Server) newClient(nc net.Conn) *client {
@@ -39,10 +59,15 @@ func (s *Server) newClient(nc net.Conn) *client {
 		conn:    nc,
 		addr:    nc.RemoteAddr().String(),
 		laddr:   nc.LocalAddr().String(),
+		fd:      connFD(nc),
 		created: time.Now(),
+		killed:  make(chan struct{}),
 	}
 	cl.session.ID = s.nextID.Add(1)
 	cl.session.Proto = 2
+	cl.session.User = "default"
+	cl.session.Authenticated = s.cfg.Limits().RequirePass == ""
+	cl.publish()
 	cl.lastInteraction.Store(int64(s.monoNow()))
 	cl.ctx = commands.Ctx{W: &cl.writer, Session: &cl.session, Server: s, KS: s.ks}
 	return cl
@@ -72,11 +97,8 @@ func (cl *client) serve() {
 
 // refreshLimits applies the current protocol limits before each read.
 func (cl *client) refreshLimits() {
-	cfg := cl.srv.cfg
-	cfg.RLock()
-	cl.reader.MaxBulkLen = cfg.ProtoMaxBulkLen
-	cl.reader.Authenticated = cl.session.Authenticated || cfg.RequirePass == ""
-	cfg.RUnlock()
+	cl.reader.MaxBulkLen = cl.srv.cfg.Limits().ProtoMaxBulkLen
+	cl.reader.Authenticated = cl.session.Authenticated
 }
 
 // processInput runs every complete command in the query buffer and flushes
@@ -99,10 +121,8 @@ func (cl *client) processInput() bool {
 			return false
 		}
 	}
-	cl.srv.cfg.RLock()
-	limit := cl.srv.cfg.ClientQueryBufferLimit
-	cl.srv.cfg.RUnlock()
-	if int64(cl.reader.Buffered()) > limit {
+	cl.publish()
+	if int64(cl.reader.Buffered()) > cl.srv.cfg.Limits().ClientQueryBufferLimit {
 		cl.srv.log.Warn("closing client that reached max query buffer length",
 			slog.Int64("id", cl.session.ID), slog.String("addr", cl.addr), slog.Int("qbuf", cl.reader.Buffered()))
 		return false
@@ -123,4 +143,45 @@ func (cl *client) flush() bool {
 		cl.writer.Reset()
 	}
 	return err == nil
+}
+
+// publish makes the state CLIENT LIST shows visible to other goroutines.
+// It runs once per read, not per command.
+func (cl *client) publish() {
+	st := uint64(uint32(cl.session.DB)) | uint64(cl.session.Proto)<<32
+	if cl.session.NoEvict {
+		st |= 1 << 40
+	}
+	cl.pubState.Store(st)
+	cl.pubCmd.Store(cl.lastCmd)
+	cl.pubQbuf.Store(int64(cl.reader.Buffered()))
+	if c := int64(cl.reader.Capacity()); c != cl.pubRbs.Load() {
+		cl.pubRbs.Store(c)
+		if c > cl.pubRbp.Load() {
+			cl.pubRbp.Store(c)
+		}
+	}
+}
+
+// kill closes the connection; safe from any goroutine, any number of times.
+func (cl *client) kill() {
+	cl.killOnce.Do(func() {
+		close(cl.killed)
+		cl.conn.Close()
+	})
+}
+
+// connFD is the connection's file descriptor, for CLIENT LIST.
+func connFD(nc net.Conn) int {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return -1
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	rc.Control(func(f uintptr) { fd = int(f) })
+	return fd
 }

@@ -6,47 +6,101 @@ import (
 	"github.com/structd/structd/commands"
 )
 
-// dispatch runs one request: command lookup, arity and authentication
-// checks in Redis's order, then the command under its locks.
+// dispatch runs one request and applies what follows its reply: error
+// statistics and the CLIENT REPLY mode (OFF and SKIP discard the reply,
+// error replies included, as Redis does).
 func (s *Server) dispatch(cl *client, args [][]byte) {
+	mark := len(cl.writer.Buf)
+	cmd, executed := s.call(cl, args)
+	if len(cl.writer.Buf) > mark && cl.writer.Buf[mark] == '-' {
+		s.countError(cl.writer.Buf[mark:])
+		if executed {
+			cmd.Stats.FailedCalls.Add(1)
+		}
+	}
+	if cl.session.Reply != commands.ReplyOn {
+		cl.applyReplyMode(mark)
+	}
+}
+
+// call looks the command up, checks arity and authentication in Redis's
+// order, waits out a CLIENT PAUSE that holds it, then runs it under its
+// locks. It returns the command and whether its handler ran.
+func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	cmd := s.table.Lookup(args[0])
 	if cmd == nil {
 		cl.writer.Error(unknownCommand(args))
-		return
+		return nil, false
 	}
 	if cmd.Subcommands != nil && len(args) >= 2 {
 		sub := cmd.Subcommands[strings.ToLower(string(args[1]))]
 		if sub == nil {
 			cl.writer.Error("ERR unknown subcommand '" + truncate(string(args[1]), 128) +
-				"'. Try " + strings.ToUpper(cmd.Name) + " HELP.")
-			return
+				"'. Try " + strings.ToUpper(string(args[0])) + " HELP.")
+			return nil, false
 		}
 		cmd = sub
 	}
 	if !cmd.ArityOK(len(args)) {
 		cmd.Stats.RejectedCalls.Add(1)
 		cl.writer.Error(commands.WrongArity(cmd.Name))
-		return
+		return cmd, false
 	}
-	if !cl.session.Authenticated && cmd.Flags&commands.NoAuth == 0 && s.authRequired() {
+	if !cl.session.Authenticated && cmd.Flags&commands.NoAuth == 0 {
 		cmd.Stats.RejectedCalls.Add(1)
 		cl.writer.Error("NOAUTH Authentication required.")
-		return
+		return cmd, false
+	}
+	if s.pause.mode.Load() != uint32(commands.PauseOff) {
+		if !s.waitPause(cl, cmd) {
+			return cmd, false
+		}
+		cl.cmdStart = s.monoNow() // time paused is not the command's
 	}
 	cl.writer.Proto = cl.session.Proto
 	cl.ctx.Args = args
+	cl.lastCmd = cmd
 	commands.Exec(&cl.ctx, cmd)
 	end := s.monoNow()
 	cmd.Stats.Usec.Add((end - cl.cmdStart).Microseconds())
 	cl.cmdStart = end
 	cmd.Stats.Calls.Add(1)
 	s.stats.CommandsProcessed.Add(1)
+	return cmd, true
 }
 
-func (s *Server) authRequired() bool {
-	s.cfg.RLock()
-	defer s.cfg.RUnlock()
-	return s.cfg.RequirePass != ""
+// applyReplyMode discards the reply written since mark when CLIENT REPLY
+// says so, and advances SKIP: the command after CLIENT REPLY SKIP loses
+// its reply, the one after that gets it again.
+func (cl *client) applyReplyMode(mark int) {
+	switch cl.session.Reply {
+	case commands.ReplyOff:
+		cl.writer.Buf = cl.writer.Buf[:mark]
+	case commands.ReplySkip:
+		cl.writer.Buf = cl.writer.Buf[:mark]
+		cl.session.Reply = commands.ReplyOn
+	case commands.ReplySkipNext:
+		cl.session.Reply = commands.ReplySkip
+	}
+}
+
+// countError counts an error reply by its prefix for INFO errorstats.
+func (s *Server) countError(reply []byte) {
+	s.stats.ErrorReplies.Add(1)
+	end := 1
+	for end < len(reply) && end < 64 && reply[end] != ' ' && reply[end] != '\r' {
+		end++
+	}
+	s.stats.errMu.Lock()
+	if s.stats.errorCounts == nil {
+		s.stats.errorCounts = map[string]int64{}
+	}
+	if len(s.stats.errorCounts) < 128 { // bound the table, as Redis does
+		s.stats.errorCounts[string(reply[1:end])]++
+	} else if _, ok := s.stats.errorCounts[string(reply[1:end])]; ok {
+		s.stats.errorCounts[string(reply[1:end])]++
+	}
+	s.stats.errMu.Unlock()
 }
 
 // unknownCommand is Redis's reply to a command it does not know: the name

@@ -32,7 +32,9 @@ type Server struct {
 	mu      sync.Mutex // guards clients
 	clients map[int64]*client
 
-	stats Stats
+	stats   Stats
+	metrics instantMetrics // guarded by its own mutex
+	pause   pauseState
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -46,6 +48,10 @@ type Stats struct {
 	CommandsProcessed   atomic.Int64
 	NetInputBytes       atomic.Int64
 	NetOutputBytes      atomic.Int64
+	ErrorReplies        atomic.Int64
+
+	errMu       sync.Mutex
+	errorCounts map[string]int64 // by error prefix, for INFO errorstats
 }
 
 // Options configure New beyond the Config.
@@ -64,9 +70,12 @@ func New(cfg *config.Config, opts Options) *Server {
 		opts.Clock = memtier.SystemClock{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	cfg.RLock()
+	dbs := cfg.Databases
+	cfg.RUnlock()
 	return &Server{
 		cfg:     cfg,
-		ks:      memtier.New(cfg.Databases, opts.Clock),
+		ks:      memtier.New(dbs, opts.Clock),
 		table:   commands.All(),
 		log:     opts.Logger,
 		start:   time.Now(),
@@ -86,7 +95,12 @@ func (s *Server) Keyspace() *memtier.Keyspace { return s.ks }
 // Table implements commands.Server.
 func (s *Server) Table() commands.Table { return s.table }
 
+// Config implements commands.Server.
+func (s *Server) Config() *config.Config { return s.cfg }
+
 // Start listens on every bind address and serves clients in the background.
+// Port 0 picks a free port (the same one for every address when possible);
+// Addr tells which.
 func (s *Server) Start() error {
 	s.cfg.RLock()
 	binds, port := s.cfg.Bind, s.cfg.Port
@@ -97,14 +111,16 @@ func (s *Server) Start() error {
 			s.closeListeners()
 			return err
 		}
+		if port == 0 {
+			port = ln.Addr().(*net.TCPAddr).Port
+		}
 		s.listeners = append(s.listeners, ln)
 	}
 	for _, ln := range s.listeners {
 		s.wg.Add(1)
 		go s.acceptLoop(ln)
 	}
-	s.wg.Add(2)
-	go func() { defer s.wg.Done(); s.ks.RunActiveExpiry(s.ctx) }()
+	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.cron() }()
 	s.log.Info("ready to accept connections", "addr", s.Addr())
 	return nil
@@ -118,17 +134,34 @@ func (s *Server) Addr() string {
 	return s.listeners[0].Addr().String()
 }
 
-// Done is closed when the server begins shutting down.
+// Port is the TCP port the server listens on (the one chosen for port 0).
+func (s *Server) Port() int {
+	if len(s.listeners) == 0 {
+		return 0
+	}
+	return s.listeners[0].Addr().(*net.TCPAddr).Port
+}
+
+// Done is closed when the server begins shutting down (Close, or the
+// SHUTDOWN command).
 func (s *Server) Done() <-chan struct{} { return s.ctx.Done() }
+
+// Shutdown implements commands.Server: it begins shutting down; the owner
+// of the server sees Done and calls Close.
+func (s *Server) Shutdown() {
+	s.log.Warn("user requested shutdown")
+	s.cancel()
+}
 
 // Close stops accepting, disconnects every client and waits for the
 // server's goroutines to finish.
 func (s *Server) Close() {
 	s.cancel()
 	s.closeListeners()
+	s.UnpauseClients()
 	s.mu.Lock()
 	for _, cl := range s.clients {
-		cl.conn.Close()
+		cl.kill()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -153,6 +186,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			continue
 		}
 		s.stats.ConnectionsReceived.Add(1)
+		s.setKeepAlive(nc)
 		cl := s.newClient(nc)
 		if !s.register(cl) {
 			s.stats.RejectedConnections.Add(1)
@@ -169,11 +203,26 @@ func (s *Server) acceptLoop(ln net.Listener) {
 	}
 }
 
+// setKeepAlive applies tcp-keepalive to a new connection.
+func (s *Server) setKeepAlive(nc net.Conn) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	s.cfg.RLock()
+	secs := s.cfg.TCPKeepAlive
+	s.cfg.RUnlock()
+	if secs <= 0 {
+		tc.SetKeepAlive(false)
+		return
+	}
+	tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: time.Duration(secs) * time.Second,
+		Interval: time.Duration(max(secs/3, 1)) * time.Second, Count: 3})
+}
+
 // register adds cl to the client registry unless maxclients is reached.
 func (s *Server) register(cl *client) bool {
-	s.cfg.RLock()
-	max := s.cfg.MaxClients
-	s.cfg.RUnlock()
+	max := s.cfg.Limits().MaxClients
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.clients) >= max {
@@ -187,28 +236,46 @@ func (s *Server) unregister(cl *client) {
 	s.mu.Lock()
 	delete(s.clients, cl.session.ID)
 	s.mu.Unlock()
-	cl.conn.Close()
+	cl.kill()
 }
 
-// cron runs periodic housekeeping: closing idle clients (timeout).
+// cron runs periodic housekeeping hz times a second, like Redis's
+// serverCron: active expiry (with a quarter of each period as its budget),
+// closing idle clients, sampling the instantaneous metrics, refreshing the
+// access clock. A CONFIG SET hz takes effect at the next tick.
 func (s *Server) cron() {
-	t := time.NewTicker(100 * time.Millisecond)
+	hz := s.hz()
+	t := time.NewTicker(time.Second / time.Duration(hz))
 	defer t.Stop()
+	lastSample := time.Now()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			s.ks.RefreshAccessClock()
-			s.closeIdleClients()
+		}
+		s.ks.RefreshAccessClock()
+		s.ks.ActiveExpireCycle(time.Second / time.Duration(4*hz))
+		s.closeIdleClients()
+		if now := time.Now(); now.Sub(lastSample) >= 100*time.Millisecond {
+			s.sampleMetrics(now)
+			lastSample = now
+		}
+		if h := s.hz(); h != hz {
+			hz = h
+			t.Reset(time.Second / time.Duration(hz))
 		}
 	}
 }
 
-func (s *Server) closeIdleClients() {
+func (s *Server) hz() int {
 	s.cfg.RLock()
-	timeout := time.Duration(s.cfg.Timeout) * time.Second
-	s.cfg.RUnlock()
+	defer s.cfg.RUnlock()
+	return max(s.cfg.Hz, 1)
+}
+
+func (s *Server) closeIdleClients() {
+	timeout := s.cfg.Limits().Timeout
 	if timeout <= 0 {
 		return
 	}
@@ -216,9 +283,12 @@ func (s *Server) closeIdleClients() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, cl := range s.clients {
+		if cl.blocked.Load() {
+			continue // paused clients wait, as Redis's blocked clients do
+		}
 		if now-cl.lastInteraction.Load() > int64(timeout) {
 			s.log.Debug("closing idle client", "id", cl.session.ID, "addr", cl.addr)
-			cl.conn.Close()
+			cl.kill()
 		}
 	}
 }

@@ -7,28 +7,53 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
+	"github.com/structd/structd/commands"
 	"github.com/structd/structd/config"
 	"github.com/structd/structd/server"
 )
 
-func main() {
-	cfg, err := config.Load(os.Args[1:])
+func main() { os.Exit(run(os.Args[1:])) }
+
+// run starts the server and returns the process exit code: 0 after a
+// clean shutdown (signal or SHUTDOWN), 1 if it cannot start.
+func run(args []string) int {
+	cfg, err := config.Load(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "\n*** FATAL CONFIG FILE ERROR ***\n%v\n", err)
-		os.Exit(1)
+		fmt.Fprintf(os.Stderr, "\n*** FATAL CONFIG FILE ERROR (Redis %s) ***\n%v\n", commands.RedisVersion, err)
+		return 1
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: config.SlogLevel(cfg.LogLevel)}))
+	var out io.Writer = os.Stderr
+	if cfg.LogFile != "" {
+		f, err := os.OpenFile(cfg.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "Can't open the log file: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		out = f
+	}
+	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: &cfg.Level}))
 	slog.SetDefault(logger)
+
+	if cfg.PidFile != "" {
+		if err := os.WriteFile(cfg.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			logger.Warn("cannot write the pid file", "path", cfg.PidFile, "err", err)
+		} else {
+			defer os.Remove(cfg.PidFile)
+		}
+	}
 
 	srv := server.New(cfg, server.Options{Logger: logger})
 	if err := srv.Start(); err != nil {
 		logger.Error("cannot start server", "err", err)
-		os.Exit(1)
+		return 1
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -39,4 +64,5 @@ func main() {
 	}
 	srv.Close()
 	logger.Info("StructD is now ready to exit, bye bye...")
+	return 0
 }
