@@ -69,10 +69,17 @@ func cmdDel(c *Ctx) {
 }
 
 // cmdExists counts a key as many times as it is named.
-func cmdExists(c *Ctx) {
+func cmdExists(c *Ctx) { countFound(c, (*memtier.DB).LookupNoTouch) }
+
+// cmdTouch counts keys like EXISTS, refreshing their access time.
+func cmdTouch(c *Ctx) { countFound(c, (*memtier.DB).Get) }
+
+// countFound replies how many of the keys named from argument 1 on lookup
+// finds, duplicates included.
+func countFound(c *Ctx, lookup func(db *memtier.DB, key []byte) *memtier.Object) {
 	var n int64
 	for _, key := range c.Args[1:] {
-		if c.DB.LookupNoTouch(key) != nil {
+		if lookup(c.DB, key) != nil {
 			n++
 		}
 	}
@@ -86,16 +93,6 @@ func cmdType(c *Ctx) {
 		return
 	}
 	c.W.Simple(o.Type.String())
-}
-
-func cmdTouch(c *Ctx) {
-	var n int64
-	for _, key := range c.Args[1:] {
-		if c.DB.Get(key) != nil {
-			n++
-		}
-	}
-	c.W.Int(n)
 }
 
 // rename is RENAME and RENAMENX. The value keeps its TTL; an existing
