@@ -122,9 +122,6 @@ func (s *Server) Start() error {
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.cron() }()
-	// Active expiry (memtier): reclaims expired keys nobody reads.
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); s.ks.RunActiveExpiry(s.ctx) }()
 	s.log.Info("ready to accept connections", "addr", s.Addr())
 	return nil
 }
