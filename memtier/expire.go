@@ -1,36 +1,18 @@
 package memtier
 
-import (
-	"context"
-	"time"
-)
+import "time"
 
-// Active expiry, after Redis's activeExpireCycle: ten times a second, sample
-// keys that have a TTL and delete the expired ones. While more than
-// expireStalePercent of a round's samples were expired, the cycle keeps
-// going, up to expireCycleBudget of each period, so effort follows how many
-// keys are waiting to be reclaimed.
+// Active expiry, after Redis's activeExpireCycle: the server cron calls
+// ActiveExpireCycle hz times a second with a budget of a quarter of its
+// period. A cycle samples keys that have a TTL and deletes the expired ones,
+// and keeps going while more than expireStalePercent of a round's samples
+// were expired, up to the budget, so effort follows how many keys are
+// waiting to be reclaimed.
 const (
-	expirePeriod        = 100 * time.Millisecond
-	expireCycleBudget   = 25 * time.Millisecond // 25% of one core at most
 	expireSamplesPerDB  = 20
 	expireStalePercent  = 10
 	expireSlotsPerRound = 64 // empty slots visited per round before giving up
 )
-
-// RunActiveExpiry reclaims expired keys in the background until ctx ends.
-func (ks *Keyspace) RunActiveExpiry(ctx context.Context) {
-	t := time.NewTicker(expirePeriod)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			ks.ActiveExpireCycle(expireCycleBudget)
-		}
-	}
-}
 
 // ActiveExpireCycle runs one cycle of at most budget wall time and returns
 // the number of keys it deleted.
