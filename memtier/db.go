@@ -123,7 +123,8 @@ func (db *DB) SetKeepTTL(key []byte, o *Object) {
 }
 
 func (db *DB) put(key []byte, o *Object, keepTTL bool) {
-	sd := &db.slots[SlotOf(key)]
+	s := SlotOf(key)
+	sd := &db.slots[s]
 	if sd.keys == nil {
 		sd.keys = make(map[string]*Object)
 	}
@@ -140,7 +141,7 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 	}
 	sd.keys[string(key)] = o
 	db.size.Add(1)
-	db.groupLen[SlotOf(key)/slotsPerGroup].Add(1)
+	db.groupLen[s/slotsPerGroup].Add(1)
 }
 
 // Delete removes key and reports whether a live key was there.
