@@ -96,7 +96,11 @@ func (db *DB) IdleSeconds(o *Object) int64 {
 // Peek returns the live object under key, or nil, deleting it if it has
 // expired, without touching statistics or access time.
 func (db *DB) Peek(key []byte) *Object {
-	s := SlotOf(key)
+	return db.peek(SlotOf(key), key)
+}
+
+// peek is Peek for a key known to be in slot s.
+func (db *DB) peek(s int, key []byte) *Object {
 	sd := &db.slots[s]
 	o := sd.keys[string(key)]
 	if o == nil {
@@ -146,10 +150,11 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 
 // Delete removes key and reports whether a live key was there.
 func (db *DB) Delete(key []byte) bool {
-	if db.Peek(key) == nil {
+	s := SlotOf(key)
+	if db.peek(s, key) == nil {
 		return false
 	}
-	db.remove(SlotOf(key), string(key))
+	db.remove(s, string(key))
 	return true
 }
 
