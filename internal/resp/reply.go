@@ -359,10 +359,23 @@ func appendHeader(dst []byte, prefix byte, n int64) []byte {
 // String renders v for people, like redis-cli with the RESP type always
 // named, one element per line with indices, so two renderings can be read
 // side by side in a test failure.
-func (v Value) String() string {
+func (v Value) String() string { return v.StringMax(-1) }
+
+// StringMax is String with every payload longer than max bytes cut to max
+// and followed by its full length, for messages about large replies. A
+// negative max shows everything.
+func (v Value) StringMax(max int) string {
 	var sb strings.Builder
-	v.format(&sb, "")
+	v.format(&sb, "", max)
 	return sb.String()
+}
+
+// quote renders a payload for String, cut to max bytes when max >= 0.
+func quote(b []byte, max int) string {
+	if max >= 0 && len(b) > max {
+		return strconv.Quote(string(b[:max])) + fmt.Sprintf("... (%d bytes)", len(b))
+	}
+	return strconv.Quote(string(b))
 }
 
 var kindNames = map[Kind]string{
@@ -380,10 +393,10 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%q)", byte(k))
 }
 
-func (v Value) format(sb *strings.Builder, indent string) {
+func (v Value) format(sb *strings.Builder, indent string, max int) {
 	if len(v.Attrs) > 0 {
 		sb.WriteString("(attributes) ")
-		Value{Kind: KindMap, Elems: v.Attrs}.format(sb, indent)
+		Value{Kind: KindMap, Elems: v.Attrs}.format(sb, indent, max)
 		sb.WriteString("\n" + indent)
 	}
 	switch {
@@ -396,26 +409,26 @@ func (v Value) format(sb *strings.Builder, indent string) {
 	case v.Kind == KindBool:
 		fmt.Fprintf(sb, "(bool) %t", v.Bool)
 	case v.Kind == KindBulk:
-		sb.WriteString(strconv.Quote(string(v.Str)))
+		sb.WriteString(quote(v.Str, max))
 	case v.Kind == KindVerbatim:
-		fmt.Fprintf(sb, "(verbatim %s) %s", v.Format, strconv.Quote(string(v.Str)))
+		fmt.Fprintf(sb, "(verbatim %s) %s", v.Format, quote(v.Str, max))
 	case len(v.Elems) == 0 && (v.Kind == KindArray || v.Kind == KindSet || v.Kind == KindPush || v.Kind == KindMap):
 		fmt.Fprintf(sb, "(empty %s)", v.Kind)
 	case v.Kind == KindArray || v.Kind == KindSet || v.Kind == KindPush:
 		fmt.Fprintf(sb, "(%s of %d)", v.Kind, len(v.Elems))
 		for i, e := range v.Elems {
 			fmt.Fprintf(sb, "\n%s%d) ", indent, i+1)
-			e.format(sb, indent+"   ")
+			e.format(sb, indent+"   ", max)
 		}
 	case v.Kind == KindMap:
 		fmt.Fprintf(sb, "(map of %d)", len(v.Elems)/2)
 		for i := 0; i+1 < len(v.Elems); i += 2 {
 			fmt.Fprintf(sb, "\n%s%d# ", indent, i/2+1)
-			v.Elems[i].format(sb, indent+"   ")
+			v.Elems[i].format(sb, indent+"   ", max)
 			sb.WriteString(" => ")
-			v.Elems[i+1].format(sb, indent+"   ")
+			v.Elems[i+1].format(sb, indent+"   ", max)
 		}
 	default:
-		fmt.Fprintf(sb, "(%s) %s", v.Kind, strconv.Quote(string(v.Str)))
+		fmt.Fprintf(sb, "(%s) %s", v.Kind, quote(v.Str, max))
 	}
 }

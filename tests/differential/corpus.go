@@ -14,6 +14,8 @@
 //	!raw "PING\r\n*1\r\n"     send raw bytes, half-close, compare every reply up
 //	                          to the server's close; the case then continues on
 //	                          a fresh connection
+//	!raw "*1\r\n$" "9" * 70000  pieces are concatenated; "*" N repeats the
+//	                          piece before it N times in all
 //	!reconnect                continue the case on fresh connections
 //
 // Each case runs on fresh connections after FLUSHALL on both servers. The
@@ -23,6 +25,7 @@ package differential
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -174,10 +177,11 @@ func parseStep(text string) (Step, error) {
 		}
 		step.Millis = ms
 	case StepRaw:
-		if len(args) != 1 || len(args[0]) == 0 {
-			return step, fmt.Errorf("!raw wants one non-empty quoted string")
+		raw, err := rawBytes(args)
+		if err != nil {
+			return step, err
 		}
-		step.Raw = args[0]
+		step.Raw = raw
 	case StepScan:
 		if len(args) < scanCursorIndex(args)+1 {
 			return step, fmt.Errorf("!scan wants a SCAN, SSCAN, HSCAN or ZSCAN command with its cursor")
@@ -190,6 +194,35 @@ func parseStep(text string) (Step, error) {
 		step.Args = args
 	}
 	return step, nil
+}
+
+// maxRawBytes bounds what one !raw sends.
+const maxRawBytes = 64 << 20
+
+// rawBytes concatenates the pieces of a !raw line, where "*" followed by a
+// count N makes the piece before it appear N times in all.
+func rawBytes(pieces [][]byte) ([]byte, error) {
+	var raw []byte
+	var last []byte
+	for i := 0; i < len(pieces); i++ {
+		p := pieces[i]
+		if string(p) == "*" && i+1 < len(pieces) && last != nil {
+			n, err := strconv.Atoi(string(pieces[i+1]))
+			if err != nil || n < 1 || len(raw)+(n-1)*len(last) > maxRawBytes {
+				return nil, fmt.Errorf("!raw: bad repeat count %q", pieces[i+1])
+			}
+			raw = append(raw, bytes.Repeat(last, n-1)...)
+			i++
+			last = nil
+			continue
+		}
+		raw = append(raw, p...)
+		last = p
+	}
+	if len(raw) == 0 || len(raw) > maxRawBytes {
+		return nil, fmt.Errorf("!raw wants quoted bytes, at most %d of them", maxRawBytes)
+	}
+	return raw, nil
 }
 
 // scanCursorIndex is the position of the cursor argument: SCAN cursor, or

@@ -154,10 +154,19 @@ func flushAll(t *testing.T) {
 	}
 }
 
+// runCase replays c on both servers and fails at the first reply that
+// differs. The steps after a difference still run, uncompared, so a case
+// that changes CONFIG reaches the lines that restore it.
 func runCase(t *testing.T, c Case) {
 	flushAll(t)
 	p := openPair(t)
 	defer func() { p.close() }()
+	var failure string
+	defer func() {
+		if failure != "" {
+			t.Fatal(failure)
+		}
+	}()
 	for _, st := range c.Steps {
 		var rv, sv resp.Value
 		same := func(a, b resp.Value) bool { return a.Equal(b) }
@@ -187,8 +196,9 @@ func runCase(t *testing.T, c Case) {
 				same = sameShape
 			}
 		}
-		if !same(rv, sv) {
-			t.Fatalf("%s.txt:%d: %s\n--- redis-server:\n%s\n--- structd:\n%s", c.File, st.Line, st.Text, rv, sv)
+		if failure == "" && !same(rv, sv) {
+			failure = fmt.Sprintf("%s.txt:%d: %s\n--- redis-server:\n%s\n--- structd:\n%s",
+				c.File, st.Line, st.Text, rv.StringMax(maxShown), sv.StringMax(maxShown))
 		}
 	}
 }
@@ -208,6 +218,9 @@ func maskHelloID(v resp.Value) resp.Value {
 	}
 	return v
 }
+
+// maxShown is how much of each string a failure message shows.
+const maxShown = 200
 
 // command runs one command; an I/O failure becomes a pseudo-reply so both
 // servers failing the same way (after QUIT, say) compare equal.

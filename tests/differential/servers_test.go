@@ -96,16 +96,20 @@ func (c *conn) doStrings(args ...string) (resp.Value, error) {
 // rawExchange sends data, half-closes the connection and reads every reply
 // until the server closes it. Ending on the server's close, not on a quiet
 // period, makes the result independent of timing: both servers close a
-// client whose input ended, after answering what it had sent. The result
-// lists the replies, then how the stream ended.
+// client whose input ended, after answering what it had sent. The write
+// runs beside the reads, so a server that answers (or closes) before it
+// has read everything neither deadlocks the exchange nor changes its
+// result. The result lists the replies, then how the stream ended.
 func (c *conn) rawExchange(data []byte) resp.Value {
 	c.nc.SetDeadline(time.Now().Add(replyTimeout))
-	if _, err := c.nc.Write(data); err != nil {
-		return endMarker("write failed: " + err.Error())
-	}
-	if tc, ok := c.nc.(*net.TCPConn); ok {
-		tc.CloseWrite()
-	}
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		if _, err := c.nc.Write(data); err == nil {
+			c.nc.(*net.TCPConn).CloseWrite()
+		}
+	}()
+	defer func() { <-wrote }()
 	var replies []resp.Value
 	for {
 		v, err := resp.ReadReply(c.br)
