@@ -7,6 +7,7 @@ package commands
 func init() {
 	write := []string{"keyspace", "write", "fast"}
 	read := []string{"keyspace", "read", "fast"}
+	nondeterministic := []string{"nondeterministic_output"}
 	key1 := func(cmd *Command) *Command {
 		cmd.FirstKey, cmd.LastKey, cmd.KeyStep = 1, 1, 1
 		return cmd
@@ -20,9 +21,9 @@ func init() {
 			Handler: func(c *Ctx) { expireGeneric(c, 0, true) }}),
 		key1(&Command{Name: "pexpireat", Arity: -3, Flags: Write | Fast, Categories: write,
 			Handler: func(c *Ctx) { expireGeneric(c, 0, false) }}),
-		key1(&Command{Name: "ttl", Arity: 2, Flags: ReadOnly | Fast, Categories: read,
+		key1(&Command{Name: "ttl", Arity: 2, Flags: ReadOnly | Fast, Categories: read, Tips: nondeterministic,
 			Handler: func(c *Ctx) { ttlGeneric(c, false, false) }}),
-		key1(&Command{Name: "pttl", Arity: 2, Flags: ReadOnly | Fast, Categories: read,
+		key1(&Command{Name: "pttl", Arity: 2, Flags: ReadOnly | Fast, Categories: read, Tips: nondeterministic,
 			Handler: func(c *Ctx) { ttlGeneric(c, true, false) }}),
 		key1(&Command{Name: "expiretime", Arity: 2, Flags: ReadOnly | Fast, Categories: read,
 			Handler: func(c *Ctx) { ttlGeneric(c, false, true) }}),

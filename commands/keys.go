@@ -15,22 +15,23 @@ import (
 
 func init() {
 	keyspaceRead := []string{"keyspace", "read", "fast"}
+	multiShard := []string{"request_policy:multi_shard", "response_policy:agg_sum"}
 	keyspaceWrite := []string{"keyspace", "write", "fast"}
 	objectSub := func(name string, h Handler) *Command {
 		return &Command{Name: name, Arity: 3, Flags: ReadOnly, FirstKey: 2, LastKey: 2, KeyStep: 1,
-			Categories: []string{"keyspace", "read", "slow"}, Handler: h}
+			Categories: []string{"keyspace", "read", "slow"}, Tips: []string{"nondeterministic_output"}, Handler: h}
 	}
 	register(
 		&Command{Name: "del", Arity: -2, Flags: Write, FirstKey: 1, LastKey: -1, KeyStep: 1,
-			Categories: []string{"keyspace", "write", "slow"}, Handler: cmdDel},
+			Categories: []string{"keyspace", "write", "slow"}, Tips: multiShard, Handler: cmdDel},
 		&Command{Name: "unlink", Arity: -2, Flags: Write | Fast, FirstKey: 1, LastKey: -1, KeyStep: 1,
-			Categories: keyspaceWrite, Handler: cmdDel},
+			Categories: keyspaceWrite, Tips: multiShard, Handler: cmdDel},
 		&Command{Name: "exists", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, KeyStep: 1,
-			Categories: keyspaceRead, Handler: cmdExists},
+			Categories: keyspaceRead, Tips: multiShard, Handler: cmdExists},
 		&Command{Name: "type", Arity: 2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: 1, KeyStep: 1,
 			Categories: keyspaceRead, Handler: cmdType},
 		&Command{Name: "touch", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, KeyStep: 1,
-			Categories: keyspaceRead, Handler: cmdTouch},
+			Categories: keyspaceRead, Tips: multiShard, Handler: cmdTouch},
 		&Command{Name: "rename", Arity: 3, Flags: Write, FirstKey: 1, LastKey: 2, KeyStep: 1,
 			Categories: []string{"keyspace", "write", "slow"}, Handler: func(c *Ctx) { rename(c, false) }},
 		&Command{Name: "renamenx", Arity: 3, Flags: Write | Fast, FirstKey: 1, LastKey: 2, KeyStep: 1,
@@ -38,11 +39,14 @@ func init() {
 		&Command{Name: "copy", Arity: -3, Flags: Write | DenyOOM, FirstKey: 1, LastKey: 2, KeyStep: 1,
 			Categories: []string{"keyspace", "write", "slow"}, Handler: cmdCopy},
 		&Command{Name: "keys", Arity: 2, Flags: ReadOnly | KeyspaceWide,
-			Categories: []string{"keyspace", "read", "slow", "dangerous"}, Handler: cmdKeys},
+			Categories: []string{"keyspace", "read", "slow", "dangerous"},
+			Tips:       []string{"request_policy:all_shards", "nondeterministic_output_order"}, Handler: cmdKeys},
 		&Command{Name: "scan", Arity: -2, Flags: ReadOnly | KeyspaceWide,
-			Categories: []string{"keyspace", "read", "slow"}, Handler: cmdScan},
+			Categories: []string{"keyspace", "read", "slow"},
+			Tips:       []string{"nondeterministic_output", "request_policy:special"}, Handler: cmdScan},
 		&Command{Name: "randomkey", Arity: 1, Flags: ReadOnly | KeyspaceWide,
-			Categories: []string{"keyspace", "read", "slow"}, Handler: cmdRandomKey},
+			Categories: []string{"keyspace", "read", "slow"},
+			Tips:       []string{"request_policy:all_shards", "nondeterministic_output"}, Handler: cmdRandomKey},
 		&Command{Name: "object", Arity: -2, Categories: []string{"slow"},
 			Subcommands: map[string]*Command{
 				"encoding": objectSub("encoding", cmdObjectEncoding),

@@ -12,11 +12,15 @@ import (
 
 func init() {
 	dangerous := []string{"keyspace", "write", "slow", "dangerous"}
+	allShards := []string{"request_policy:all_shards", "response_policy:all_succeeded"}
 	register(
 		&Command{Name: "dbsize", Arity: 1, Flags: ReadOnly | Fast,
-			Categories: []string{"keyspace", "read", "fast"}, Handler: cmdDBSize},
-		&Command{Name: "flushdb", Arity: -1, Flags: Write | KeyspaceWide, Categories: dangerous, Handler: cmdFlushDB},
-		&Command{Name: "flushall", Arity: -1, Flags: Write | KeyspaceWide, Categories: dangerous, Handler: cmdFlushAll},
+			Categories: []string{"keyspace", "read", "fast"},
+			Tips:       []string{"request_policy:all_shards", "response_policy:agg_sum"}, Handler: cmdDBSize},
+		&Command{Name: "flushdb", Arity: -1, Flags: Write | KeyspaceWide, Categories: dangerous,
+			Tips: allShards, Handler: cmdFlushDB},
+		&Command{Name: "flushall", Arity: -1, Flags: Write | KeyspaceWide, Categories: dangerous,
+			Tips: allShards, Handler: cmdFlushAll},
 		&Command{Name: "swapdb", Arity: 3, Flags: Write | Fast | KeyspaceWide,
 			Categories: []string{"keyspace", "write", "fast", "dangerous"}, Handler: cmdSwapDB},
 		&Command{Name: "move", Arity: 3, Flags: Write | Fast, FirstKey: 1, LastKey: 1, KeyStep: 1,
