@@ -1,0 +1,121 @@
+package types
+
+import (
+	"encoding/binary"
+	"math"
+	"sort"
+)
+
+// intset is Redis's intset: a sorted array of distinct integers packed at
+// the narrowest width (2, 4 or 8 bytes) that holds all of them. Adding a
+// value that needs a wider width upgrades the whole array; it never
+// narrows again, as in Redis.
+type intset struct {
+	width int // 2, 4 or 8
+	data  []byte
+}
+
+func widthFor(v int64) int {
+	switch {
+	case v >= math.MinInt16 && v <= math.MaxInt16:
+		return 2
+	case v >= math.MinInt32 && v <= math.MaxInt32:
+		return 4
+	}
+	return 8
+}
+
+func (s *intset) len() int {
+	if s.width == 0 {
+		return 0
+	}
+	return len(s.data) / s.width
+}
+
+func (s *intset) get(i int) int64 {
+	switch s.width {
+	case 2:
+		return int64(int16(binary.LittleEndian.Uint16(s.data[2*i:])))
+	case 4:
+		return int64(int32(binary.LittleEndian.Uint32(s.data[4*i:])))
+	}
+	return int64(binary.LittleEndian.Uint64(s.data[8*i:]))
+}
+
+func (s *intset) put(i int, v int64) {
+	switch s.width {
+	case 2:
+		binary.LittleEndian.PutUint16(s.data[2*i:], uint16(v))
+	case 4:
+		binary.LittleEndian.PutUint32(s.data[4*i:], uint32(v))
+	default:
+		binary.LittleEndian.PutUint64(s.data[8*i:], uint64(v))
+	}
+}
+
+// search returns the index where v is or would be inserted, and whether it
+// is present.
+func (s *intset) search(v int64) (int, bool) {
+	n := s.len()
+	i := sort.Search(n, func(i int) bool { return s.get(i) >= v })
+	return i, i < n && s.get(i) == v
+}
+
+func (s *intset) contains(v int64) bool {
+	if s.width == 0 || widthFor(v) > s.width {
+		return false
+	}
+	_, ok := s.search(v)
+	return ok
+}
+
+// add inserts v, reporting whether it was absent.
+func (s *intset) add(v int64) bool {
+	if s.width == 0 {
+		s.width = 2
+	}
+	if w := widthFor(v); w > s.width {
+		s.upgrade(w)
+	}
+	i, ok := s.search(v)
+	if ok {
+		return false
+	}
+	n := s.len()
+	s.data = grow(s.data, s.width)
+	copy(s.data[(i+1)*s.width:], s.data[i*s.width:n*s.width])
+	s.put(i, v)
+	return true
+}
+
+// upgrade re-packs every value at width w.
+func (s *intset) upgrade(w int) {
+	old := *s
+	n := old.len()
+	s.width = w
+	s.data = make([]byte, n*w, n*w+w)
+	for i := 0; i < n; i++ {
+		s.put(i, old.get(i))
+	}
+}
+
+// remove deletes v, reporting whether it was present.
+func (s *intset) remove(v int64) bool {
+	if s.width == 0 || widthFor(v) > s.width {
+		return false
+	}
+	i, ok := s.search(v)
+	if !ok {
+		return false
+	}
+	s.removeAt(i)
+	return true
+}
+
+func (s *intset) removeAt(i int) {
+	s.data = lpCut(s.data, i*s.width, (i+1)*s.width)
+}
+
+func (s *intset) copy() intset {
+	return intset{width: s.width, data: append([]byte(nil), s.data...)}
+}
