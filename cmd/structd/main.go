@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 
@@ -48,6 +49,20 @@ func run(args []string) int {
 		} else {
 			defer os.Remove(cfg.PidFile)
 		}
+	}
+
+	// STRUCTD_CPUPROFILE=path writes a pprof CPU profile until shutdown
+	// (bench/sidebyside -cpuprofile sets it).
+	if path := os.Getenv("STRUCTD_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			logger.Error("cannot write the CPU profile", "path", path, "err", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
 	srv := server.New(cfg, server.Options{Logger: logger})
