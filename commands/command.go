@@ -121,7 +121,7 @@ func writeCommandInfo(c *Ctx, cmd *Command) {
 	}
 	w.Set(len(cmd.Tips))
 	for _, t := range cmd.Tips {
-		w.Simple(t)
+		w.BulkString(t)
 	}
 	writeKeySpecs(c, cmd)
 	if len(cmd.Subcommands) == 0 {

@@ -49,7 +49,7 @@ func cmdConfigGet(c *Ctx) {
 // atomically: all pairs or none.
 func cmdConfigSet(c *Ctx) {
 	if len(c.Args)%2 != 0 {
-		c.W.Error(WrongArity("config|set"))
+		c.W.Error(ErrSyntax)
 		return
 	}
 	pairs := make([]string, len(c.Args)-2)

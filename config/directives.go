@@ -177,7 +177,7 @@ func parseYesNo(v string) (bool, error) {
 func init() {
 	intDirective("port", func(c *Config) *int { return &c.Port }, 0, 65535, true)
 	intDirective("databases", func(c *Config) *int { return &c.Databases }, 1, 1<<31-1, true)
-	intDirective("maxclients", func(c *Config) *int { return &c.MaxClients }, 1, 1<<31-1, false)
+	intDirective("maxclients", func(c *Config) *int { return &c.MaxClients }, 1, 1<<32-1, false)
 	intDirective("timeout", func(c *Config) *int { return &c.Timeout }, 0, 1<<31-1, false)
 	intDirective("tcp-keepalive", func(c *Config) *int { return &c.TCPKeepAlive }, 0, 1<<31-1, false)
 	memDirective("proto-max-bulk-len", func(c *Config) *int64 { return &c.ProtoMaxBulkLen }, 1<<20, false)
@@ -186,7 +186,7 @@ func init() {
 	stringDirective("logfile", func(c *Config) *string { return &c.LogFile }, true)
 	stringDirective("pidfile", func(c *Config) *string { return &c.PidFile }, true)
 	enumDirective("loglevel", func(c *Config) *string { return &c.LogLevel }, "debug", "verbose", "notice", "warning")
-	enumDirective("appendfsync", func(c *Config) *string { return &c.AppendFsync }, "always", "everysec", "no")
+	enumDirective("appendfsync", func(c *Config) *string { return &c.AppendFsync }, "everysec", "always", "no")
 	boolDirective("appendonly", func(c *Config) *bool { return &c.AppendOnly })
 
 	// hz is clamped to 1..500 as Redis does, after a range check.

@@ -10,28 +10,30 @@ import (
 
 // Get returns the name/value pairs of the directives matching any of the
 // glob patterns (case-insensitive), each once, in the order CONFIG GET
-// replies: patterns in order, the names a glob matches sorted.
+// replies: patterns in order, the names a glob matches sorted. A pattern
+// without glob characters names its directive as given.
 func (c *Config) Get(patterns []string) [][2]string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	seen := map[string]bool{}
 	var out [][2]string
-	add := func(d *directive) {
+	add := func(d *directive, name string) {
 		if !seen[d.name] {
 			seen[d.name] = true
-			out = append(out, [2]string{d.name, d.get(c)})
+			out = append(out, [2]string{name, d.get(c)})
 		}
 	}
 	for _, p := range patterns {
 		if !strings.ContainsAny(p, "*?[") {
+			// An exact name is echoed as the client spelled it, as Redis does.
 			if d := directives[strings.ToLower(p)]; d != nil {
-				add(d)
+				add(d, p)
 			}
 			continue
 		}
 		for _, name := range sortedNames() {
 			if glob.MatchFold([]byte(p), []byte(name)) {
-				add(directives[name])
+				add(directives[name], name)
 			}
 		}
 	}

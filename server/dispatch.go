@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/structd/structd/commands"
@@ -35,7 +36,7 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	if cmd.Subcommands != nil && len(args) >= 2 {
 		sub := cmd.Subcommands[strings.ToLower(string(args[1]))]
 		if sub == nil {
-			cl.writer.Error("ERR unknown subcommand '" + truncate(string(args[1]), 128) +
+			cl.writer.Error("ERR unknown subcommand '" + cString(args[1], 128) +
 				"'. Try " + strings.ToUpper(string(args[0])) + " HELP.")
 			return nil, false
 		}
@@ -61,6 +62,12 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	cl.ctx.Args = args
 	cl.lastCmd = cmd
 	commands.Exec(&cl.ctx, cmd)
+	if cmd.Flags&commands.NoAuth != 0 {
+		// AUTH, HELLO and RESET change authentication: the limits Redis
+		// applies to unauthenticated clients follow from the next command
+		// of the same pipeline on.
+		cl.reader.Authenticated = cl.session.Authenticated
+	}
 	end := s.monoNow()
 	cmd.Stats.Usec.Add((end - cl.cmdStart).Microseconds())
 	cl.cmdStart = end
@@ -104,23 +111,29 @@ func (s *Server) countError(reply []byte) {
 }
 
 // unknownCommand is Redis's reply to a command it does not know: the name
-// and the first arguments, quoted, up to 128 bytes of them.
+// and the first arguments, quoted, up to 128 bytes of them. Each is cut at
+// its first NUL byte, as Redis's C-string formatting cuts it.
 func unknownCommand(args [][]byte) string {
 	var quoted strings.Builder
 	for _, a := range args[1:] {
 		if quoted.Len() >= 128 {
 			break
 		}
+		room := 128 - quoted.Len()
 		quoted.WriteString("'")
-		quoted.WriteString(truncate(string(a), 128-quoted.Len()))
+		quoted.WriteString(cString(a, room))
 		quoted.WriteString("' ")
 	}
-	return "ERR unknown command '" + truncate(string(args[0]), 128) + "', with args beginning with: " + quoted.String()
+	return "ERR unknown command '" + cString(args[0], 128) + "', with args beginning with: " + quoted.String()
 }
 
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+// cString is b as C's "%.*s" prints it: up to n bytes, stopping at NUL.
+func cString(b []byte, n int) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
 	}
-	return s
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
 }
