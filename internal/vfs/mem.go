@@ -44,6 +44,7 @@ type MemFS struct {
 	durable map[string]*inode // the namespace a crash would leave
 	faults  [numOps]fault
 	calls   [numOps]int
+	hooks   [numOps]func(name string)
 }
 
 type fault struct {
@@ -84,6 +85,25 @@ func (fs *MemFS) FailNext(op Op, n int, err error) {
 	fs.mu.Lock()
 	fs.faults[op] = fault{n: n, err: err}
 	fs.mu.Unlock()
+}
+
+// SetHook makes fn run at the start of every call of op, before its fault
+// check and without the file system's lock held, so fn may block: a test
+// can hold an fsync in progress while other goroutines pile up behind it.
+// A nil fn removes the hook.
+func (fs *MemFS) SetHook(op Op, fn func(name string)) {
+	fs.mu.Lock()
+	fs.hooks[op] = fn
+	fs.mu.Unlock()
+}
+
+func (fs *MemFS) runHook(op Op, name string) {
+	fs.mu.Lock()
+	fn := fs.hooks[op]
+	fs.mu.Unlock()
+	if fn != nil {
+		fn(name)
+	}
 }
 
 // Calls is how many times op was called so far, failed calls included.
@@ -228,6 +248,7 @@ func (fs *MemFS) MkdirAll(dir string, perm os.FileMode) error {
 
 func (fs *MemFS) SyncDir(dir string) error {
 	dir = filepath.Clean(dir)
+	fs.runHook(OpSyncDir, dir)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if err := fs.begin(OpSyncDir); err != nil {
@@ -273,6 +294,7 @@ func (f *memFile) check(op string, write bool) error {
 }
 
 func (f *memFile) Write(p []byte) (int, error) {
+	f.fs.runHook(OpWrite, f.name)
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
 	if err := f.check("write", true); err != nil {
@@ -329,6 +351,7 @@ func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (f *memFile) Sync() error {
+	f.fs.runHook(OpSync, f.name)
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
 	if err := f.check("sync", false); err != nil {

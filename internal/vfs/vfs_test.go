@@ -228,3 +228,33 @@ func TestFaultInjection(t *testing.T) {
 		t.Errorf("Calls(OpSync) = %d, want %d", got, want)
 	}
 }
+
+func TestHookRunsBeforeTheOperationAndMayBlock(t *testing.T) {
+	fs := NewMem()
+	fs.MkdirAll("/d", 0o755)
+	f := writeFile(t, fs, "/d/f", "x")
+	entered, release := make(chan string), make(chan struct{})
+	fs.SetHook(OpSync, func(name string) {
+		entered <- name
+		<-release
+	})
+	done := make(chan error)
+	go func() { done <- f.Sync() }()
+	if name := <-entered; name != "/d/f" {
+		t.Fatalf("hook saw %q", name)
+	}
+	// The sync is held in the hook: the file system stays usable and
+	// nothing is durable yet.
+	fs.SyncDir("/d")
+	if got := readAll(t, fs.CrashClone(), "/d/f"); got != "" {
+		t.Fatalf("durable before the held Sync ran: %q", got)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	fs.SetHook(OpSync, nil)
+	if got := readAll(t, fs.CrashClone(), "/d/f"); got != "x" {
+		t.Fatalf("after the Sync: %q", got)
+	}
+}

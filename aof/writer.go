@@ -1,0 +1,516 @@
+package aof
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/structd/structd/internal/vfs"
+)
+
+// Writer appends to the log. It is safe for concurrent use.
+//
+// Appenders encode commands into the pending chunk under mu and return at
+// once; the flusher goroutine alone touches the open segment file. It takes
+// the pending chunks under mu, fills in their block headers, writes them and
+// fsyncs without holding mu, so appends go on while it does I/O, and every
+// command appended during one fsync shares the next (group commit).
+type Writer struct {
+	o Options
+
+	mu   sync.Mutex
+	cond sync.Cond // broadcast when written, synced, err or closed change
+
+	// Appender state, guarded by mu.
+	mode    SyncMode
+	seg     uint64 // segment of the pending chunk
+	off     int64  // end of everything appended: Pos{seg, off}
+	db      int    // database of the last SELECT in this segment, -1 for none
+	cur     *chunk
+	sealed  []*chunk // chunks of earlier segments not yet taken by the flusher
+	open    bool     // cur's last block may take more commands
+	wantSyn bool     // Sync or Wait asked for an fsync
+	closing bool
+	closed  bool // the flusher has exited
+
+	// Progress, guarded by mu and advanced only by the flusher.
+	written Pos // handed to the kernel
+	synced  Pos // fsynced
+	err     error
+	stats   Stats
+
+	kick chan struct{} // wakes the flusher; buffered, one pending signal is enough
+	done chan struct{} // closed when the flusher exits
+
+	// Flusher-only state.
+	file     vfs.File
+	fileSeg  uint64
+	fileEnd  int64
+	lastSync time.Time
+	spare    *chunk // a written chunk kept for reuse, guarded by mu
+}
+
+// chunk is pending bytes of one segment. blocks holds the offsets in buf of
+// its block headers, reserved at append time and filled in by the flusher.
+type chunk struct {
+	seg    uint64
+	base   int64 // offset of buf[0] in the segment
+	buf    []byte
+	blocks []int
+}
+
+// Stats are counters for INFO persistence.
+type Stats struct {
+	Mode     SyncMode
+	Appended Pos // end of the last appended command
+	Written  Pos
+	Synced   Pos
+	Appends  uint64 // commands appended, SELECTs excluded
+	Writes   uint64 // write calls to segment files
+	Syncs    uint64 // fsyncs of segment files
+	Bytes    int64  // bytes written
+	Err      error  // non-nil once the log is broken
+}
+
+// Open starts a new segment after the highest-numbered one in the directory
+// (segment 1 in an empty one), makes its name durable, and returns a Writer
+// appending to it. Run Replay first.
+func Open(opts Options) (*Writer, error) {
+	o := opts.withDefaults()
+	segs, err := o.listSegments()
+	if err != nil {
+		return nil, err
+	}
+	next := uint64(1)
+	if len(segs) > 0 {
+		next = segs[len(segs)-1] + 1
+	}
+	w := &Writer{
+		o:    o,
+		mode: o.Sync,
+		kick: make(chan struct{}, 1),
+		done: make(chan struct{}),
+		db:   -1,
+	}
+	w.cond.L = &w.mu
+	if err := w.createSegment(next); err != nil {
+		return nil, err
+	}
+	w.seg = next
+	w.cur = &chunk{seg: next}
+	w.written = Pos{Seg: next}
+	w.synced = w.written
+	w.lastSync = time.Now()
+	go w.run()
+	return w, nil
+}
+
+// createSegment creates segment n and syncs the directory so its name
+// survives a crash before anything in it is acknowledged. Flusher (or Open).
+func (w *Writer) createSegment(n uint64) error {
+	path := w.o.segmentPath(n)
+	f, err := w.o.FS.Create(path)
+	if err != nil {
+		return fmt.Errorf("aof: create %s: %w", path, err)
+	}
+	if err := w.o.FS.SyncDir(w.o.Dir); err != nil {
+		f.Close()
+		return fmt.Errorf("aof: sync directory %s: %w", w.o.Dir, err)
+	}
+	w.file, w.fileSeg, w.fileEnd = f, n, 0
+	return nil
+}
+
+// Append logs one command that ran in database db and returns the position
+// just after it. The command is not yet durable: Wait(pos) for that. args
+// are copied. A SELECT is logged first when db differs from the database of
+// the previous command in the segment.
+func (w *Writer) Append(db int, args [][]byte) (Pos, error) {
+	if len(args) == 0 {
+		return Pos{}, errors.New("aof: append of an empty command")
+	}
+	if db < 0 {
+		return Pos{}, fmt.Errorf("aof: append to database %d", db)
+	}
+	size := encodedLen(args)
+	if size > maxPayload {
+		return Pos{}, fmt.Errorf("aof: command of %d bytes is larger than a block can hold", size)
+	}
+	w.mu.Lock()
+	if err := w.usableLocked(); err != nil {
+		w.mu.Unlock()
+		return Pos{}, err
+	}
+	if w.off >= w.o.SegmentSize {
+		w.rotateLocked()
+	}
+	if db != w.db {
+		w.reserveLocked(selectLen(db))
+		w.cur.buf = appendSelect(w.cur.buf, db)
+		w.db = db
+	}
+	w.reserveLocked(size)
+	w.cur.buf = appendCommand(w.cur.buf, args)
+	w.off = w.cur.base + int64(len(w.cur.buf))
+	w.stats.Appends++
+	pos := Pos{Seg: w.seg, Off: w.off}
+	w.mu.Unlock()
+	w.wake()
+	return pos, nil
+}
+
+func selectLen(db int) int64 {
+	return encodedLen([][]byte{[]byte("SELECT"), make([]byte, digits(db))})
+}
+
+// reserveLocked makes room for a command of size bytes in the open block,
+// starting a new block (and reserving its header) when there is none or the
+// command would push the block past BlockSize.
+func (w *Writer) reserveLocked(size int64) {
+	c := w.cur
+	if w.open {
+		payload := int64(len(c.buf) - c.blocks[len(c.blocks)-1] - headerLen)
+		if payload+size <= int64(w.o.BlockSize) && payload+size <= maxPayload {
+			return
+		}
+	}
+	c.blocks = append(c.blocks, len(c.buf))
+	c.buf = append(c.buf, make([]byte, headerLen)...)
+	w.open = true
+}
+
+// rotateLocked ends the current segment: later commands go to the next one,
+// which starts with a SELECT so it replays on its own.
+func (w *Writer) rotateLocked() {
+	if w.off == 0 {
+		return
+	}
+	if len(w.cur.buf) > 0 {
+		w.sealed = append(w.sealed, w.cur)
+	}
+	w.seg++
+	w.off = 0
+	w.db = -1
+	w.cur = &chunk{seg: w.seg}
+	w.open = false
+}
+
+// Rotate makes the next Append start a new segment, so that a checkpoint
+// taken now can later free the current one with TruncateBefore.
+func (w *Writer) Rotate() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usableLocked(); err != nil {
+		return err
+	}
+	w.rotateLocked()
+	return nil
+}
+
+func (w *Writer) usableLocked() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closing {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (w *Writer) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Wait blocks until the log up to pos is safe under the current
+// appendfsync mode: fsynced under always; handed to the kernel under
+// everysec and no, where a process crash cannot lose it (as Redis writes
+// the AOF buffer before it replies). It returns an error wrapping ErrBroken
+// if the log broke first.
+func (w *Writer) Wait(pos Pos) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	asked := false
+	for {
+		if w.err != nil {
+			return w.err
+		}
+		done := w.written
+		if w.mode == SyncAlways {
+			done = w.synced
+		}
+		if !done.Less(pos) {
+			return nil
+		}
+		if w.closed {
+			return ErrClosed
+		}
+		if !asked && w.mode == SyncAlways {
+			// The mode may have become always after the flusher wrote pos.
+			w.wantSyn, asked = true, true
+			w.wake()
+		}
+		w.cond.Wait()
+	}
+}
+
+// Sync writes and fsyncs everything appended so far, whatever the mode, and
+// returns once it is durable. A checkpoint calls it before committing its
+// position, and shutdown before exiting.
+func (w *Writer) Sync() error {
+	w.mu.Lock()
+	if err := w.usableLocked(); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	pos := Pos{Seg: w.seg, Off: w.off}
+	w.wantSyn = true
+	w.mu.Unlock()
+	w.wake()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.synced.Less(pos) {
+		if w.err != nil {
+			return w.err
+		}
+		if w.closed {
+			return ErrClosed
+		}
+		w.cond.Wait()
+	}
+	return nil
+}
+
+// SetSyncMode changes appendfsync at run time (CONFIG SET appendfsync).
+func (w *Writer) SetSyncMode(m SyncMode) {
+	w.mu.Lock()
+	w.mode = m
+	w.mu.Unlock()
+	w.wake()
+}
+
+// Pos is the end of everything appended so far: the position a checkpoint
+// that includes every command logged until now starts replay from.
+func (w *Writer) Pos() Pos {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return Pos{Seg: w.seg, Off: w.off}
+}
+
+// Err returns the error that broke the log, or nil.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Stats returns the current counters.
+func (w *Writer) Stats() Stats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.stats
+	s.Mode, s.Appended, s.Written, s.Synced, s.Err = w.mode, Pos{Seg: w.seg, Off: w.off}, w.written, w.synced, w.err
+	return s
+}
+
+// TruncateBefore deletes the segments that lie entirely before pos, the
+// position of a checkpoint that is already committed (invariant 6: the
+// checkpoint record naming pos is durable in Pebble before this runs, so
+// it, not a manifest, says where the log starts). Only segments already
+// synced and closed are deleted, in ascending order, then the directory is
+// synced: a crash midway leaves a consecutive run. It returns the number of
+// segments deleted.
+func (w *Writer) TruncateBefore(pos Pos) (int, error) {
+	w.mu.Lock()
+	limit := min(pos.Seg, w.synced.Seg)
+	w.mu.Unlock()
+	segs, err := w.o.listSegments()
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, n := range segs {
+		if n >= limit {
+			break
+		}
+		if err := w.o.FS.Remove(w.o.segmentPath(n)); err != nil {
+			return removed, fmt.Errorf("aof: remove old segment: %w", err)
+		}
+		removed++
+	}
+	if removed > 0 {
+		if err := w.o.FS.SyncDir(w.o.Dir); err != nil {
+			return removed, fmt.Errorf("aof: sync directory %s: %w", w.o.Dir, err)
+		}
+	}
+	return removed, nil
+}
+
+// Close writes and fsyncs what is pending, stops the flusher and closes the
+// segment. Later calls return ErrClosed.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.closing {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	w.closing = true
+	w.mu.Unlock()
+	w.wake()
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// run is the flusher.
+func (w *Writer) run() {
+	defer close(w.done)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-w.kick:
+		case <-tick.C:
+		}
+		if !w.flush() {
+			return
+		}
+	}
+}
+
+// flush writes everything pending and fsyncs as the mode asks. It returns
+// false once the writer is closed.
+func (w *Writer) flush() bool {
+	w.mu.Lock()
+	chunks := w.sealed
+	w.sealed = nil
+	if len(w.cur.buf) > 0 {
+		chunks = append(chunks, w.cur)
+		next := w.spare
+		if next == nil {
+			next = &chunk{}
+		}
+		w.spare = nil
+		*next = chunk{seg: w.seg, base: w.off, buf: next.buf[:0], blocks: next.blocks[:0]}
+		w.cur = next
+		w.open = false
+	}
+	end := Pos{Seg: w.seg, Off: w.off}
+	mode, wantSync, closing, broken := w.mode, w.wantSyn, w.closing, w.err != nil
+	w.wantSyn = false
+	w.mu.Unlock()
+
+	if !broken {
+		if err := w.writeAndSync(chunks, end, mode, wantSync || closing); err != nil {
+			w.fail(err)
+		}
+	}
+	if !closing {
+		return true
+	}
+	if w.file != nil {
+		if err := w.file.Close(); err != nil {
+			w.fail(fmt.Errorf("close %s: %w", SegmentName(w.o.Name, w.fileSeg), err))
+		}
+		w.file = nil
+	}
+	w.mu.Lock()
+	w.closed = true
+	w.cond.Broadcast()
+	w.mu.Unlock()
+	return false
+}
+
+func (w *Writer) writeAndSync(chunks []*chunk, end Pos, mode SyncMode, force bool) error {
+	for _, c := range chunks {
+		if c.seg != w.fileSeg {
+			// Segment order is durability order: the old segment is
+			// complete on disk before the next one gets a name.
+			if err := w.syncFile(); err != nil {
+				return err
+			}
+			if err := w.file.Close(); err != nil {
+				return fmt.Errorf("close %s: %w", SegmentName(w.o.Name, w.fileSeg), err)
+			}
+			w.file = nil
+			if err := w.createSegment(c.seg); err != nil {
+				return err
+			}
+		}
+		for i, b := range c.blocks {
+			blockEnd := len(c.buf)
+			if i+1 < len(c.blocks) {
+				blockEnd = c.blocks[i+1]
+			}
+			putHeader(c.buf[b:b+headerLen], c.buf[b+headerLen:blockEnd])
+		}
+		if _, err := w.file.Write(c.buf); err != nil {
+			return fmt.Errorf("write %s: %w", SegmentName(w.o.Name, w.fileSeg), err)
+		}
+		w.fileEnd += int64(len(c.buf))
+		w.mu.Lock()
+		w.stats.Writes++
+		w.stats.Bytes += int64(len(c.buf))
+		if cap(c.buf) <= 4*w.o.BlockSize {
+			w.spare = c
+		}
+		w.mu.Unlock()
+	}
+	if mode != SyncAlways {
+		w.advance(end, false)
+	}
+	if force || mode == SyncAlways || mode == SyncEverySec && time.Since(w.lastSync) >= time.Second {
+		if err := w.syncFile(); err != nil {
+			return err
+		}
+	}
+	w.advance(end, false)
+	return nil
+}
+
+// syncFile fsyncs the open segment if it has unsynced bytes and records the
+// progress.
+func (w *Writer) syncFile() error {
+	w.mu.Lock()
+	upToDate := !w.synced.Less(Pos{Seg: w.fileSeg, Off: w.fileEnd})
+	w.mu.Unlock()
+	if upToDate {
+		return nil
+	}
+	if err := w.file.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", SegmentName(w.o.Name, w.fileSeg), err)
+	}
+	w.lastSync = time.Now()
+	w.advance(Pos{Seg: w.fileSeg, Off: w.fileEnd}, true)
+	return nil
+}
+
+// advance records progress: written up to pos, and synced too if synced.
+func (w *Writer) advance(pos Pos, synced bool) {
+	w.mu.Lock()
+	if w.written.Less(pos) {
+		w.written = pos
+	}
+	if synced {
+		w.stats.Syncs++
+		if w.synced.Less(pos) {
+			w.synced = pos
+		}
+	}
+	w.cond.Broadcast()
+	w.mu.Unlock()
+}
+
+// fail breaks the log: the first error sticks and wakes every waiter.
+func (w *Writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = fmt.Errorf("%w: %w", ErrBroken, err)
+	}
+	w.cond.Broadcast()
+	w.mu.Unlock()
+}
