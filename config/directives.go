@@ -60,21 +60,31 @@ func one(args []string) (string, error) {
 	return args[0], nil
 }
 
+// parseInt parses a one-word integer argument within [min, max], with
+// Redis's error texts.
+func parseInt(args []string, min, max int) (int, error) {
+	v, err := one(args)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, errNotInt
+	}
+	if n < min || n > max {
+		return 0, fmt.Errorf("argument must be between %d and %d inclusive", min, max)
+	}
+	return n, nil
+}
+
 func intDirective(name string, field func(*Config) *int, min, max int, immutable bool) {
 	define(&directive{
 		name: name, immutable: immutable,
 		get: func(c *Config) string { return strconv.Itoa(*field(c)) },
 		set: func(c *Config, args []string) error {
-			v, err := one(args)
+			n, err := parseInt(args, min, max)
 			if err != nil {
 				return err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return errNotInt
-			}
-			if n < min || n > max {
-				return fmt.Errorf("argument must be between %d and %d inclusive", min, max)
 			}
 			*field(c) = n
 			return nil
@@ -194,16 +204,9 @@ func init() {
 		name: "hz",
 		get:  func(c *Config) string { return strconv.Itoa(c.Hz) },
 		set: func(c *Config, args []string) error {
-			v, err := one(args)
+			n, err := parseInt(args, 0, 1<<31-1)
 			if err != nil {
 				return err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return errNotInt
-			}
-			if n < 0 || n > 1<<31-1 {
-				return fmt.Errorf("argument must be between 0 and 2147483647 inclusive")
 			}
 			c.Hz = min(max(n, 1), 500)
 			return nil

@@ -36,10 +36,13 @@ func (s *Server) Client(id int64) (commands.ClientInfo, bool) {
 	return cl.info(time.Now(), s.monoNow()), true
 }
 
-// KillClient implements commands.Server.
+// KillClient implements commands.Server. The client leaves the registry at
+// once, as Redis frees it at once: the next CLIENT LIST no longer shows it
+// even if its goroutine has not finished yet.
 func (s *Server) KillClient(id int64) bool {
 	s.mu.Lock()
 	cl := s.clients[id]
+	delete(s.clients, id)
 	s.mu.Unlock()
 	if cl == nil {
 		return false

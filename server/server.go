@@ -158,10 +158,9 @@ func (s *Server) Shutdown() {
 func (s *Server) Close() {
 	s.cancel()
 	s.closeListeners()
-	s.UnpauseClients()
 	s.mu.Lock()
 	for _, cl := range s.clients {
-		cl.kill()
+		cl.kill() // also wakes a client waiting out a pause
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -288,6 +287,7 @@ func (s *Server) closeIdleClients() {
 		}
 		if now-cl.lastInteraction.Load() > int64(timeout) {
 			s.log.Debug("closing idle client", "id", cl.session.ID, "addr", cl.addr)
+			delete(s.clients, cl.session.ID)
 			cl.kill()
 		}
 	}

@@ -129,3 +129,28 @@ func testCommands(ctx context.Context, t *testing.T, rdb *redis.Client, proto in
 		t.Fatalf("INFO server: %v", err)
 	}
 }
+
+// TestGoRedisPassword connects with a password (HELLO 3 AUTH on connect)
+// and checks that a wrong one fails cleanly.
+func TestGoRedisPassword(t *testing.T) {
+	srv := startStructD(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	defer admin.Close()
+	if err := admin.ConfigSet(ctx, "requirepass", "s3cret").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, proto := range []int{2, 3} {
+		good := redis.NewClient(&redis.Options{Addr: srv.Addr(), Protocol: proto, Password: "s3cret"})
+		if v, err := good.Ping(ctx).Result(); err != nil || v != "PONG" {
+			t.Fatalf("RESP%d with the password: %q %v", proto, v, err)
+		}
+		good.Close()
+		bad := redis.NewClient(&redis.Options{Addr: srv.Addr(), Protocol: proto, Password: "wrong", MaxRetries: -1})
+		if err := bad.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+			t.Fatalf("RESP%d with a wrong password: %v", proto, err)
+		}
+		bad.Close()
+	}
+}
