@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"encoding/binary"
 	"math/bits"
 
 	"github.com/structd/structd/internal/resp"
@@ -234,9 +235,7 @@ func popcountBits(s []byte, first, last int64) int64 {
 func popcount(b []byte) int64 {
 	var n int
 	for len(b) >= 8 {
-		w := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-		n += bits.OnesCount64(w)
+		n += bits.OnesCount64(binary.LittleEndian.Uint64(b))
 		b = b[8:]
 	}
 	for _, x := range b {
@@ -309,14 +308,20 @@ func cmdBitPos(c *Ctx) {
 }
 
 // findBit returns the position of the first bit equal to set in s between
-// bits first and last inclusive, or -1.
+// bits first and last inclusive, or -1. Whole words without such a bit are
+// skipped eight bytes at a time.
 func findBit(s []byte, first, last int64, set bool) int64 {
 	var flip byte // XOR turning the bits sought into ones
+	var skip uint64
 	if !set {
-		flip = 0xff
+		flip, skip = 0xff, ^uint64(0)
 	}
 	fb, lb := first>>3, last>>3
 	for i := fb; i <= lb; i++ {
+		if i > fb && i+8 <= lb && binary.LittleEndian.Uint64(s[i:]) == skip {
+			i += 7
+			continue
+		}
 		b := s[i] ^ flip
 		if i == fb {
 			b &= 0xff >> (first & 7)
