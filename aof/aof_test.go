@@ -554,8 +554,12 @@ func TestRotationAndTruncateBefore(t *testing.T) {
 	if names, _ := fs.CrashClone().List(o.Dir); names[0] != SegmentName("appendonly.aof", cp.Seg) {
 		t.Fatalf("after a crash the directory holds %q", names)
 	}
-	// Rotate starts a new segment for what follows.
+	// Rotate starts a new segment for what follows; an idle log that just
+	// rotated still syncs.
 	if err := w.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
 		t.Fatal(err)
 	}
 	more := rec{9, "SET after rotate"}

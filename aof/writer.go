@@ -460,15 +460,19 @@ func (w *Writer) writeAndSync(chunks []*chunk, end Pos, mode SyncMode, force boo
 		}
 		w.mu.Unlock()
 	}
-	if mode != SyncAlways {
+	if !(force || mode == SyncAlways || mode == SyncEverySec && time.Since(w.lastSync) >= time.Second) {
 		w.advance(end, false)
+		return nil
 	}
-	if force || mode == SyncAlways || mode == SyncEverySec && time.Since(w.lastSync) >= time.Second {
-		if err := w.syncFile(); err != nil {
-			return err
-		}
+	if mode != SyncAlways {
+		w.advance(end, false) // readers of written need not wait for the fsync
 	}
-	w.advance(end, false)
+	if err := w.syncFile(); err != nil {
+		return err
+	}
+	// Everything appended up to end is in the file just synced (end may
+	// name an empty segment Rotate started).
+	w.advance(end, true)
 	return nil
 }
 
@@ -485,6 +489,9 @@ func (w *Writer) syncFile() error {
 		return fmt.Errorf("fsync %s: %w", SegmentName(w.o.Name, w.fileSeg), err)
 	}
 	w.lastSync = time.Now()
+	w.mu.Lock()
+	w.stats.Syncs++
+	w.mu.Unlock()
 	w.advance(Pos{Seg: w.fileSeg, Off: w.fileEnd}, true)
 	return nil
 }
@@ -495,11 +502,8 @@ func (w *Writer) advance(pos Pos, synced bool) {
 	if w.written.Less(pos) {
 		w.written = pos
 	}
-	if synced {
-		w.stats.Syncs++
-		if w.synced.Less(pos) {
-			w.synced = pos
-		}
+	if synced && w.synced.Less(pos) {
+		w.synced = pos
 	}
 	w.cond.Broadcast()
 	w.mu.Unlock()
