@@ -358,7 +358,7 @@ func objectLookup(c *Ctx) *memtier.Object {
 
 func cmdObjectEncoding(c *Ctx) {
 	if o := objectLookup(c); o != nil {
-		c.W.BulkString(o.Enc.String())
+		c.W.BulkString(o.EncodingName())
 	}
 }
 

@@ -50,6 +50,9 @@ type Config struct {
 	AppendFsync string
 	Save        string // "" or "seconds changes [seconds changes ...]"
 
+	// Collections are the compact-encoding thresholds (collections.go).
+	Collections CollectionLimits
+
 	// Level is the live log level: CONFIG SET loglevel changes it.
 	Level slog.LevelVar
 
@@ -64,6 +67,7 @@ type Limits struct {
 	MaxClients             int
 	Timeout                time.Duration // 0 = no idle timeout
 	RequirePass            string        // "" = no authentication needed
+	Collections            CollectionLimits
 }
 
 // Default returns the configuration `structd` runs with when given none.
@@ -80,6 +84,7 @@ func Default() *Config {
 		ClientQueryBufferLimit: 1 << 30,
 		Hz:                     10,
 		AppendFsync:            "everysec",
+		Collections:            DefaultCollectionLimits,
 	}
 	c.publish()
 	return c
@@ -104,6 +109,7 @@ func (c *Config) publish() {
 		MaxClients:             c.MaxClients,
 		Timeout:                time.Duration(c.Timeout) * time.Second,
 		RequirePass:            c.RequirePass,
+		Collections:            c.Collections,
 	})
 	c.Level.Set(SlogLevel(c.LogLevel))
 }

@@ -105,6 +105,19 @@ func NewRawString(b []byte) *Object {
 	return &Object{Type: TypeString, Enc: EncRaw, Str: b}
 }
 
+// encoder is implemented by collection payloads whose representation
+// changes as they grow (listpack to hashtable, intset to hashtable, ...).
+type encoder interface{ Encoding() string }
+
+// EncodingName is the encoding OBJECT ENCODING reports: the payload's own
+// for collections, o.Enc's for strings.
+func (o *Object) EncodingName() string {
+	if e, ok := o.Value.(encoder); ok {
+		return e.Encoding()
+	}
+	return o.Enc.String()
+}
+
 // Copier is implemented by collection payloads so COPY can duplicate them.
 type Copier interface{ Copy() any }
 
