@@ -664,3 +664,48 @@ func TestFailedRotationBreaksTheLog(t *testing.T) {
 	got, _ := mustReplay(t, o.withFS(fs.CrashClone()), Pos{})
 	sameRecs(t, got, []rec{first})
 }
+
+// TestAppendMultiIsAllOrNothing cuts the log at every offset of a
+// transaction's block: replay holds all of it or none of it.
+func TestAppendMultiIsAllOrNothing(t *testing.T) {
+	fs, o := newMemLog(t, SyncAlways)
+	o.BlockSize = 1 // a lone command gets a block of its own
+	w := mustOpen(t, o)
+	before := rec{0, "SET before 1"}
+	if err := w.Wait(mustAppend(t, w, before)); err != nil {
+		t.Fatal(err)
+	}
+	tx := []rec{{4, "MULTI"}, {4, "INCR a"}, {4, "LPUSH l x"}, {4, "EXEC"}}
+	var cmds [][][]byte
+	for _, r := range tx {
+		cmds = append(cmds, r.args())
+	}
+	pos, err := w.AppendMulti(4, cmds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Wait(pos); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	full := readFile(t, fs, segPath(o, 1))
+	starts := blockStarts(t, full)
+	if len(starts) != 3 {
+		t.Fatalf("want 2 blocks (one command, one transaction), got boundaries %v", starts)
+	}
+	for cut := int(starts[1]); cut <= len(full); cut++ {
+		c := fs.CrashClone()
+		writeFile(t, c, segPath(o, 1), full[:cut])
+		got, _ := mustReplay(t, o.withFS(c), Pos{})
+		want := []rec{before}
+		if cut == len(full) {
+			want = append(want, tx...)
+		}
+		sameRecs(t, got, want)
+	}
+	w = mustOpen(t, o)
+	defer w.Close()
+	if _, err := w.AppendMulti(0, [][][]byte{{}}); err == nil {
+		t.Fatal("a transaction with an empty command was accepted")
+	}
+}

@@ -127,15 +127,29 @@ func (w *Writer) createSegment(n uint64) error {
 // are copied. A SELECT is logged first when db differs from the database of
 // the previous command in the segment.
 func (w *Writer) Append(db int, args [][]byte) (Pos, error) {
-	if len(args) == 0 {
-		return Pos{}, errors.New("aof: append of an empty command")
+	return w.AppendMulti(db, [][][]byte{args})
+}
+
+// AppendMulti logs cmds, which ran in database db, as one unit: they land
+// in one block, so a crash keeps all of them or none (a MULTI/EXEC
+// transaction, or the writes of a script, wrapped in MULTI and EXEC by the
+// caller as Redis logs them). It returns the position after the last one.
+func (w *Writer) AppendMulti(db int, cmds [][][]byte) (Pos, error) {
+	if len(cmds) == 0 {
+		return Pos{}, errors.New("aof: append of no commands")
 	}
 	if db < 0 {
 		return Pos{}, fmt.Errorf("aof: append to database %d", db)
 	}
-	size := encodedLen(args)
+	size := selectLen(db)
+	for _, args := range cmds {
+		if len(args) == 0 {
+			return Pos{}, errors.New("aof: append of an empty command")
+		}
+		size += encodedLen(args)
+	}
 	if size > maxPayload {
-		return Pos{}, fmt.Errorf("aof: command of %d bytes is larger than a block can hold", size)
+		return Pos{}, fmt.Errorf("aof: %d bytes of commands are more than a block can hold", size)
 	}
 	w.mu.Lock()
 	if err := w.usableLocked(); err != nil {
@@ -145,15 +159,19 @@ func (w *Writer) Append(db int, args [][]byte) (Pos, error) {
 	if w.off >= w.o.SegmentSize {
 		w.rotateLocked()
 	}
+	if db == w.db {
+		size -= selectLen(db)
+	}
+	w.reserveLocked(size)
 	if db != w.db {
-		w.reserveLocked(selectLen(db))
 		w.cur.buf = appendSelect(w.cur.buf, db)
 		w.db = db
 	}
-	w.reserveLocked(size)
-	w.cur.buf = appendCommand(w.cur.buf, args)
+	for _, args := range cmds {
+		w.cur.buf = appendCommand(w.cur.buf, args)
+	}
 	w.off = w.cur.base + int64(len(w.cur.buf))
-	w.stats.Appends++
+	w.stats.Appends += uint64(len(cmds))
 	pos := Pos{Seg: w.seg, Off: w.off}
 	w.mu.Unlock()
 	w.wake()
