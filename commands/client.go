@@ -15,10 +15,11 @@ func init() {
 	register(&Command{
 		Name: "client", Arity: -2, Categories: []string{"slow"},
 		Subcommands: map[string]*Command{
-			"id":       {Arity: 2, Flags: conn, Categories: connCats, Handler: cmdClientID},
-			"getname":  {Arity: 2, Flags: conn, Categories: connCats, Handler: cmdClientGetName},
-			"setname":  {Arity: 3, Flags: conn, Categories: connCats, Handler: cmdClientSetName},
-			"setinfo":  {Arity: 4, Flags: conn, Categories: connCats, Handler: cmdClientSetInfo},
+			"id":      {Arity: 2, Flags: conn, Categories: connCats, Handler: cmdClientID},
+			"getname": {Arity: 2, Flags: conn, Categories: connCats, Handler: cmdClientGetName},
+			"setname": {Arity: 3, Flags: conn, Categories: connCats, Handler: cmdClientSetName},
+			"setinfo": {Arity: 4, Flags: conn, Categories: connCats, Handler: cmdClientSetInfo,
+				Doc: &Doc{Summary: "Set client or connection specific info", Since: "7.2.0", Group: "connection", Complexity: "O(1)"}},
 			"info":     {Arity: 2, Flags: conn, Categories: connCats, Tips: []string{"nondeterministic_output"}, Handler: cmdClientInfo},
 			"list":     {Arity: -2, Flags: admin, Categories: adminCats, Tips: []string{"nondeterministic_output"}, Handler: cmdClientList},
 			"kill":     {Arity: -3, Flags: admin, Categories: adminCats, Handler: cmdClientKill},

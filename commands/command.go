@@ -7,8 +7,11 @@ import (
 	"github.com/structd/structd/internal/glob"
 )
 
+//go:generate go run gendocs.go -addr 127.0.0.1:6379 -o docs_table.go
+
 // Doc is a command's COMMAND DOCS entry. Fields left empty are omitted
 // from the reply; Group defaults to one derived from the ACL categories.
+// A command without its own Doc gets Redis 7.0's (docs_table.go).
 type Doc struct {
 	Summary    string
 	Since      string
@@ -238,7 +241,7 @@ func groupOf(cmd *Command) string {
 
 // writeCommandDocs writes one command's COMMAND DOCS map.
 func writeCommandDocs(c *Ctx, cmd *Command) {
-	d := Doc{}
+	d := redisDocs[cmd.Name]
 	if cmd.Doc != nil {
 		d = *cmd.Doc
 	}
