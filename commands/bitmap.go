@@ -15,7 +15,7 @@ import (
 func init() {
 	bitCmd := func(name string, arity int, flags Flags, speed string, h Handler) *Command {
 		return &Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, KeyStep: 1,
-			Categories: acl(flags, "bitmap", speed), Handler: h}
+			Categories: familyCategories(flags, "bitmap", speed), Handler: h}
 	}
 	register(
 		bitCmd("setbit", 4, Write|DenyOOM, "slow", cmdSetBit),
@@ -63,7 +63,7 @@ func bitOffset(c *Ctx, arg []byte, width int) (uint64, bool) {
 // whether the key was created or lengthened.
 func lookupStringForBits(c *Ctx, maxbit uint64) (o *memtier.Object, grown, ok bool) {
 	key := c.Args[1]
-	o, ok = peekString(c, key)
+	o, ok = lookupStringWrite(c, key)
 	if !ok {
 		return nil, false, false
 	}

@@ -10,7 +10,7 @@ import (
 func init() {
 	strCmd := func(name string, arity int, flags Flags, cat string, h Handler) *Command {
 		return &Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, KeyStep: 1,
-			Categories: acl(flags, "string", cat), Handler: h}
+			Categories: familyCategories(flags, "string", cat), Handler: h}
 	}
 	register(
 		strCmd("get", 2, ReadOnly|Fast, "fast", cmdGet),
@@ -44,9 +44,9 @@ func init() {
 	)
 }
 
-// acl returns the ACL categories of a one-family command: read or write
-// (from its flags), the family, then fast or slow, in Redis's order.
-func acl(flags Flags, family, speed string) []string {
+// familyCategories returns the ACL categories of a command of one family:
+// read or write (from its flags), the family, then fast or slow.
+func familyCategories(flags Flags, family, speed string) []string {
 	rw := "read"
 	if flags&Write != 0 {
 		rw = "write"
@@ -92,10 +92,10 @@ func lookupString(c *Ctx, key []byte) (*memtier.Object, bool) {
 	return c.LookupType(key, memtier.TypeString)
 }
 
-// peekString is lookupString for a command about to write the key: like
-// Redis's lookupKeyWrite it does not count hits and misses.
-func peekString(c *Ctx, key []byte) (*memtier.Object, bool) {
-	o := c.DB.Peek(key)
+// lookupStringWrite is lookupString for a command about to write the key:
+// like Redis's lookupKeyWrite it does not count hits and misses.
+func lookupStringWrite(c *Ctx, key []byte) (*memtier.Object, bool) {
+	o := c.DB.LookupWrite(key)
 	if o != nil && o.Type != memtier.TypeString {
 		c.W.Error(ErrWrongType)
 		return nil, false
@@ -273,7 +273,7 @@ func setGeneric(c *Ctx, opts strOpts, key, val, expire []byte, nxReply bool) {
 	if opts&optGet != 0 && !getGeneric(c, key) {
 		return
 	}
-	found := c.DB.Peek(key) != nil
+	found := c.DB.LookupWrite(key) != nil
 	if (opts&optNX != 0 && found) || (opts&optXX != 0 && !found) {
 		switch {
 		case opts&optGet != 0: // GET already replied
@@ -399,7 +399,7 @@ func cmdMSet(c *Ctx) {
 	nx := c.Cmd.Name == "msetnx"
 	if nx {
 		for j := 1; j < len(c.Args); j += 2 {
-			if c.DB.Peek(c.Args[j]) != nil {
+			if c.DB.LookupWrite(c.Args[j]) != nil {
 				c.W.Int(0)
 				return
 			}
@@ -418,7 +418,7 @@ func cmdMSet(c *Ctx) {
 
 func cmdAppend(c *Ctx) {
 	key, val := c.Args[1], c.Args[2]
-	o, ok := peekString(c, key)
+	o, ok := lookupStringWrite(c, key)
 	if !ok {
 		return
 	}
@@ -475,7 +475,7 @@ func cmdDecrBy(c *Ctx) {
 // 0), keeping its TTL, with Redis's overflow check.
 func incrDecr(c *Ctx, incr int64) {
 	key := c.Args[1]
-	o, ok := peekString(c, key)
+	o, ok := lookupStringWrite(c, key)
 	if !ok {
 		return
 	}
@@ -508,7 +508,7 @@ func incrDecr(c *Ctx, incr int64) {
 
 func cmdIncrByFloat(c *Ctx) {
 	key := c.Args[1]
-	o, ok := peekString(c, key)
+	o, ok := lookupStringWrite(c, key)
 	if !ok {
 		return
 	}
@@ -598,7 +598,7 @@ func cmdSetRange(c *Ctx) {
 		c.W.Error(errOffsetRange)
 		return
 	}
-	o, ok := peekString(c, key)
+	o, ok := lookupStringWrite(c, key)
 	if !ok {
 		return
 	}
