@@ -97,8 +97,9 @@ func (cl *client) serve() {
 
 // refreshLimits applies the current protocol limits before each read.
 func (cl *client) refreshLimits() {
-	cl.reader.MaxBulkLen = cl.srv.cfg.Limits().ProtoMaxBulkLen
-	cl.reader.Authenticated = cl.session.Authenticated
+	limits := cl.srv.cfg.Limits()
+	cl.reader.MaxBulkLen = limits.ProtoMaxBulkLen
+	cl.reader.Authenticated = cl.session.Authenticated || limits.RequirePass == ""
 }
 
 // processInput runs every complete command in the query buffer and flushes

@@ -47,7 +47,7 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 		cl.writer.Error(commands.WrongArity(cmd.Name))
 		return cmd, false
 	}
-	if !cl.session.Authenticated && cmd.Flags&commands.NoAuth == 0 {
+	if cmd.Flags&commands.NoAuth == 0 && cl.authRequired() {
 		cmd.Stats.RejectedCalls.Add(1)
 		cl.writer.Error("NOAUTH Authentication required.")
 		return cmd, false
@@ -66,7 +66,7 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 		// AUTH, HELLO and RESET change authentication: the limits Redis
 		// applies to unauthenticated clients follow from the next command
 		// of the same pipeline on.
-		cl.reader.Authenticated = cl.session.Authenticated
+		cl.reader.Authenticated = !cl.authRequired()
 	}
 	end := s.monoNow()
 	cmd.Stats.Usec.Add((end - cl.cmdStart).Microseconds())
@@ -74,6 +74,13 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	cmd.Stats.Calls.Add(1)
 	s.stats.CommandsProcessed.Add(1)
 	return cmd, true
+}
+
+// authRequired is Redis's authRequired: the client has not authenticated
+// and the default user has a password (requirepass). Clearing requirepass
+// thus lets unauthenticated connections in, as in Redis.
+func (cl *client) authRequired() bool {
+	return !cl.session.Authenticated && cl.srv.cfg.Limits().RequirePass != ""
 }
 
 // applyReplyMode discards the reply written since mark when CLIENT REPLY

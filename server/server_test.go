@@ -156,7 +156,11 @@ func TestRequirePassAndHello(t *testing.T) {
 	d.expect("-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?", "AUTH", "x")
 	c.expect("+OK", "CONFIG", "SET", "requirepass", "other")
 	d.expect("+PONG", "PING")
-	dial(t, s).expect("-NOAUTH Authentication required.", "PING")
+	u := dial(t, s)
+	u.expect("-NOAUTH Authentication required.", "PING")
+	// Clearing the password lets an unauthenticated connection in too.
+	c.expect("+OK", "CONFIG", "SET", "requirepass", "")
+	u.expect("+PONG", "PING")
 }
 
 func TestProtoMaxBulkLen(t *testing.T) {
