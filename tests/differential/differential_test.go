@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/structd/structd/internal/redisproc"
 	"github.com/structd/structd/internal/resp"
 	"github.com/structd/structd/server"
 )
@@ -18,8 +17,7 @@ import (
 // env holds the two servers every test in this package talks to, started
 // once by TestMain.
 var env struct {
-	skip         string // why the server tests are skipped ("" = they run)
-	redis        *redisproc.Proc
+	noRedis      string // why tests that need redis-server skip ("" = it runs)
 	structd      *server.Server
 	redisAddr    string
 	structdAddr  string
@@ -29,49 +27,52 @@ var env struct {
 
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
+// runMain starts StructD in this process and, when it is on PATH,
+// redis-server as a child; tests that compare with Redis skip without it.
 func runMain(m *testing.M) int {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		env.skip = "redis-server is not on PATH; install it (apt-get install redis-server) to run the differential tests"
-		return m.Run()
-	}
 	dir, err := os.MkdirTemp("", "structd-differential-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	rs, err := startRedis(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer rs.Stop()
 	sd, err := startStructD(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start structd:", err)
 		return 1
 	}
 	defer sd.Close()
-	env.redis, env.structd = rs, sd
-	env.redisAddr, env.structdAddr = rs.Addr, sd.Addr()
-	if env.redisAdmin, err = dial(env.redisAddr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer env.redisAdmin.close()
+	env.structd, env.structdAddr = sd, sd.Addr()
 	if env.structdAdmin, err = dial(env.structdAddr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer env.structdAdmin.close()
+
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		env.noRedis = "redis-server is not on PATH; install it (apt-get install redis-server) to run the differential tests"
+		return m.Run()
+	}
+	rs, err := startRedis(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer rs.Stop()
+	env.redisAddr = rs.Addr
+	if env.redisAdmin, err = dial(env.redisAddr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer env.redisAdmin.close()
 	return m.Run()
 }
 
-// needServers skips t when redis-server is missing.
-func needServers(t *testing.T) {
+// needRedis skips t when redis-server is missing.
+func needRedis(t *testing.T) {
 	t.Helper()
-	if env.skip != "" {
-		t.Skip(env.skip)
+	if env.noRedis != "" {
+		t.Skip(env.noRedis)
 	}
 }
 
@@ -99,7 +100,7 @@ func TestCorpus(t *testing.T) {
 // TestDifferential replays every corpus case against both servers:
 // TestDifferential/<file>/<case>.
 func TestDifferential(t *testing.T) {
-	needServers(t)
+	needRedis(t)
 	cases, err := LoadCorpus("testdata")
 	if err != nil {
 		t.Fatal(err)

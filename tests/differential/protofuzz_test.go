@@ -18,7 +18,7 @@ import (
 // splits its reads, and use only a few harmless commands, so no mutation
 // can turn an argument into a command that changes the servers.
 func TestRandomProtocol(t *testing.T) {
-	needServers(t)
+	needRedis(t)
 	seed, n := uint64(1), 300
 	if s, err := strconv.ParseUint(os.Getenv("STRUCTD_PROTO_SEED"), 10, 64); err == nil {
 		seed = s
