@@ -133,7 +133,7 @@ func TestRequirePassAndHello(t *testing.T) {
 	c.expect("-NOAUTH Authentication required.", "GET", "k")
 	c.expect("-WRONGPASS invalid username-password pair or user is disabled.", "AUTH", "nope")
 	c.expect("-WRONGPASS invalid username-password pair or user is disabled.", "AUTH", "bob", "secret")
-	c.expect("-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time", "HELLO", "3")
+	c.expect("-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time", "HELLO", "3")
 	c.send("HELLO", "3", "AUTH", "default", "secret", "SETNAME", "me")
 	v := c.read()
 	if v.Kind != resp.KindMap || len(v.Elems) != 14 || string(v.Elems[5].Str) != "3" && v.Elems[5].Int != 3 {
