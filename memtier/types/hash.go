@@ -29,7 +29,6 @@ const DefaultSetMaxIntset = 512
 // hashTypeSet does.
 type Hash struct {
 	lp []byte     // field, value, field, value ...; unused once ht is set
-	n  int        // pairs in lp
 	ht *dict[ref] // field -> value (in the dict's arena)
 }
 
@@ -41,7 +40,7 @@ func (h *Hash) Len() int {
 	if h.ht != nil {
 		return h.ht.len()
 	}
-	return h.n
+	return lpCount(h.lp) / 2
 }
 
 // Encoding is the name OBJECT ENCODING reports.
@@ -54,15 +53,8 @@ func (h *Hash) Encoding() string {
 
 // lpFind returns the offset of field's entry in the listpack, or -1.
 func (h *Hash) lpFind(field []byte) int {
-	m := newMatcher(field)
-	for pos := 0; pos < len(h.lp); {
-		ok, next := m.at(h.lp, pos)
-		if ok {
-			return pos
-		}
-		pos = next + lpEntrySize(h.lp, next)
-	}
-	return -1
+	pos, _ := lpFindPair(h.lp, field)
+	return pos
 }
 
 // Get returns field's value.
@@ -125,14 +117,14 @@ func (h *Hash) Set(field, value []byte, lim Limits) (isNew bool) {
 		h.ht.insert(field, h.ht.arena.put(value))
 		return true
 	}
-	if pos := h.lpFind(field); pos >= 0 {
+	pos, pairs := lpFindPair(h.lp, field)
+	if pos >= 0 {
 		h.lp = lpReplace(h.lp, pos+lpEntrySize(h.lp, pos), strVal(value))
 		return false
 	}
 	h.lp = lpAppend(h.lp, strVal(field))
 	h.lp = lpAppend(h.lp, strVal(value))
-	h.n++
-	if h.n > lim.Entries {
+	if pairs+1 > lim.Entries {
 		h.convert()
 	}
 	return true
@@ -152,13 +144,12 @@ func (h *Hash) Delete(field []byte) bool {
 		return false
 	}
 	h.lp = lpDelete(h.lp, pos, 2)
-	h.n--
 	return true
 }
 
 // convert moves the listpack into a hashtable.
 func (h *Hash) convert() {
-	d := newDict[ref](h.n)
+	d := newDict[ref](h.Len())
 	var fb, vb []byte
 	for pos := 0; pos < len(h.lp); {
 		var f, v Elem
@@ -167,7 +158,7 @@ func (h *Hash) convert() {
 		fb, vb = f.AppendTo(fb[:0]), v.AppendTo(vb[:0])
 		d.insert(fb, d.arena.put(vb))
 	}
-	h.ht, h.lp, h.n = d, nil, 0
+	h.ht, h.lp = d, nil
 }
 
 // Each calls fn for every field and value until fn returns false: in
@@ -245,7 +236,7 @@ func (h *Hash) Random(count int, fn func(field, value Elem)) {
 
 // Copy returns a deep copy, for COPY.
 func (h *Hash) Copy() any {
-	c := &Hash{n: h.n}
+	c := &Hash{}
 	if h.ht != nil {
 		c.ht = h.ht.clone()
 	} else {

@@ -9,10 +9,18 @@ import (
 // intset is Redis's intset: a sorted array of distinct integers packed at
 // the narrowest width (2, 4 or 8 bytes) that holds all of them. Adding a
 // value that needs a wider width upgrades the whole array; it never
-// narrows again, as in Redis.
+// narrows again, as in Redis. The first byte holds the width, so the set
+// is a single slice (nil when empty, before any add).
 type intset struct {
-	width int // 2, 4 or 8
-	data  []byte
+	data []byte
+}
+
+// width is the element width in bytes, 0 before the first add.
+func (s *intset) width() int {
+	if len(s.data) == 0 {
+		return 0
+	}
+	return int(s.data[0])
 }
 
 func widthFor(v int64) int {
@@ -26,30 +34,30 @@ func widthFor(v int64) int {
 }
 
 func (s *intset) len() int {
-	if s.width == 0 {
-		return 0
+	if w := s.width(); w != 0 {
+		return (len(s.data) - 1) / w
 	}
-	return len(s.data) / s.width
+	return 0
 }
 
 func (s *intset) get(i int) int64 {
-	switch s.width {
+	switch s.data[0] {
 	case 2:
-		return int64(int16(binary.LittleEndian.Uint16(s.data[2*i:])))
+		return int64(int16(binary.LittleEndian.Uint16(s.data[1+2*i:])))
 	case 4:
-		return int64(int32(binary.LittleEndian.Uint32(s.data[4*i:])))
+		return int64(int32(binary.LittleEndian.Uint32(s.data[1+4*i:])))
 	}
-	return int64(binary.LittleEndian.Uint64(s.data[8*i:]))
+	return int64(binary.LittleEndian.Uint64(s.data[1+8*i:]))
 }
 
 func (s *intset) put(i int, v int64) {
-	switch s.width {
+	switch s.data[0] {
 	case 2:
-		binary.LittleEndian.PutUint16(s.data[2*i:], uint16(v))
+		binary.LittleEndian.PutUint16(s.data[1+2*i:], uint16(v))
 	case 4:
-		binary.LittleEndian.PutUint32(s.data[4*i:], uint32(v))
+		binary.LittleEndian.PutUint32(s.data[1+4*i:], uint32(v))
 	default:
-		binary.LittleEndian.PutUint64(s.data[8*i:], uint64(v))
+		binary.LittleEndian.PutUint64(s.data[1+8*i:], uint64(v))
 	}
 }
 
@@ -62,7 +70,7 @@ func (s *intset) search(v int64) (int, bool) {
 }
 
 func (s *intset) contains(v int64) bool {
-	if s.width == 0 || widthFor(v) > s.width {
+	if w := s.width(); w == 0 || widthFor(v) > w {
 		return false
 	}
 	_, ok := s.search(v)
@@ -71,19 +79,19 @@ func (s *intset) contains(v int64) bool {
 
 // add inserts v, reporting whether it was absent.
 func (s *intset) add(v int64) bool {
-	if s.width == 0 {
-		s.width = 2
+	if s.width() == 0 {
+		s.data = []byte{2}
 	}
-	if w := widthFor(v); w > s.width {
+	if w := widthFor(v); w > s.width() {
 		s.upgrade(w)
 	}
 	i, ok := s.search(v)
 	if ok {
 		return false
 	}
-	n := s.len()
-	s.data = grow(s.data, s.width)
-	copy(s.data[(i+1)*s.width:], s.data[i*s.width:n*s.width])
+	w, n := s.width(), s.len()
+	s.data = grow(s.data, w)
+	copy(s.data[1+(i+1)*w:], s.data[1+i*w:1+n*w])
 	s.put(i, v)
 	return true
 }
@@ -92,8 +100,8 @@ func (s *intset) add(v int64) bool {
 func (s *intset) upgrade(w int) {
 	old := *s
 	n := old.len()
-	s.width = w
-	s.data = make([]byte, n*w, n*w+w)
+	s.data = make([]byte, 1+n*w, 1+n*w+w)
+	s.data[0] = byte(w)
 	for i := 0; i < n; i++ {
 		s.put(i, old.get(i))
 	}
@@ -101,7 +109,7 @@ func (s *intset) upgrade(w int) {
 
 // remove deletes v, reporting whether it was present.
 func (s *intset) remove(v int64) bool {
-	if s.width == 0 || widthFor(v) > s.width {
+	if w := s.width(); w == 0 || widthFor(v) > w {
 		return false
 	}
 	i, ok := s.search(v)
@@ -113,9 +121,13 @@ func (s *intset) remove(v int64) bool {
 }
 
 func (s *intset) removeAt(i int) {
-	s.data = lpCut(s.data, i*s.width, (i+1)*s.width)
+	w := s.width()
+	s.data = lpCut(s.data, 1+i*w, 1+(i+1)*w)
+	if len(s.data) == 1 {
+		s.data = nil
+	}
 }
 
 func (s *intset) copy() intset {
-	return intset{width: s.width, data: append([]byte(nil), s.data...)}
+	return intset{data: append([]byte(nil), s.data...)}
 }

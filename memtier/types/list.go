@@ -67,6 +67,10 @@ func oversized(nd *qnode, fill int) bool {
 // insertNode opens an empty node at position i (0..nn), shifting the
 // shorter side into the slack.
 func (l *List) insertNode(i int) {
+	if l.nn == 0 {
+		l.buf, l.h, l.nn = make([]qnode, 1), 0, 1 // most lists are one node
+		return
+	}
 	front := i < l.nn/2 || i == 0
 	if front && l.h == 0 || !front && l.h+l.nn == len(l.buf) {
 		nb := make([]qnode, 2*l.nn+4)

@@ -265,21 +265,23 @@ func lpAppend(lp []byte, v lpVal) []byte {
 	return lp
 }
 
-// grow extends lp by n bytes, doubling capacity only while it is small so
-// large packed nodes do not carry much slack.
+// grow extends lp by n bytes. Below 4 KB capacity is only rounded up to
+// the allocator's size class, so the many small packed values of a keyspace
+// carry little slack (a write reallocates, as Redis's listpack does);
+// larger buffers grow by an eighth (a quarter past 64 KB) to stay amortized.
 func grow(lp []byte, n int) []byte {
 	need := len(lp) + n
 	if need <= cap(lp) {
 		return lp[:need]
 	}
-	c := cap(lp) * 2
-	if cap(lp) >= 1024 {
-		c = cap(lp) + cap(lp)/4
+	c := need
+	switch {
+	case need > 64<<10:
+		c = need + need/4
+	case need > 4<<10:
+		c = need + need/8
 	}
-	if c < need {
-		c = need
-	}
-	nb := make([]byte, need, c)
+	nb := append([]byte(nil), make([]byte, c)...)[:need]
 	copy(nb, lp)
 	return nb
 }
@@ -442,6 +444,31 @@ func lpSeek(lp []byte, count, i int) int {
 		pos = lpPrev(lp, pos)
 	}
 	return pos
+}
+
+// lpCount counts the entries of lp.
+func lpCount(lp []byte) int {
+	n := 0
+	for pos := 0; pos < len(lp); pos += lpEntrySize(lp, pos) {
+		n++
+	}
+	return n
+}
+
+// lpFindPair looks for key among the even entries of a listpack of key,
+// value pairs, returning the key's offset (or -1) and the number of pairs
+// before it (all of them when absent).
+func lpFindPair(lp []byte, key []byte) (pos, pairs int) {
+	m := newMatcher(key)
+	for pos < len(lp) {
+		ok, next := m.at(lp, pos)
+		if ok {
+			return pos, pairs
+		}
+		pos = next + lpEntrySize(lp, next)
+		pairs++
+	}
+	return -1, pairs
 }
 
 // lpMatcher compares entries with one needle, parsing it as an integer once.

@@ -96,8 +96,8 @@ func TestIntsetUpgrade(t *testing.T) {
 		s.add(v)
 	}
 	want := []int64{math.MinInt64, -70000, -3, 5, 100, math.MaxInt32 + 7}
-	if s.width != 8 || s.len() != len(want) {
-		t.Fatalf("width %d len %d", s.width, s.len())
+	if s.width() != 8 || s.len() != len(want) {
+		t.Fatalf("width %d len %d", s.width(), s.len())
 	}
 	for i, w := range want {
 		if s.get(i) != w {

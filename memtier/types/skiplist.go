@@ -23,9 +23,16 @@ type zslNode struct {
 	height uint32
 }
 
+// zslLevel is one forward link. It caches the score of the node it points
+// to (node scores never change while linked: an update unlinks and
+// re-inserts), so a descent compares scores without touching the next
+// node, which halves the cache misses of inserts and rank queries.
 type zslLevel struct {
-	next uint32 // following node at this level, 0 for none
-	span uint32 // ranks crossed by following next
+	next  uint32 // following node at this level, 0 for none
+	span  uint32 // ranks crossed by following next
+	lvl   uint32 // the following node's level block (its zslNode.lvl)
+	_     uint32
+	score float64 // the following node's score
 }
 
 // skiplist is Redis's sorted set skiplist (ordered by score, then member
@@ -68,10 +75,9 @@ func randomLevel() int {
 	return l
 }
 
-// less reports whether node n orders before (score, member).
-func (sl *skiplist) less(n uint32, score float64, member []byte) bool {
-	s := sl.nodes[n].score
-	return s < score || (s == score && bytes.Compare(sl.member(n), member) < 0)
+// before reports whether the node l links to orders before (score, member).
+func (sl *skiplist) before(l *zslLevel, score float64, member []byte) bool {
+	return l.score < score || (l.score == score && bytes.Compare(sl.member(l.next), member) < 0)
 }
 
 func (sl *skiplist) allocNode(h int) uint32 {
@@ -109,51 +115,52 @@ func (sl *skiplist) freeNodeAt(n uint32) {
 }
 
 // insert links a new node for (score, entry) whose member is not present.
+// Descents track the level block of the current node (xl) next to its
+// index, so moving forward reads only the levels array.
 func (sl *skiplist) insert(score float64, entry uint32) uint32 {
-	var update [zslMaxLevel]uint32
+	var update [zslMaxLevel]uint32 // level block of the predecessor per level
 	var rank [zslMaxLevel]uint32
 	member := sl.dict.key(entry)
-	x := uint32(0)
+	x, xl := uint32(0), uint32(0)
 	for i := sl.level - 1; i >= 0; i-- {
 		if i < sl.level-1 {
 			rank[i] = rank[i+1]
 		}
 		for {
-			l := sl.lv(x, i)
-			if l.next == 0 || !sl.less(l.next, score, member) {
+			l := &sl.levels[int(xl)+i]
+			if l.next == 0 || !sl.before(l, score, member) {
 				break
 			}
 			rank[i] += l.span
-			x = l.next
+			x, xl = l.next, l.lvl
 		}
-		update[i] = x
+		update[i] = xl
 	}
 	h := randomLevel()
 	if h > sl.level {
 		for i := sl.level; i < h; i++ {
 			rank[i] = 0
 			update[i] = 0
-			sl.lv(0, i).span = uint32(sl.length)
+			sl.levels[i].span = uint32(sl.length)
 		}
 		sl.level = h
 	}
 	n := sl.allocNode(h)
+	nb := sl.nodes[n].lvl
 	sl.nodes[n].score, sl.nodes[n].entry = score, entry
 	for i := 0; i < h; i++ {
-		ul := sl.lv(update[i], i)
-		nl := sl.lv(n, i)
-		nl.next = ul.next
-		ul.next = n
+		ul := &sl.levels[int(update[i])+i]
+		nl := &sl.levels[int(nb)+i]
+		nl.next, nl.lvl, nl.score = ul.next, ul.lvl, ul.score
+		ul.next, ul.lvl, ul.score = n, nb, score
 		nl.span = ul.span - (rank[0] - rank[i])
 		ul.span = rank[0] - rank[i] + 1
 	}
 	for i := h; i < sl.level; i++ {
-		sl.lv(update[i], i).span++
+		sl.levels[int(update[i])+i].span++
 	}
-	if update[0] != 0 {
-		sl.nodes[n].back = update[0]
-	}
-	if next := sl.lv(n, 0).next; next != 0 {
+	sl.nodes[n].back = x // 0 when first: the header is "none"
+	if next := sl.levels[nb].next; next != 0 {
 		sl.nodes[next].back = n
 	} else {
 		sl.tail = n
@@ -162,57 +169,57 @@ func (sl *skiplist) insert(score float64, entry uint32) uint32 {
 	return n
 }
 
-// unlink removes node n (found with score and member) and frees it.
+// unlink removes node n and frees it.
 func (sl *skiplist) unlink(n uint32) {
 	var update [zslMaxLevel]uint32
 	score, member := sl.nodes[n].score, sl.member(n)
-	x := uint32(0)
+	xl := uint32(0)
 	for i := sl.level - 1; i >= 0; i-- {
 		for {
-			l := sl.lv(x, i)
-			if l.next == 0 || !sl.less(l.next, score, member) {
+			l := &sl.levels[int(xl)+i]
+			if l.next == 0 || !sl.before(l, score, member) {
 				break
 			}
-			x = l.next
+			xl = l.lvl
 		}
-		update[i] = x
+		update[i] = xl
 	}
+	nb := sl.nodes[n].lvl
 	for i := 0; i < sl.level; i++ {
-		ul := sl.lv(update[i], i)
+		ul := &sl.levels[int(update[i])+i]
 		if ul.next == n {
-			nl := sl.lv(n, i)
+			nl := &sl.levels[int(nb)+i]
 			ul.span += nl.span - 1
-			ul.next = nl.next
+			ul.next, ul.lvl, ul.score = nl.next, nl.lvl, nl.score
 		} else {
 			ul.span--
 		}
 	}
-	next := sl.lv(n, 0).next
-	if next != 0 {
+	if next := sl.levels[nb].next; next != 0 {
 		sl.nodes[next].back = sl.nodes[n].back
 	} else {
 		sl.tail = sl.nodes[n].back
 	}
-	for sl.level > 1 && sl.lv(0, sl.level-1).next == 0 {
+	for sl.level > 1 && sl.levels[sl.level-1].next == 0 {
 		sl.level--
 	}
 	sl.length--
 	sl.freeNodeAt(n)
 }
 
-// countBefore returns how many nodes satisfy before, a predicate true for
-// a prefix of the order (O(log n)).
-func (sl *skiplist) countBefore(before func(n uint32) bool) int {
+// countBefore returns how many nodes satisfy before(node, score), a
+// predicate true for a prefix of the order (O(log n)).
+func (sl *skiplist) countBefore(before func(n uint32, score float64) bool) int {
 	rank := 0
-	x := uint32(0)
+	xl := uint32(0)
 	for i := sl.level - 1; i >= 0; i-- {
 		for {
-			l := sl.lv(x, i)
-			if l.next == 0 || !before(l.next) {
+			l := &sl.levels[int(xl)+i]
+			if l.next == 0 || !before(l.next, l.score) {
 				break
 			}
 			rank += int(l.span)
-			x = l.next
+			xl = l.lvl
 		}
 	}
 	return rank
@@ -222,15 +229,15 @@ func (sl *skiplist) countBefore(before func(n uint32) bool) int {
 func (sl *skiplist) byRank(r int) uint32 {
 	target := uint32(r + 1)
 	var traversed uint32
-	x := uint32(0)
+	x, xl := uint32(0), uint32(0)
 	for i := sl.level - 1; i >= 0; i-- {
 		for {
-			l := sl.lv(x, i)
+			l := &sl.levels[int(xl)+i]
 			if l.next == 0 || traversed+l.span > target {
 				break
 			}
 			traversed += l.span
-			x = l.next
+			x, xl = l.next, l.lvl
 		}
 		if traversed == target {
 			return x

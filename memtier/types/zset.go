@@ -13,7 +13,6 @@ import (
 // Limits.Entries, as Redis 7.0's zsetAdd does. NaN is never stored.
 type ZSet struct {
 	lp []byte // member, score, member, score ... sorted; unused once sl is set
-	n  int
 	sl *skiplist
 }
 
@@ -25,7 +24,7 @@ func (z *ZSet) Len() int {
 	if z.sl != nil {
 		return z.sl.length
 	}
-	return z.n
+	return lpCount(z.lp) / 2
 }
 
 // Encoding is the name OBJECT ENCODING reports.
@@ -38,16 +37,12 @@ func (z *ZSet) Encoding() string {
 
 // lpFind returns the offset of member's entry and its score, or -1.
 func (z *ZSet) lpFind(member []byte) (int, float64) {
-	m := newMatcher(member)
-	for pos := 0; pos < len(z.lp); {
-		ok, next := m.at(z.lp, pos)
-		if ok {
-			s, _ := lpScore(z.lp, next)
-			return pos, s
-		}
-		pos = next + lpEntrySize(z.lp, next)
+	pos, _ := lpFindPair(z.lp, member)
+	if pos < 0 {
+		return -1, 0
 	}
-	return -1, 0
+	s, _ := lpScore(z.lp, pos+lpEntrySize(z.lp, pos))
+	return pos, s
 }
 
 // Score returns member's score (ZSCORE).
@@ -115,7 +110,7 @@ func (z *ZSet) Add(member []byte, score float64, flags AddFlags, lim Limits) (Ad
 	if flags&AddXX != 0 {
 		return Skipped, 0
 	}
-	if z.sl == nil && (z.n+1 > lim.Entries || len(member) > lim.Value) {
+	if z.sl == nil && (z.Len()+1 > lim.Entries || len(member) > lim.Value) {
 		z.convert()
 	}
 	z.insert(member, score)
@@ -140,7 +135,6 @@ func (z *ZSet) insert(member []byte, score float64) {
 	}
 	z.lp = lpInsert(z.lp, pos, strVal(member))
 	z.lp = lpInsert(z.lp, pos+lpEntrySize(z.lp, pos), scoreVal(score))
-	z.n++
 }
 
 // update moves an existing member to a new score.
@@ -158,7 +152,7 @@ func (z *ZSet) update(member []byte, score float64) {
 
 // convert moves the listpack into a skiplist.
 func (z *ZSet) convert() {
-	sl := newSkiplist(z.n)
+	sl := newSkiplist(z.Len())
 	var buf []byte
 	for pos := 0; pos < len(z.lp); {
 		var m Elem
@@ -169,7 +163,7 @@ func (z *ZSet) convert() {
 		e := sl.dict.insert(buf, 0)
 		sl.dict.entries[e].val = sl.insert(s, e)
 	}
-	z.sl, z.lp, z.n = sl, nil, 0
+	z.sl, z.lp = sl, nil
 }
 
 // Remove deletes member, reporting whether it was present (ZREM).
@@ -188,22 +182,37 @@ func (z *ZSet) Remove(member []byte) bool {
 		return false
 	}
 	z.lp = lpDelete(z.lp, pos, 2)
-	z.n--
 	return true
+}
+
+// zpos is a member visited by countBefore; its bytes are fetched only when
+// a predicate asks (score ties), which keeps skiplist descents to the
+// nodes and levels arrays.
+type zpos struct {
+	sl *skiplist
+	n  uint32
+	e  Elem // the member, for the listpack
+}
+
+func (p zpos) member() Elem {
+	if p.sl != nil {
+		return Elem{S: p.sl.member(p.n)}
+	}
+	return p.e
 }
 
 // countBefore counts members for which before(member, score) holds; before
 // must be true for a prefix of the order. O(log n) for the skiplist.
-func (z *ZSet) countBefore(before func(member Elem, score float64) bool) int {
+func (z *ZSet) countBefore(before func(p zpos, score float64) bool) int {
 	if z.sl != nil {
 		sl := z.sl
-		return sl.countBefore(func(n uint32) bool {
-			return before(Elem{S: sl.member(n)}, sl.nodes[n].score)
+		return sl.countBefore(func(n uint32, score float64) bool {
+			return before(zpos{sl: sl, n: n}, score)
 		})
 	}
 	c := 0
 	z.each(0, false, func(m Elem, s float64) bool {
-		if !before(m, s) {
+		if !before(zpos{e: m}, s) {
 			return false
 		}
 		c++
@@ -270,8 +279,8 @@ func (z *ZSet) Rank(member []byte, reverse bool) (int, float64, bool) {
 	if !ok {
 		return 0, 0, false
 	}
-	r := z.countBefore(func(m Elem, s float64) bool {
-		return s < score || (s == score && m.Compare(member) < 0)
+	r := z.countBefore(func(p zpos, s float64) bool {
+		return s < score || (s == score && p.member().Compare(member) < 0)
 	})
 	if reverse {
 		r = z.Len() - 1 - r
@@ -325,8 +334,8 @@ type LexRange struct{ Min, Max LexBound }
 
 // scoreSpan returns the rank interval [lo, hi) of r.
 func (z *ZSet) scoreSpan(r ScoreRange) (int, int) {
-	lo := z.countBefore(func(_ Elem, s float64) bool { return s < r.Min || (r.MinEx && s == r.Min) })
-	hi := z.countBefore(func(_ Elem, s float64) bool { return s < r.Max || (!r.MaxEx && s == r.Max) })
+	lo := z.countBefore(func(_ zpos, s float64) bool { return s < r.Min || (r.MinEx && s == r.Min) })
+	hi := z.countBefore(func(_ zpos, s float64) bool { return s < r.Max || (!r.MaxEx && s == r.Max) })
 	return lo, max(lo, hi)
 }
 
@@ -339,8 +348,8 @@ func (z *ZSet) lexBelow(b LexBound, incl bool) int {
 	case b.Inf > 0:
 		return z.Len()
 	}
-	return z.countBefore(func(m Elem, _ float64) bool {
-		c := m.Compare(b.Val)
+	return z.countBefore(func(p zpos, _ float64) bool {
+		c := p.member().Compare(b.Val)
 		return c < 0 || (incl && c == 0)
 	})
 }
@@ -496,7 +505,7 @@ func (z *ZSet) Scan(cursor uint64, fn func(member Elem, score float64)) uint64 {
 
 // Copy returns a deep copy, for COPY.
 func (z *ZSet) Copy() any {
-	c := &ZSet{n: z.n}
+	c := &ZSet{}
 	if z.sl != nil {
 		c.sl = z.sl.clone()
 	} else {
