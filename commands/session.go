@@ -25,8 +25,8 @@ type Session struct {
 	Authenticated bool
 	Reply         ReplyMode
 	NoEvict       bool
-	// CloseAfterReply is set by QUIT, RESET's caller killing itself and
-	// protocol errors: the connection flushes pending replies, then closes.
+	// CloseAfterReply is set by QUIT, SHUTDOWN and CLIENT KILL of the
+	// caller itself: the connection flushes pending replies, then closes.
 	CloseAfterReply bool
 
 	mu      sync.Mutex
