@@ -150,6 +150,18 @@ func (c *Ctx) LookupType(key []byte, t memtier.Type) (*memtier.Object, bool) {
 	return o, true
 }
 
+// LookupWriteType is LookupType for a command about to write the key: like
+// Redis's lookupKeyWrite it refreshes the access time without counting a
+// keyspace hit or miss.
+func (c *Ctx) LookupWriteType(key []byte, t memtier.Type) (*memtier.Object, bool) {
+	o := c.DB.LookupWrite(key)
+	if o != nil && o.Type != t {
+		c.W.Error(ErrWrongType)
+		return nil, false
+	}
+	return o, true
+}
+
 // EventClass is the keyspace-notification class of a change, as the
 // notify-keyspace-events flags name them.
 type EventClass uint8
