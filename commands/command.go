@@ -7,7 +7,7 @@ import (
 	"github.com/structd/structd/internal/glob"
 )
 
-//go:generate go run gendocs.go -addr 127.0.0.1:6379 -o docs_table.go
+//go:generate go run gentables.go -addr 127.0.0.1:6379
 
 // Doc is a command's COMMAND DOCS entry. Fields left empty are omitted
 // from the reply; Group defaults to one derived from the ACL categories.
@@ -17,6 +17,32 @@ type Doc struct {
 	Since      string
 	Group      string
 	Complexity string
+}
+
+// KeySpec is one of Redis 7.0's key specifications, as COMMAND INFO
+// reports it: where the search for keys begins (an argument index, or a
+// keyword searched from StartFrom) and how keys are found from there (a
+// range, or a count argument).
+type KeySpec struct {
+	Notes       string
+	Flags       []string // "RO", "RW", "OW", "RM", "access", "update", ...
+	BeginSearch string   // "index", "keyword" or "unknown"
+	Index       int
+	Keyword     string
+	StartFrom   int
+	FindKeys    string // "range", "keynum" or "unknown"
+	LastKey     int
+	KeyStep     int
+	Limit       int
+	KeyNumIdx   int
+	FirstKey    int
+}
+
+// commandInfo is what COMMAND INFO reports beyond the table's own fields
+// when a command does not declare it: Redis's tips and key specs.
+type commandInfo struct {
+	Tips     []string
+	KeySpecs []KeySpec
 }
 
 func init() {
@@ -122,11 +148,20 @@ func writeCommandInfo(c *Ctx, cmd *Command) {
 	for _, cat := range cats {
 		w.Simple("@" + cat)
 	}
-	w.Set(len(cmd.Tips))
-	for _, t := range cmd.Tips {
+	ri, known := redisCommandInfo[cmd.Name]
+	tips := cmd.Tips
+	if tips == nil {
+		tips = ri.Tips
+	}
+	w.Set(len(tips))
+	for _, t := range tips {
 		w.BulkString(t)
 	}
-	writeKeySpecs(c, cmd)
+	if known || !cmd.hasKeys() {
+		writeKeySpecs(c, ri.KeySpecs)
+	} else {
+		writeKeySpecs(c, derivedKeySpecs(cmd))
+	}
 	if len(cmd.Subcommands) == 0 {
 		w.Set(0)
 		return
@@ -137,63 +172,91 @@ func writeCommandInfo(c *Ctx, cmd *Command) {
 	}
 }
 
-// writeKeySpecs writes a simplified key specification derived from the
-// legacy key range: one "index"/"range" spec for fixed positions, one
-// "unknown" spec for keys a function finds. Its flags say only RO or RW.
-func writeKeySpecs(c *Ctx, cmd *Command) {
-	w := c.W
-	if !cmd.hasKeys() {
-		w.Set(0)
-		return
-	}
-	w.Set(1)
-	w.Map(3)
-	w.BulkString("flags")
+// derivedKeySpecs are the key specs of a command Redis does not have,
+// derived from the legacy key range: one "index"/"range" spec for fixed
+// positions, an "unknown" one for keys a function finds; flags say only
+// RO or RW.
+func derivedKeySpecs(cmd *Command) []KeySpec {
+	ks := KeySpec{BeginSearch: "unknown", FindKeys: "unknown"}
 	switch {
 	case cmd.Flags&Write != 0:
-		w.Set(1)
-		w.Simple("RW")
+		ks.Flags = []string{"RW"}
 	case cmd.Flags&ReadOnly != 0:
-		w.Set(1)
-		w.Simple("RO")
-	default:
-		w.Set(0)
+		ks.Flags = []string{"RO"}
 	}
-	if cmd.Keys != nil || cmd.FirstKey == 0 {
-		for _, part := range []string{"begin_search", "find_keys"} {
-			w.BulkString(part)
+	if cmd.Keys == nil && cmd.FirstKey > 0 {
+		ks.BeginSearch, ks.Index = "index", cmd.FirstKey
+		ks.FindKeys, ks.LastKey, ks.KeyStep = "range", cmd.LastKey, cmd.KeyStep
+		if ks.LastKey >= 0 {
+			ks.LastKey -= cmd.FirstKey
+		}
+	}
+	return []KeySpec{ks}
+}
+
+// writeKeySpecs writes key specs as Redis 7.0's COMMAND INFO does: a set
+// of maps (notes, flags, begin_search, find_keys).
+func writeKeySpecs(c *Ctx, specs []KeySpec) {
+	w := c.W
+	w.Set(len(specs))
+	for _, ks := range specs {
+		if ks.Notes != "" {
+			w.Map(4)
+			w.BulkString("notes")
+			w.BulkString(ks.Notes)
+		} else {
+			w.Map(3)
+		}
+		w.BulkString("flags")
+		w.Set(len(ks.Flags))
+		for _, f := range ks.Flags {
+			w.Simple(f)
+		}
+		w.BulkString("begin_search")
+		w.Map(2)
+		w.BulkString("type")
+		w.BulkString(ks.BeginSearch)
+		w.BulkString("spec")
+		switch ks.BeginSearch {
+		case "index":
+			w.Map(1)
+			w.BulkString("index")
+			w.Int(int64(ks.Index))
+		case "keyword":
 			w.Map(2)
-			w.BulkString("type")
-			w.BulkString("unknown")
-			w.BulkString("spec")
+			w.BulkString("keyword")
+			w.BulkString(ks.Keyword)
+			w.BulkString("startfrom")
+			w.Int(int64(ks.StartFrom))
+		default:
 			w.Map(0)
 		}
-		return
+		w.BulkString("find_keys")
+		w.Map(2)
+		w.BulkString("type")
+		w.BulkString(ks.FindKeys)
+		w.BulkString("spec")
+		switch ks.FindKeys {
+		case "range":
+			w.Map(3)
+			w.BulkString("lastkey")
+			w.Int(int64(ks.LastKey))
+			w.BulkString("keystep")
+			w.Int(int64(ks.KeyStep))
+			w.BulkString("limit")
+			w.Int(int64(ks.Limit))
+		case "keynum":
+			w.Map(3)
+			w.BulkString("keynumidx")
+			w.Int(int64(ks.KeyNumIdx))
+			w.BulkString("firstkey")
+			w.Int(int64(ks.FirstKey))
+			w.BulkString("keystep")
+			w.Int(int64(ks.KeyStep))
+		default:
+			w.Map(0)
+		}
 	}
-	w.BulkString("begin_search")
-	w.Map(2)
-	w.BulkString("type")
-	w.BulkString("index")
-	w.BulkString("spec")
-	w.Map(1)
-	w.BulkString("index")
-	w.Int(int64(cmd.FirstKey))
-	w.BulkString("find_keys")
-	w.Map(2)
-	w.BulkString("type")
-	w.BulkString("range")
-	w.BulkString("spec")
-	w.Map(3)
-	last := cmd.LastKey
-	if last >= 0 {
-		last -= cmd.FirstKey
-	}
-	w.BulkString("lastkey")
-	w.Int(int64(last))
-	w.BulkString("keystep")
-	w.Int(int64(cmd.KeyStep))
-	w.BulkString("limit")
-	w.Int(0)
 }
 
 // cmdCommand is COMMAND: the info of every command.
