@@ -202,16 +202,16 @@ func (h *Hash) Scan(cursor uint64, fn func(field, value Elem)) uint64 {
 func (h *Hash) Random(count int, fn func(field, value Elem)) {
 	n := h.Len()
 	switch {
-	case count < 0:
+	case count < 0 && h.ht != nil:
 		for ; count < 0; count++ {
-			if h.ht != nil {
-				fn(h.pair(h.ht.random()))
-			} else {
-				pos := lpSeek(h.lp, 2*n, 2*rand.IntN(n))
-				f, next := lpGet(h.lp, pos)
-				v, _ := lpGet(h.lp, next)
-				fn(f, v)
-			}
+			fn(h.pair(h.ht.random()))
+		}
+	case count < 0:
+		offs := lpPairOffsets(h.lp)
+		for ; count < 0; count++ {
+			f, next := lpGet(h.lp, offs[rand.IntN(len(offs))])
+			v, _ := lpGet(h.lp, next)
+			fn(f, v)
 		}
 	case count >= n:
 		h.Each(func(f, v Elem) bool { fn(f, v); return true })

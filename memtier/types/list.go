@@ -238,9 +238,9 @@ func (l *List) Insert(idx int, v []byte, fill int) {
 // pivot is absent.
 func (l *List) InsertPivot(pivot, v []byte, after bool, fill int) int {
 	at := -1
-	m := newMatcher(pivot)
+	m := NewMatcher(pivot)
 	l.Each(false, func(i int, e Elem) bool {
-		if m.equal(e) {
+		if m.Match(e) {
 			at = i
 			return false
 		}
@@ -254,14 +254,6 @@ func (l *List) InsertPivot(pivot, v []byte, after bool, fill int) int {
 	}
 	l.Insert(at, v, fill)
 	return l.count
-}
-
-// equal reports whether e equals the needle.
-func (m *lpMatcher) equal(e Elem) bool {
-	if e.IsInt {
-		return m.isInt && e.I == m.i
-	}
-	return !m.isInt && string(e.S) == string(m.b)
 }
 
 // Each calls fn with each element and its index, from the head (or from
@@ -323,7 +315,7 @@ func (l *List) Range(start, stop int, fn func(e Elem) bool) {
 // when count > 0, from the tail when count < 0, all when 0. It returns how
 // many went.
 func (l *List) Remove(v []byte, count int) int {
-	m := newMatcher(v)
+	m := NewMatcher(v)
 	removed := 0
 	limit := count
 	if limit < 0 {

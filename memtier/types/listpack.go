@@ -1,16 +1,3 @@
-// Package types holds the payloads of the collection types (list, hash,
-// set, sorted set) with the compact encodings Redis 7.0 uses while they are
-// small (listpack, intset) and the full structures they convert to past the
-// configured thresholds (quicklist, hashtable, skiplist).
-//
-// None of these types locks: the caller holds the slot lock of the key that
-// owns the value (see memtier). Byte slices handed in are copied; byte
-// slices handed out (Elem.S, callbacks) alias the collection and are valid
-// only until its next modification.
-//
-// The big structures keep pointers out of their per-element arrays (indexes
-// into slices and offsets into one byte arena instead), so a collection of a
-// million members is a handful of heap objects for the garbage collector.
 package types
 
 import (
@@ -455,11 +442,22 @@ func lpCount(lp []byte) int {
 	return n
 }
 
+// lpPairOffsets returns the offsets of the first entry of every pair.
+func lpPairOffsets(lp []byte) []int {
+	var offs []int
+	for pos := 0; pos < len(lp); {
+		offs = append(offs, pos)
+		pos += lpEntrySize(lp, pos)
+		pos += lpEntrySize(lp, pos)
+	}
+	return offs
+}
+
 // lpFindPair looks for key among the even entries of a listpack of key,
 // value pairs, returning the key's offset (or -1) and the number of pairs
 // before it (all of them when absent).
 func lpFindPair(lp []byte, key []byte) (pos, pairs int) {
-	m := newMatcher(key)
+	m := NewMatcher(key)
 	for pos < len(lp) {
 		ok, next := m.at(lp, pos)
 		if ok {
@@ -471,23 +469,31 @@ func lpFindPair(lp []byte, key []byte) (pos, pairs int) {
 	return -1, pairs
 }
 
-// lpMatcher compares entries with one needle, parsing it as an integer once.
-type lpMatcher struct {
+// Matcher compares elements with one needle, parsing the needle as an
+// integer once (for LPOS, LREM, LINSERT and friends, which compare many
+// elements with the same argument).
+type Matcher struct {
 	b     []byte
 	i     int64
 	isInt bool
 }
 
-func newMatcher(b []byte) lpMatcher {
+// NewMatcher returns a Matcher for b.
+func NewMatcher(b []byte) Matcher {
 	v := strVal(b)
-	return lpMatcher{b: b, i: v.i, isInt: v.isInt}
+	return Matcher{b: b, i: v.i, isInt: v.isInt}
+}
+
+// Match reports whether e's string form equals the needle.
+func (m *Matcher) Match(e Elem) bool {
+	if e.IsInt {
+		return m.isInt && e.I == m.i
+	}
+	return !m.isInt && string(e.S) == string(m.b)
 }
 
 // at reports whether the entry at pos equals the needle, and the next offset.
-func (m *lpMatcher) at(lp []byte, pos int) (bool, int) {
+func (m *Matcher) at(lp []byte, pos int) (bool, int) {
 	e, next := lpGet(lp, pos)
-	if e.IsInt {
-		return m.isInt && e.I == m.i, next
-	}
-	return !m.isInt && bytes.Equal(e.S, m.b), next
+	return m.Match(e), next
 }

@@ -108,3 +108,24 @@ func TestIntsetUpgrade(t *testing.T) {
 		t.Fatalf("remove/contains")
 	}
 }
+
+func TestMatcher(t *testing.T) {
+	cases := []struct {
+		needle string
+		elem   Elem
+		want   bool
+	}{
+		{"12", Elem{I: 12, IsInt: true}, true},
+		{"012", Elem{I: 12, IsInt: true}, false},
+		{"12", Elem{S: []byte("12")}, false}, // canonical ints are never stored as strings
+		{"abc", Elem{S: []byte("abc")}, true},
+		{"", Elem{S: []byte{}}, true},
+		{"-0", Elem{I: 0, IsInt: true}, false},
+	}
+	for _, c := range cases {
+		m := NewMatcher([]byte(c.needle))
+		if got := m.Match(c.elem); got != c.want {
+			t.Errorf("%q vs %+v: %v", c.needle, c.elem, got)
+		}
+	}
+}

@@ -459,19 +459,18 @@ func (z *ZSet) Pop(count int, highest bool) []ScoredMember {
 // members that may repeat. The set must not be empty.
 func (z *ZSet) Random(count int, fn func(member Elem, score float64)) {
 	n := z.Len()
-	at := func(r int) {
-		z.RangeByRank(r, r, false, func(m Elem, s float64) bool { fn(m, s); return false })
-	}
 	switch {
-	case count < 0:
+	case count < 0 && z.sl != nil:
 		for ; count < 0; count++ {
-			if z.sl != nil {
-				e := z.sl.dict.random()
-				node := z.sl.dict.entries[e].val
-				fn(Elem{S: z.sl.dict.key(e)}, z.sl.nodes[node].score)
-			} else {
-				at(rand.IntN(n))
-			}
+			e := z.sl.dict.random()
+			fn(Elem{S: z.sl.dict.key(e)}, z.sl.nodes[z.sl.dict.entries[e].val].score)
+		}
+	case count < 0:
+		offs := lpPairOffsets(z.lp)
+		for ; count < 0; count++ {
+			m, next := lpGet(z.lp, offs[rand.IntN(len(offs))])
+			s, _ := lpScore(z.lp, next)
+			fn(m, s)
 		}
 	case count >= n:
 		z.Each(func(m Elem, s float64) bool { fn(m, s); return true })

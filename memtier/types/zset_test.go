@@ -365,3 +365,22 @@ func TestZSetBigRanks(t *testing.T) {
 		t.Fatalf("random: %d, distinct %d", got, len(distinct))
 	}
 }
+
+func TestZSetRandomListpack(t *testing.T) {
+	z := NewZSet()
+	for i := 0; i < 50; i++ {
+		z.Add([]byte(fmt.Sprint("m", i)), float64(i), 0, DefaultZSetLimits)
+	}
+	n := 0
+	z.Random(-500, func(m Elem, s float64) {
+		if sc, ok := z.Score(m.Bytes()); !ok || sc != s {
+			t.Fatalf("random member %q %v", m.String(), s)
+		}
+		n++
+	})
+	distinct := map[string]bool{}
+	z.Random(20, func(m Elem, _ float64) { distinct[m.String()] = true })
+	if n != 500 || len(distinct) != 20 || z.Encoding() != "listpack" {
+		t.Fatalf("random: %d, distinct %d, %s", n, len(distinct), z.Encoding())
+	}
+}
