@@ -1,5 +1,7 @@
 package config
 
+import "fmt"
+
 // CollectionLimits are the thresholds past which a collection leaves its
 // compact encoding (listpack, intset) for the full one, as Redis 7.0's
 // hash-max-listpack-*, set-max-intset-entries, zset-max-listpack-* and
@@ -48,5 +50,8 @@ func init() {
 	}
 	for _, name := range []string{"list-max-listpack-size", "list-max-ziplist-size"} {
 		intDirective(name, func(c *Config) *int { return &c.Collections.ListMaxListpackSize }, -1<<31, 1<<31-1, false)
+	}
+	for _, kind := range []string{"hash-max-%s-entries", "hash-max-%s-value", "zset-max-%s-entries", "zset-max-%s-value", "list-max-%s-size"} {
+		markAlias(fmt.Sprintf(kind, "ziplist"), fmt.Sprintf(kind, "listpack"))
 	}
 }

@@ -24,11 +24,18 @@ type directive struct {
 	// runtimeCheck, if set, validates a value given by CONFIG SET only
 	// (startup leaves such checks to the subsystem that uses the value).
 	runtimeCheck func(v string) error
+	// aliasOf names the directive this one is an old name of (the ziplist
+	// names of the listpack thresholds): CONFIG REWRITE writes the main
+	// name only.
+	aliasOf string
 }
 
 var directives = map[string]*directive{}
 
 func define(d *directive) { directives[d.name] = d }
+
+// markAlias records that directive alias is an old name of main.
+func markAlias(alias, main string) { directives[alias].aliasOf = main }
 
 // unsupported are redis.conf directives StructD knows but does not act on:
 // a config file that sets one fails to load with a clear reason, rather
@@ -43,8 +50,7 @@ var unsupported = []string{
 	"latency-monitor-threshold", "dbfilename", "appendfilename", "appenddirname",
 	"rdbcompression", "rdbchecksum", "stop-writes-on-bgsave-error", "tls-port",
 	"io-threads", "activerehashing", "client-output-buffer-limit", "dynamic-hz",
-	"hash-max-listpack-entries", "hash-max-ziplist-entries", "list-max-listpack-size",
-	"set-max-intset-entries", "zset-max-listpack-entries", "active-expire-effort",
+	"active-expire-effort",
 }
 
 var (

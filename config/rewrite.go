@@ -84,6 +84,9 @@ func (c *Config) rewriteText(old string) string {
 			out = append(out, line)
 			continue
 		}
+		if d.aliasOf != "" {
+			name, d = d.aliasOf, directives[d.aliasOf]
+		}
 		if done[name] {
 			continue
 		}
@@ -93,7 +96,7 @@ func (c *Config) rewriteText(old string) string {
 	var tail []string
 	for _, name := range sortedNames() {
 		d := directives[name]
-		if done[name] || d.get(c) == d.get(def) {
+		if done[name] || d.aliasOf != "" || d.get(c) == d.get(def) {
 			continue
 		}
 		tail = append(tail, d.line(c))
