@@ -198,10 +198,11 @@ func (h *Hash) Scan(cursor uint64, fn func(field, value Elem)) uint64 {
 
 // Random calls fn with count fields and values chosen at random, for
 // HRANDFIELD: count > 0 gives min(count, Len) distinct fields, count < 0
-// gives -count fields that may repeat. The hash must not be empty.
+// gives -count fields that may repeat.
 func (h *Hash) Random(count int, fn func(field, value Elem)) {
 	n := h.Len()
 	switch {
+	case n == 0:
 	case count < 0 && h.ht != nil:
 		for ; count < 0; count++ {
 			fn(h.pair(h.ht.random()))

@@ -140,10 +140,11 @@ func (s *Set) at(i uint32) Elem {
 
 // Random calls fn with count members chosen at random, for SRANDMEMBER:
 // count > 0 gives min(count, Len) distinct members, count < 0 gives -count
-// members that may repeat. The set must not be empty.
+// members that may repeat.
 func (s *Set) Random(count int, fn func(member Elem)) {
 	n := s.Len()
 	switch {
+	case n == 0:
 	case count < 0:
 		for ; count < 0; count++ {
 			fn(s.at(s.randomIndex()))
@@ -166,9 +167,12 @@ func (s *Set) Random(count int, fn func(member Elem)) {
 	}
 }
 
-// Pop removes a random member and returns a copy of it (SPOP). The set
-// must not be empty.
+// Pop removes a random member and returns a copy of it (SPOP), nil when
+// the set is empty.
 func (s *Set) Pop() []byte {
+	if s.Len() == 0 {
+		return nil
+	}
 	i := s.randomIndex()
 	m := s.at(i).AppendTo(nil)
 	if s.ht != nil {

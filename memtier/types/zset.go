@@ -292,6 +292,9 @@ func (z *ZSet) Rank(member []byte, reverse bool) (int, float64, bool) {
 // clamped by the caller to 0 <= start <= stop < Len), counted from the
 // highest score when reverse.
 func (z *ZSet) RangeByRank(start, stop int, reverse bool, fn func(member Elem, score float64) bool) {
+	if start < 0 || start > stop {
+		return
+	}
 	left := stop - start + 1
 	z.each(start, reverse, func(m Elem, s float64) bool {
 		left--
@@ -456,10 +459,11 @@ func (z *ZSet) Pop(count int, highest bool) []ScoredMember {
 
 // Random calls fn with count members chosen at random, for ZRANDMEMBER:
 // count > 0 gives min(count, Len) distinct members, count < 0 gives -count
-// members that may repeat. The set must not be empty.
+// members that may repeat.
 func (z *ZSet) Random(count int, fn func(member Elem, score float64)) {
 	n := z.Len()
 	switch {
+	case n == 0:
 	case count < 0 && z.sl != nil:
 		for ; count < 0; count++ {
 			e := z.sl.dict.random()

@@ -173,9 +173,15 @@ func TestZSetRandomized(t *testing.T) {
 				if n := same.CountByLex(LexRange{lo, hi}); n != len(want) {
 					t.Fatalf("step %d: zlexcount = %d want %d", step, n, len(want))
 				}
-				got := collect(func(fn func(Elem, float64) bool) { same.RangeByLex(LexRange{lo, hi}, false, 0, -1, fn) })
+				rev := r.IntN(2) == 0
+				offset, count := r.IntN(3), r.IntN(5)-1
+				got := collect(func(fn func(Elem, float64) bool) { same.RangeByLex(LexRange{lo, hi}, rev, offset, count, fn) })
+				if rev {
+					slices.Reverse(want)
+				}
+				want = limit(want, offset, count)
 				if render(got) != render(want) {
-					t.Fatalf("step %d: rangebylex\n got %s\nwant %s", step, render(got), render(want))
+					t.Fatalf("step %d: rangebylex rev=%v limit %d %d\n got %s\nwant %s", step, rev, offset, count, render(got), render(want))
 				}
 			case 7:
 				if r.IntN(5) == 0 && len(m) > 0 {
@@ -382,5 +388,29 @@ func TestZSetRandomListpack(t *testing.T) {
 	z.Random(20, func(m Elem, _ float64) { distinct[m.String()] = true })
 	if n != 500 || len(distinct) != 20 || z.Encoding() != "listpack" {
 		t.Fatalf("random: %d, distinct %d, %s", n, len(distinct), z.Encoding())
+	}
+}
+
+func TestEmptyAndInvertedRanges(t *testing.T) {
+	z := NewZSet()
+	for i := 0; i < 10; i++ {
+		z.Add([]byte(fmt.Sprint(i)), float64(i), 0, DefaultZSetLimits)
+	}
+	n := 0
+	z.RangeByRank(5, 3, false, func(Elem, float64) bool { n++; return true })
+	z.RangeByRank(-1, 3, false, func(Elem, float64) bool { n++; return true })
+	z.RangeByScore(ScoreRange{Min: 5, Max: 3}, false, 0, -1, func(Elem, float64) bool { n++; return true })
+	z.RangeByScore(ScoreRange{Min: 3, Max: 3, MinEx: true}, true, 0, -1, func(Elem, float64) bool { n++; return true })
+	if n != 0 {
+		t.Fatalf("inverted ranges returned %d members", n)
+	}
+	NewZSet().Random(-3, func(Elem, float64) { n++ })
+	NewHash().Random(-3, func(Elem, Elem) { n++ })
+	NewSet().Random(-3, func(Elem) { n++ })
+	if n != 0 || NewSet().Pop() != nil {
+		t.Fatalf("empty values returned members")
+	}
+	if _, ok := NewList().Pop(true); ok {
+		t.Fatalf("pop from empty list")
 	}
 }
