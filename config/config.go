@@ -43,6 +43,10 @@ type Config struct {
 	ProtoMaxBulkLen        int64
 	ClientQueryBufferLimit int64
 	Hz                     int
+	// ServerThreads is how many OS threads run Go code (GOMAXPROCS); 0
+	// means one per CPU but one, which leaves a core to the kernel's
+	// network stack and the clients on small machines (config.Threads).
+	ServerThreads int
 
 	// Persistence directives: stored and reported, wired by the persistence
 	// issue (until then they have no effect, as the README says).

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"syscall"
@@ -65,6 +66,10 @@ func run(args []string) int {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
+	// An explicit GOMAXPROCS in the environment wins over server-threads.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(cfg.Threads())
+	}
 	srv := server.New(cfg, server.Options{Logger: logger})
 	if err := srv.Start(); err != nil {
 		logger.Error("cannot start server", "err", err)
