@@ -17,9 +17,10 @@ func heapInUse() uint64 {
 	return ms.HeapAlloc
 }
 
-// measure builds a value with build (which adds benchN elements), reporting
-// live heap bytes per element and the time per insert.
-func measure(b *testing.B, build func() any) {
+// measure builds a value with build (which adds benchN elements, or benchN
+// small values), reporting live heap bytes per element (or value) under
+// unit and the time per element (or value).
+func measure(b *testing.B, unit string, build func() any) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		before := heapInUse()
@@ -27,17 +28,17 @@ func measure(b *testing.B, build func() any) {
 		v := build()
 		b.StopTimer()
 		after := heapInUse()
-		b.ReportMetric(float64(after-before)/benchN, "bytes/elem")
+		b.ReportMetric(float64(after-before)/benchN, unit)
 		runtime.KeepAlive(v)
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchN), "ns/insert")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchN), "ns/"+unit[len("bytes/"):])
 }
 
 func elem(prefix string, i int) []byte { return strconv.AppendInt([]byte(prefix), int64(i), 10) }
 
 func BenchmarkListRPush1M(b *testing.B) {
 	b.StopTimer()
-	measure(b, func() any {
+	measure(b, "bytes/elem", func() any {
 		l := NewList()
 		for i := 0; i < benchN; i++ {
 			l.Push(elem("elem:", i), false, DefaultListFill)
@@ -48,7 +49,7 @@ func BenchmarkListRPush1M(b *testing.B) {
 
 func BenchmarkHashSet1M(b *testing.B) {
 	b.StopTimer()
-	measure(b, func() any {
+	measure(b, "bytes/elem", func() any {
 		h := NewHash()
 		for i := 0; i < benchN; i++ {
 			h.Set(elem("field:", i), elem("value:", i), DefaultHashLimits)
@@ -59,7 +60,7 @@ func BenchmarkHashSet1M(b *testing.B) {
 
 func BenchmarkSetAddStrings1M(b *testing.B) {
 	b.StopTimer()
-	measure(b, func() any {
+	measure(b, "bytes/elem", func() any {
 		s := NewSet()
 		for i := 0; i < benchN; i++ {
 			s.Add(elem("member:", i), DefaultSetMaxIntset)
@@ -70,7 +71,7 @@ func BenchmarkSetAddStrings1M(b *testing.B) {
 
 func BenchmarkSetAddInts1M(b *testing.B) {
 	b.StopTimer()
-	measure(b, func() any {
+	measure(b, "bytes/elem", func() any {
 		s := NewSet()
 		for i := 0; i < benchN; i++ {
 			s.Add(elem("", i), DefaultSetMaxIntset)
@@ -81,7 +82,7 @@ func BenchmarkSetAddInts1M(b *testing.B) {
 
 func BenchmarkZSetAdd1M(b *testing.B) {
 	b.StopTimer()
-	measure(b, func() any {
+	measure(b, "bytes/elem", func() any {
 		z := NewZSet()
 		for i := 0; i < benchN; i++ {
 			z.Add(elem("member:", i), float64(i*7919%benchN), 0, DefaultZSetLimits)
@@ -94,7 +95,7 @@ func BenchmarkZSetAdd1M(b *testing.B) {
 // (the compact encodings) and report payload bytes per value.
 func BenchmarkSmallHashes1M(b *testing.B) {
 	b.StopTimer()
-	measure(b, func() any {
+	measure(b, "bytes/value", func() any {
 		all := make([]*Hash, benchN)
 		for i := range all {
 			h := NewHash()
@@ -109,7 +110,7 @@ func BenchmarkSmallHashes1M(b *testing.B) {
 
 func BenchmarkSmallZSets1M(b *testing.B) {
 	b.StopTimer()
-	measure(b, func() any {
+	measure(b, "bytes/value", func() any {
 		all := make([]*ZSet, benchN)
 		for i := range all {
 			z := NewZSet()
@@ -124,7 +125,7 @@ func BenchmarkSmallZSets1M(b *testing.B) {
 
 func BenchmarkSmallSets1M(b *testing.B) {
 	b.StopTimer()
-	measure(b, func() any {
+	measure(b, "bytes/value", func() any {
 		all := make([]*Set, benchN)
 		for i := range all {
 			s := NewSet()
@@ -139,7 +140,7 @@ func BenchmarkSmallSets1M(b *testing.B) {
 
 func BenchmarkSmallLists1M(b *testing.B) {
 	b.StopTimer()
-	measure(b, func() any {
+	measure(b, "bytes/value", func() any {
 		all := make([]*List, benchN)
 		for i := range all {
 			l := NewList()
