@@ -59,7 +59,7 @@ type Ctx struct {
 func Exec(c *Ctx, cmd *Command) {
 	c.Cmd = cmd
 	switch {
-	case cmd.Flags&KeyspaceWide != 0:
+	case cmd.Flags&KeyspaceWide != 0 || (cmd.Wide != nil && cmd.Wide(c.Args)):
 		c.KS.LockAll()
 		c.DB = c.KS.DB(c.Session.DB)
 		cmd.Handler(c)

@@ -76,6 +76,10 @@ type Command struct {
 	// Keys extracts key positions for commands with movable keys
 	// (numkeys arguments, STORE options); it overrides the range above.
 	Keys func(args [][]byte) []int
+	// Wide, when set, decides per call whether the command runs as if it
+	// had the KeyspaceWide flag: for commands that read keys they cannot
+	// declare (SORT with BY or GET patterns).
+	Wide func(args [][]byte) bool
 	// Categories are the ACL categories without '@'.
 	Categories []string
 	// Tips are Redis's command tips ("nondeterministic_output",
