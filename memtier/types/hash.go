@@ -120,6 +120,12 @@ func (h *Hash) Set(field, value []byte, lim Limits) (isNew bool) {
 	pos, pairs := lpFindPair(h.lp, field)
 	if pos >= 0 {
 		h.lp = lpReplace(h.lp, pos+lpEntrySize(h.lp, pos), strVal(value))
+		// hashTypeSet checks the count after an update too, so a lowered
+		// hash-max-listpack-entries converts on the next write. A pair
+		// takes at least 4 bytes: only a long listpack needs counting.
+		if len(h.lp)/4 > lim.Entries && h.Len() > lim.Entries {
+			h.convert()
+		}
 		return false
 	}
 	h.lp = lpAppend(h.lp, strVal(field))
