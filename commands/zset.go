@@ -826,9 +826,7 @@ func cmdZScan(c *Ctx) {
 		return
 	}
 	if z == nil {
-		c.W.Array(2)
-		c.W.BulkString("0")
-		c.W.Array(0)
+		writeEmptyScan(c)
 		return
 	}
 	opts, ok := parseCollectionScan(c, 3)
@@ -838,26 +836,22 @@ func cmdZScan(c *Ctx) {
 	// The elements are written to a side buffer first: their count is
 	// known only at the end.
 	side := resp.Writer{Proto: c.W.Proto}
-	found := 0
-	var num, ib [32]byte
-	emit := func(m types.Elem, s float64) {
-		if opts.pattern != nil && !glob.Match(opts.pattern, m.AppendTo(ib[:0])) {
-			return
-		}
-		found++
-		writeElem(&side, m)
-		side.Bulk(resp.AppendFloat(num[:0], s))
-	}
-	budget := opts.count * 10
-	for {
-		cursor = z.Scan(cursor, emit)
-		budget--
-		if cursor == 0 || budget <= 0 || int64(found) >= opts.count {
-			break
-		}
-	}
+	kept := 0
+	var num, mb [32]byte
+	next := scanSteps(cursor, opts.count, func(cursor uint64, seen *int64) uint64 {
+		return z.Scan(cursor, func(m types.Elem, s float64) {
+			// Redis counts the member and the score towards COUNT.
+			*seen += 2
+			if opts.pattern != nil && !glob.Match(opts.pattern, m.AppendTo(mb[:0])) {
+				return
+			}
+			kept++
+			writeElem(&side, m)
+			side.Bulk(resp.AppendFloat(num[:0], s))
+		})
+	})
 	c.W.Array(2)
-	c.W.BulkString(strconv.FormatUint(cursor, 10))
-	c.W.Array(2 * found)
+	c.W.BulkString(strconv.FormatUint(next, 10))
+	c.W.Array(2 * kept)
 	c.W.Raw(side.Buf)
 }
