@@ -1,0 +1,186 @@
+package disktier
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/structd/structd/memtier"
+)
+
+// ErrNotFound is returned by Load and Meta for a key the store does not hold.
+var ErrNotFound = errors.New("disktier: key not found")
+
+// getMeta reads key's metadata and inline payload. The payload is copied:
+// Pebble's value is borrowed only until the closer closes.
+func getMeta(r pebble.Reader, db, slot int, key []byte) (Meta, []byte, error) {
+	k := append(appendKeyBase(nil, db, slot, key), kindMeta)
+	v, closer, err := r.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Meta{}, nil, ErrNotFound
+	}
+	if err != nil {
+		return Meta{}, nil, fmt.Errorf("disktier: get %q: %w", key, err)
+	}
+	defer closer.Close()
+	m, p, err := decodeMeta(v)
+	if err != nil {
+		return m, nil, fmt.Errorf("%w (key %q)", err, key)
+	}
+	return m, append([]byte(nil), p...), nil
+}
+
+// Meta returns key's metadata, or ErrNotFound. Expired keys are returned as
+// stored: expiry is the caller's (memtier's) business.
+func (s *Store) Meta(db int, key []byte) (Meta, error) {
+	m, _, err := getMeta(s.db, db, memtier.SlotOf(key), key)
+	return m, err
+}
+
+// Exists reports whether the store holds key.
+func (s *Store) Exists(db int, key []byte) (bool, error) {
+	_, err := s.Meta(db, key)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Load reads key's value and expiry (absolute Unix ms, 0 for none), or
+// ErrNotFound. The object owns its memory and carries the encoding it had
+// when stored. A record that fails to decode, or a block that fails its
+// checksum, is an error: corrupt data is never returned.
+func (s *Store) Load(db int, key []byte) (*memtier.Object, int64, error) {
+	return load(s.db, db, key)
+}
+
+func load(r pebble.Reader, db int, key []byte) (*memtier.Object, int64, error) {
+	slot := memtier.SlotOf(key)
+	m, inline, err := getMeta(r, db, slot, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	o, err := decodeValue(r, m, inline, db, slot, key)
+	if err != nil {
+		return nil, 0, fmt.Errorf("disktier: load %q: %w", key, err)
+	}
+	return o, m.ExpireAt, nil
+}
+
+// decodeValue rebuilds the value whose metadata is m: from the inline
+// payload, or from the key's element sub-keys.
+func decodeValue(r pebble.Reader, m Meta, inline []byte, db, slot int, key []byte) (*memtier.Object, error) {
+	if m.Type == memtier.TypeString {
+		return decodeString(m, inline)
+	}
+	b, err := newBuilder(m)
+	if err != nil {
+		return nil, err
+	}
+	if m.Layout == LayoutInline {
+		if err := b.addInline(inline); err != nil {
+			return nil, err
+		}
+		return b.finish()
+	}
+	base := appendKeyBase(nil, db, slot, key)
+	it, err := r.NewIter(&pebble.IterOptions{
+		LowerBound: append(base[:len(base):len(base)], kindElem),
+		UpperBound: append(base[:len(base):len(base)], kindEnd),
+	})
+	if err != nil {
+		return nil, err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return nil, err
+		}
+		// The builder copies what it keeps (memtier/types copies every
+		// slice handed in), so the borrowed key and value may move on.
+		if err := b.addElem(it.Key()[len(base)+1:], v); err != nil {
+			it.Close()
+			return nil, err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	return b.finish()
+}
+
+// Count is the number of keys of database db, expired ones included (as
+// DBSIZE counts keys not yet reclaimed), read from the per-slot count
+// records without touching a value.
+func (s *Store) Count(db int) (int64, error) {
+	lo, hi := countRange(db)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for it.First(); it.Valid(); it.Next() {
+		c, err := decodeCount(it.Value())
+		if err != nil {
+			it.Close()
+			return 0, err
+		}
+		n += c
+	}
+	if err := it.Close(); err != nil {
+		return 0, fmt.Errorf("disktier: count db %d: %w", db, err)
+	}
+	return n, nil
+}
+
+// SlotCount is the number of keys of slot of database db.
+func (s *Store) SlotCount(db, slot int) (int64, error) {
+	return readCount(s.db, db, slot)
+}
+
+// KeyInfo is what the cold key iterator yields per key.
+type KeyInfo struct {
+	Slot int
+	Key  []byte // valid only during the callback
+	Meta Meta
+}
+
+// Keys calls fn for each key of database db in slots [fromSlot, 16384), in
+// slot order and within a slot in record order (SortKeys), with its
+// metadata but no value, until fn returns false. It reads one metadata
+// record per key and seeks past each key's sub-keys, so a big collection
+// costs one seek, not one step per element. For SCAN and KEYS on cold data.
+func (s *Store) Keys(db, fromSlot int, fn func(k KeyInfo) bool) error {
+	lo, hi := slotRange(db, fromSlot, memtier.NumSlots)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	var next []byte
+	for valid := it.First(); valid; {
+		_, slot, key, kind, _, ok := parseDataKey(it.Key())
+		if !ok || kind != kindMeta {
+			it.Close()
+			return corrupt("key %q without metadata", it.Key())
+		}
+		m, _, err := decodeMeta(it.Value())
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("%w (key %q)", err, key)
+		}
+		if !fn(KeyInfo{Slot: slot, Key: key, Meta: m}) {
+			break
+		}
+		if m.Layout == LayoutElems {
+			next = append(appendKeyBase(next[:0], db, slot, key), kindEnd)
+			valid = it.SeekGE(next)
+		} else {
+			valid = it.Next()
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("disktier: keys of db %d: %w", db, err)
+	}
+	return nil
+}

@@ -1,0 +1,292 @@
+package disktier
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/structd/structd/memtier"
+)
+
+// sink receives the writes of a writer: a Pebble batch, or an SST file
+// (which needs point keys in increasing order and range deletions as sorted,
+// non-overlapping spans, each ordered on its own).
+type sink interface {
+	set(k, v []byte) error
+	del(k []byte) error
+	delRange(start, end []byte) error
+}
+
+// slotID names one slot of one database, for the count deltas.
+type slotID struct{ db, slot int }
+
+// span is a half-open slot range [from, to) of one database.
+type span struct{ from, to int }
+
+// writer turns key-level changes into records for a sink, and keeps the
+// per-slot key counts right: it reads each key's current metadata from r
+// (the state the writes apply to) to know whether the key is new, and
+// whether its old sub-keys need deleting. Keys of a slot that was cleared
+// by deleteSlots in this writer count as absent, whatever r says.
+type writer struct {
+	r       pebble.Reader
+	data    sink // the key records
+	sys     sink // the count records (the same sink for a batch)
+	deltas  map[slotID]int64
+	cleared map[int][]span // db -> cleared slot ranges, in call order
+	kbuf    []byte
+}
+
+func newWriter(r pebble.Reader, data, sys sink) *writer {
+	return &writer{r: r, data: data, sys: sys, deltas: make(map[slotID]int64), cleared: make(map[int][]span)}
+}
+
+func (w *writer) isCleared(db, slot int) bool {
+	for _, s := range w.cleared[db] {
+		if slot >= s.from && slot < s.to {
+			return true
+		}
+	}
+	return false
+}
+
+// current returns the stored metadata of key, if any.
+func (w *writer) current(db, slot int, key []byte) (Meta, bool, error) {
+	if w.isCleared(db, slot) {
+		return Meta{}, false, nil
+	}
+	m, _, err := getMeta(w.r, db, slot, key)
+	if errors.Is(err, ErrNotFound) {
+		return m, false, nil
+	}
+	return m, err == nil, err
+}
+
+// put writes the whole of key: its metadata, and its value inline or under
+// sub-keys (InlineMax decides), replacing any earlier sub-keys.
+func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) error {
+	slot := memtier.SlotOf(key)
+	old, had, err := w.current(db, slot, key)
+	if err != nil {
+		return err
+	}
+	m, err := metaOf(o, expireAt)
+	if err != nil {
+		return err
+	}
+	payload := appendInline(nil, o)
+	if o.Type != memtier.TypeString && len(payload) > InlineMax {
+		m.Layout, payload = LayoutElems, nil
+	}
+	base := appendKeyBase(w.kbuf[:0], db, slot, key)
+	w.kbuf = base
+	n := len(base)
+	if had && old.Layout == LayoutElems {
+		if err := w.data.delRange(append(base[:n:n], kindElem), append(base[:n:n], kindEnd)); err != nil {
+			return err
+		}
+	}
+	if err := w.data.set(append(base[:n:n], kindMeta), append(appendMeta(nil, m), payload...)); err != nil {
+		return err
+	}
+	if m.Layout == LayoutElems {
+		for _, e := range elements(o) {
+			if err := w.data.set(append(append(base[:n:n], kindElem), e.elem...), e.val); err != nil {
+				return err
+			}
+		}
+	}
+	if !had {
+		w.deltas[slotID{db, slot}]++
+	}
+	return nil
+}
+
+// putFields writes only the metadata of key and the sub-keys of the named
+// elements of a hash, set or sorted set (each written if o holds it,
+// deleted if not), when the stored copy already keeps its elements under
+// sub-keys with the same type and encoding. Otherwise it writes the whole
+// key. A collection keeps the sub-key layout while it shrinks, until it is
+// written whole again.
+func (w *writer) putFields(db int, key []byte, o *memtier.Object, expireAt int64, fields [][]byte) error {
+	slot := memtier.SlotOf(key)
+	old, had, err := w.current(db, slot, key)
+	if err != nil {
+		return err
+	}
+	m, err := metaOf(o, expireAt)
+	if err != nil {
+		return err
+	}
+	if !had || old.Layout != LayoutElems || old.Type != m.Type || old.Enc != m.Enc ||
+		(m.Type != memtier.TypeHash && m.Type != memtier.TypeSet && m.Type != memtier.TypeZSet) {
+		return w.put(db, key, o, expireAt)
+	}
+	m.Layout = LayoutElems
+	base := appendKeyBase(w.kbuf[:0], db, slot, key)
+	w.kbuf = base
+	n := len(base)
+	if err := w.data.set(append(base[:n:n], kindMeta), appendMeta(nil, m)); err != nil {
+		return err
+	}
+	sorted := append([][]byte(nil), fields...)
+	sort.Slice(sorted, func(i, j int) bool { return string(sorted[i]) < string(sorted[j]) })
+	for i, f := range sorted {
+		if i > 0 && string(f) == string(sorted[i-1]) {
+			continue
+		}
+		k := append(append(base[:n:n], kindElem), f...)
+		if v, ok := elementOf(o, f); ok {
+			err = w.data.set(k, v)
+		} else {
+			err = w.data.del(k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// delete removes key and all its sub-keys; a key the store does not hold
+// writes nothing.
+func (w *writer) delete(db int, key []byte) error {
+	slot := memtier.SlotOf(key)
+	old, had, err := w.current(db, slot, key)
+	if err != nil || !had {
+		return err
+	}
+	base := appendKeyBase(w.kbuf[:0], db, slot, key)
+	w.kbuf = base
+	n := len(base)
+	if old.Layout == LayoutElems {
+		err = w.data.delRange(append(base[:n:n], kindMeta), append(base[:n:n], kindEnd))
+	} else {
+		err = w.data.del(append(base[:n:n], kindMeta))
+	}
+	if err != nil {
+		return err
+	}
+	w.deltas[slotID{db, slot}]--
+	return nil
+}
+
+// deleteSlots removes every key of slots [from, to) of db with one range
+// deletion, and forgets the count changes made to them so far.
+func (w *writer) deleteSlots(db, from, to int) error {
+	if from < 0 || to > memtier.NumSlots || from >= to {
+		return fmt.Errorf("disktier: bad slot range [%d, %d)", from, to)
+	}
+	lo, hi := slotRange(db, from, to)
+	if err := w.data.delRange(lo, hi); err != nil {
+		return err
+	}
+	for id := range w.deltas {
+		if id.db == db && id.slot >= from && id.slot < to {
+			delete(w.deltas, id)
+		}
+	}
+	w.cleared[db] = append(w.cleared[db], span{from, to})
+	return nil
+}
+
+// finishCounts writes the count records of every slot this writer changed:
+// a range deletion over the count records of each cleared slot range, then
+// the new count of each slot with changes (stored count, or 0 if cleared,
+// plus the delta), all in key order.
+func (w *writer) finishCounts() error {
+	dbs := make([]int, 0, len(w.cleared))
+	for db := range w.cleared {
+		dbs = append(dbs, db)
+	}
+	sort.Ints(dbs)
+	for _, db := range dbs {
+		for _, s := range mergeSpans(w.cleared[db]) {
+			if err := w.sys.delRange(countKey(db, s.from), countKeyEnd(db, s.to)); err != nil {
+				return err
+			}
+		}
+	}
+	ids := make([]slotID, 0, len(w.deltas))
+	for id, d := range w.deltas {
+		if d != 0 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		if ids[i].db != ids[j].db {
+			return ids[i].db < ids[j].db
+		}
+		return ids[i].slot < ids[j].slot
+	})
+	for _, id := range ids {
+		n := w.deltas[id]
+		if !w.isCleared(id.db, id.slot) {
+			c, err := readCount(w.r, id.db, id.slot)
+			if err != nil {
+				return err
+			}
+			n += c
+		}
+		var err error
+		switch {
+		case n < 0:
+			err = fmt.Errorf("disktier: db %d slot %d key count would be %d", id.db, id.slot, n)
+		case n == 0:
+			err = w.sys.del(countKey(id.db, id.slot))
+		default:
+			err = w.sys.set(countKey(id.db, id.slot), binary.AppendUvarint(nil, uint64(n)))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// countKeyEnd is the exclusive end of the count records of slots [.., to).
+func countKeyEnd(db, to int) []byte {
+	if to >= memtier.NumSlots {
+		_, end := countRange(db)
+		return end
+	}
+	return countKey(db, to)
+}
+
+// mergeSpans sorts slot ranges and merges overlapping ones.
+func mergeSpans(in []span) []span {
+	s := append([]span(nil), in...)
+	sort.Slice(s, func(i, j int) bool { return s[i].from < s[j].from })
+	out := s[:0]
+	for _, x := range s {
+		if len(out) > 0 && x.from <= out[len(out)-1].to {
+			out[len(out)-1].to = max(out[len(out)-1].to, x.to)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// readCount reads the key count of slot of db (0 when absent).
+func readCount(r pebble.Reader, db, slot int) (int64, error) {
+	v, closer, err := r.Get(countKey(db, slot))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("disktier: count of db %d slot %d: %w", db, slot, err)
+	}
+	defer closer.Close()
+	return decodeCount(v)
+}
+
+func decodeCount(v []byte) (int64, error) {
+	n, w := binary.Uvarint(v)
+	if w <= 0 || w != len(v) {
+		return 0, corrupt("count record of %d bytes", len(v))
+	}
+	return int64(n), nil
+}
