@@ -53,8 +53,8 @@ const (
 // reply until the client's output buffer limit closes the connection; with
 // no limit configured it would write until memory runs out. Past this size
 // the reply is cut and the connection closed after it, as Redis closes a
-// client that overruns its limit.
-const maxRandomReplyBytes = 512 << 20
+// client that overruns its limit. A variable so tests can lower it.
+var maxRandomReplyBytes = 512 << 20
 
 // randomReplyFull reports whether a random pick with repetitions must stop,
 // and if so marks the connection for closing.
@@ -513,7 +513,11 @@ func scanValue(c *Ctx, t memtier.Type, pairs bool, step func(o *memtier.Object, 
 	var nb [24]byte
 	next := scanSteps(cursor, opts.count, func(cursor uint64, seen *int64) uint64 {
 		return step(o, cursor, func(name, value types.Elem) {
+			// Redis counts a field and its value as two towards COUNT.
 			*seen++
+			if pairs {
+				*seen++
+			}
 			if opts.pattern != nil && !glob.Match(opts.pattern, name.AppendTo(nb[:0])) {
 				return
 			}

@@ -1,0 +1,144 @@
+package differential
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/structd/structd/internal/resp"
+)
+
+// collectionEventScript exercises every hash and set write, including the
+// calls that change nothing (and so must emit nothing) and the ones that
+// empty a key (an extra "del").
+var collectionEventScript = [][]string{
+	{"HSET", "h", "a", "1", "b", "2"},
+	{"HSET", "h", "a", "1"},
+	{"HMSET", "h", "c", "3"},
+	{"HSETNX", "h", "a", "9"},
+	{"HSETNX", "h", "d", "4"},
+	{"HINCRBY", "h", "n", "5"},
+	{"HINCRBY", "h", "a", "x"},
+	{"HINCRBYFLOAT", "h", "f", "1.5"},
+	{"HINCRBYFLOAT", "h", "c", "inf"},
+	{"HDEL", "h", "nofield"},
+	{"HDEL", "h", "a", "b"},
+	{"HDEL", "h", "c", "d", "n", "f", "x"},
+	{"HDEL", "h", "a"},
+	{"SET", "str", "v"},
+	{"HSET", "str", "a", "1"},
+	{"SADD", "s", "1", "2", "3"},
+	{"SADD", "s", "1"},
+	{"SADD", "s", "x"},
+	{"SREM", "s", "nomember"},
+	{"SREM", "s", "1"},
+	{"SPOP", "s"},
+	{"SPOP", "s", "0"},
+	{"SPOP", "s", "1"},
+	{"SPOP", "s", "5"},
+	{"SPOP", "s"},
+	{"SPOP", "s", "2"},
+	{"SADD", "a", "1", "2", "3"},
+	{"SADD", "b", "2", "3", "4"},
+	{"SMOVE", "a", "b", "9"},
+	{"SMOVE", "a", "b", "2"},
+	{"SMOVE", "a", "b", "1"},
+	{"SMOVE", "a", "a", "3"},
+	{"SMOVE", "a", "c", "3"},
+	{"SMOVE", "nokey", "c", "3"},
+	{"SINTERSTORE", "d", "b", "c"},
+	{"SINTERSTORE", "d", "b", "nokey"},
+	{"SINTERSTORE", "d", "b", "nokey"},
+	{"SUNIONSTORE", "str", "b", "c"},
+	{"SUNIONSTORE", "str", "nokey"},
+	{"SDIFFSTORE", "d", "b", "c"},
+	{"SDIFFSTORE", "d", "c", "b"},
+	{"SDIFFSTORE", "d", "str", "b"},
+	{"SREM", "b", "1", "2", "3", "4", "5"},
+	{"SPOP", "c", "1"},
+}
+
+// TestCollectionEvents runs collectionEventScript on both servers with
+// keyspace notifications on and compares the keyevent messages a
+// subscriber receives: the events of hash and set commands must be
+// Redis's, in Redis's order.
+func TestCollectionEvents(t *testing.T) {
+	needRedis(t)
+	flushAll(t)
+	got := map[string][]string{}
+	for _, srv := range []struct{ name, addr string }{{"redis-server", env.redisAddr}, {"structd", env.structdAddr}} {
+		events, err := recordEvents(srv.addr, collectionEventScript)
+		if errors.Is(err, errNoNotifications) && srv.name == "structd" {
+			t.Skip("structd does not take notify-keyspace-events yet")
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", srv.name, err)
+		}
+		got[srv.name] = events
+	}
+	r, s := got["redis-server"], got["structd"]
+	if strings.Join(r, "\n") != strings.Join(s, "\n") {
+		t.Fatalf("keyevent messages differ\n--- redis-server:\n%s\n--- structd:\n%s", strings.Join(r, "\n"), strings.Join(s, "\n"))
+	}
+	if len(r) < 20 {
+		t.Fatalf("only %d events recorded: %v", len(r), r)
+	}
+	t.Logf("%d events: %s", len(r), strings.Join(r, ", "))
+}
+
+// errNoNotifications is recordEvents' error when the server refuses to
+// turn keyspace notifications on.
+var errNoNotifications = errors.New("CONFIG SET notify-keyspace-events failed")
+
+// recordEvents turns keyspace notifications on at addr, runs script on one
+// connection while another subscribes to every keyevent channel of db 0,
+// and returns the messages as "event key" lines, up to a final marker
+// write. It restores notify-keyspace-events and flushes the keys.
+func recordEvents(addr string, script [][]string) ([]string, error) {
+	admin, err := dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	defer admin.close()
+	if v, err := admin.doStrings("CONFIG", "SET", "notify-keyspace-events", "KEA"); err != nil || v.Kind != resp.KindSimple {
+		return nil, fmt.Errorf("%w: %v %v", errNoNotifications, v, err)
+	}
+	defer func() {
+		admin.doStrings("CONFIG", "SET", "notify-keyspace-events", "")
+		admin.doStrings("FLUSHALL")
+	}()
+	sub, err := dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.close()
+	if v, err := sub.doStrings("PSUBSCRIBE", "__keyevent@0__:*"); err != nil || v.Kind != resp.KindArray {
+		return nil, fmt.Errorf("PSUBSCRIBE: %v %v", v, err)
+	}
+	for _, args := range script {
+		if _, err := admin.doStrings(args...); err != nil {
+			return nil, fmt.Errorf("%v: %v", args, err)
+		}
+	}
+	const marker = "__events_done__"
+	if _, err := admin.doStrings("SET", marker, "1"); err != nil {
+		return nil, err
+	}
+	var events []string
+	for {
+		v, err := sub.read()
+		if err != nil {
+			return events, fmt.Errorf("reading messages after %v: %v", events, err)
+		}
+		if len(v.Elems) != 4 || string(v.Elems[0].Str) != "pmessage" {
+			return events, fmt.Errorf("unexpected message %v", v)
+		}
+		event := strings.TrimPrefix(string(v.Elems[2].Str), "__keyevent@0__:")
+		key := string(v.Elems[3].Str)
+		if key == marker {
+			return events, nil
+		}
+		events = append(events, event+" "+key)
+	}
+}
