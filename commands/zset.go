@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/structd/structd/config"
-	"github.com/structd/structd/internal/glob"
 	"github.com/structd/structd/internal/resp"
 	"github.com/structd/structd/memtier"
 	"github.com/structd/structd/memtier/types"
@@ -450,25 +449,29 @@ func cmdZCard(c *Ctx) {
 	}
 }
 
-// cmdZCount is ZCOUNT key min max.
-func cmdZCount(c *Ctx) {
-	r, ok := parseScoreRange(c, c.Args[2], c.Args[3])
-	if !ok {
-		return
-	}
-	if z := zsetOrZero(c, c.Args[1], false); z != nil {
-		c.W.Int(int64(z.CountByScore(r)))
-	}
-}
+func cmdZCount(c *Ctx)    { zcountGeneric(c, false) }
+func cmdZLexCount(c *Ctx) { zcountGeneric(c, true) }
 
-// cmdZLexCount is ZLEXCOUNT key min max.
-func cmdZLexCount(c *Ctx) {
-	r, ok := parseLexRange(c, c.Args[2], c.Args[3])
+// zcountGeneric is ZCOUNT and ZLEXCOUNT key min max: the range is parsed
+// before the key is looked up; O(log n) once the set is a skiplist.
+func zcountGeneric(c *Ctx, lex bool) {
+	var q zrangeQuery
+	var ok bool
+	if lex {
+		q.lex, ok = parseLexRange(c, c.Args[2], c.Args[3])
+	} else {
+		q.score, ok = parseScoreRange(c, c.Args[2], c.Args[3])
+	}
 	if !ok {
 		return
 	}
-	if z := zsetOrZero(c, c.Args[1], false); z != nil {
-		c.W.Int(int64(z.CountByLex(r)))
+	z := zsetOrZero(c, c.Args[1], false)
+	switch {
+	case z == nil:
+	case lex:
+		c.W.Int(int64(z.CountByLex(q.lex)))
+	default:
+		c.W.Int(int64(z.CountByScore(q.score)))
 	}
 }
 
@@ -813,45 +816,12 @@ func parseCollectionScan(c *Ctx, i int) (collectionScan, bool) {
 }
 
 // cmdZScan is ZSCAN key cursor [MATCH pattern] [COUNT count]: members and
-// their scores as bulk strings, in RESP2 and RESP3 alike. As in Redis, a
-// missing key answers an empty scan before the options are read.
+// their scores, both as bulk strings in RESP2 and RESP3 alike.
 func cmdZScan(c *Ctx) {
-	cursor, ok := parseScanCursor(c.Args[2])
-	if !ok {
-		c.W.Error("ERR invalid cursor")
-		return
-	}
-	z, ok := lookupZSet(c, c.Args[1])
-	if !ok {
-		return
-	}
-	if z == nil {
-		writeEmptyScan(c)
-		return
-	}
-	opts, ok := parseCollectionScan(c, 3)
-	if !ok {
-		return
-	}
-	// The elements are written to a side buffer first: their count is
-	// known only at the end.
-	side := resp.Writer{Proto: c.W.Proto}
-	kept := 0
-	var num, mb [32]byte
-	next := scanSteps(cursor, opts.count, func(cursor uint64, seen *int64) uint64 {
-		return z.Scan(cursor, func(m types.Elem, s float64) {
-			// Redis counts the member and the score towards COUNT.
-			*seen += 2
-			if opts.pattern != nil && !glob.Match(opts.pattern, m.AppendTo(mb[:0])) {
-				return
-			}
-			kept++
-			writeElem(&side, m)
-			side.Bulk(resp.AppendFloat(num[:0], s))
+	var num [32]byte
+	scanValue(c, memtier.TypeZSet, true, func(o *memtier.Object, cursor uint64, emit func(name, value types.Elem)) uint64 {
+		return o.Value.(*types.ZSet).Scan(cursor, func(m types.Elem, s float64) {
+			emit(m, types.Elem{S: resp.AppendFloat(num[:0], s)})
 		})
 	})
-	c.W.Array(2)
-	c.W.BulkString(strconv.FormatUint(next, 10))
-	c.W.Array(2 * kept)
-	c.W.Raw(side.Buf)
 }
