@@ -1,0 +1,90 @@
+package differential
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// zsetEventScript exercises every sorted set write and SORT ... STORE,
+// including calls that change nothing (they must emit nothing), calls that
+// empty a key (an extra "del") and stores that delete their destination.
+var zsetEventScript = [][]string{
+	{"ZADD", "z", "1", "a", "2", "b", "3", "c"},
+	{"ZADD", "z", "1", "a"},
+	{"ZADD", "z", "NX", "5", "a"},
+	{"ZADD", "z", "XX", "5", "nomember"},
+	{"ZADD", "z", "XX", "CH", "5", "a"},
+	{"ZADD", "z", "GT", "1", "a"},
+	{"ZADD", "z", "INCR", "1", "a"},
+	{"ZADD", "z", "NX", "INCR", "1", "a"},
+	{"ZINCRBY", "z", "0", "b"},
+	{"ZINCRBY", "z", "2", "b"},
+	{"ZADD", "inf", "inf", "m"},
+	{"ZINCRBY", "inf", "-inf", "m"},
+	{"ZADD", "z", "x", "bad"},
+	{"ZREM", "z", "nomember"},
+	{"ZREM", "z", "a"},
+	{"ZREMRANGEBYSCORE", "z", "10", "20"},
+	{"ZREMRANGEBYSCORE", "z", "-inf", "2"},
+	{"ZADD", "z", "1", "a", "2", "b", "3", "d", "4", "e"},
+	{"ZREMRANGEBYRANK", "z", "9", "10"},
+	{"ZREMRANGEBYRANK", "z", "0", "0"},
+	{"ZADD", "lex", "0", "a", "0", "b", "0", "c"},
+	{"ZREMRANGEBYLEX", "lex", "[x", "[y"},
+	{"ZREMRANGEBYLEX", "lex", "-", "(c"},
+	{"ZREMRANGEBYLEX", "lex", "-", "+"},
+	{"ZPOPMIN", "z"},
+	{"ZPOPMAX", "z", "0"},
+	{"ZPOPMAX", "z", "2"},
+	{"ZPOPMIN", "nokey"},
+	{"ZADD", "z", "1", "a", "2", "b"},
+	{"ZPOPMIN", "z", "5"},
+	{"ZADD", "m1", "1", "a", "2", "b"},
+	{"ZMPOP", "2", "nokey", "m1", "MAX", "COUNT", "1"},
+	{"ZMPOP", "1", "m1", "MIN", "COUNT", "9"},
+	{"ZMPOP", "1", "m1", "MIN"},
+	{"ZADD", "s1", "1", "a", "2", "b"},
+	{"ZADD", "s2", "3", "b", "4", "c"},
+	{"ZUNIONSTORE", "dst", "2", "s1", "s2"},
+	{"ZINTERSTORE", "dst", "2", "s1", "s2"},
+	{"ZINTERSTORE", "dst", "2", "s1", "nokey"},
+	{"ZINTERSTORE", "dst", "2", "s1", "nokey"},
+	{"ZDIFFSTORE", "dst", "2", "s1", "s2"},
+	{"ZDIFFSTORE", "dst", "2", "s1", "s1"},
+	{"ZRANGESTORE", "dst", "s1", "0", "-1"},
+	{"ZRANGESTORE", "dst", "s1", "5", "9"},
+	{"ZRANGESTORE", "dst", "nokey", "0", "-1"},
+	{"ZADD", "n", "3", "3", "1", "1", "2", "2"},
+	{"SORT", "n", "STORE", "sorted"},
+	{"SORT", "n", "LIMIT", "9", "1", "STORE", "sorted"},
+	{"SORT", "n", "LIMIT", "9", "1", "STORE", "sorted"},
+	{"SORT", "nokey", "STORE", "n"},
+}
+
+// TestZSetEvents runs zsetEventScript on both servers with keyspace
+// notifications on and compares the keyevent messages, as
+// TestCollectionEvents does for hashes and sets.
+func TestZSetEvents(t *testing.T) {
+	needRedis(t)
+	flushAll(t)
+	got := map[string][]string{}
+	for _, srv := range []struct{ name, addr string }{{"redis-server", env.redisAddr}, {"structd", env.structdAddr}} {
+		events, err := recordEvents(srv.addr, zsetEventScript)
+		if errors.Is(err, errNoNotifications) && srv.name == "structd" {
+			t.Skip("structd does not take notify-keyspace-events yet")
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", srv.name, err)
+		}
+		got[srv.name] = events
+	}
+	r, s := got["redis-server"], got["structd"]
+	if strings.Join(r, "\n") != strings.Join(s, "\n") {
+		t.Fatalf("keyevent messages differ\n--- redis-server:\n%s\n--- structd:\n%s", strings.Join(r, "\n"), strings.Join(s, "\n"))
+	}
+	if len(r) < 30 {
+		t.Fatalf("only %d events recorded: %v", len(r), r)
+	}
+	t.Logf("%d events: %s", len(r), strings.Join(r, ", "))
+}
