@@ -34,19 +34,29 @@ func init() {
 	)
 }
 
-// sortKeys finds SORT's keys as Redis's sortGetKeys: the sorted key and
-// the last STORE destination, skipping the arguments of LIMIT, GET and BY.
+// sortKeys finds SORT's keys: the sorted key and the last STORE
+// destination. It walks the options exactly as sortGeneric parses them, so
+// the destination it declares (and Exec locks) is the one the handler
+// writes; Redis's sortGetKeys differs only on malformed or odd commands
+// such as "STORE limit STORE d", where it would miss the real destination.
 func sortKeys(args [][]byte) []int {
 	keys := []int{1}
 	store := 0
+scan:
 	for i := 2; i < len(args); i++ {
+		left := len(args) - i - 1
 		switch {
-		case bytes.EqualFold(args[i], []byte("limit")):
+		case bytes.EqualFold(args[i], []byte("limit")) && left >= 2:
 			i += 2
-		case bytes.EqualFold(args[i], []byte("get")), bytes.EqualFold(args[i], []byte("by")):
+		case (bytes.EqualFold(args[i], []byte("get")) || bytes.EqualFold(args[i], []byte("by"))) && left >= 1:
 			i++
-		case bytes.EqualFold(args[i], []byte("store")) && i+1 < len(args):
+		case bytes.EqualFold(args[i], []byte("store")) && left >= 1:
 			store = i + 1
+			i++
+		case bytes.EqualFold(args[i], []byte("asc")), bytes.EqualFold(args[i], []byte("desc")),
+			bytes.EqualFold(args[i], []byte("alpha")):
+		default:
+			break scan // the handler stops here with a syntax error
 		}
 	}
 	if store > 0 {

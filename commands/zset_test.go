@@ -44,6 +44,8 @@ func TestZSetKeyPositions(t *testing.T) {
 		{"sort", "sort k STORE d1 LIMIT 0 1 STORE d2", []int{1, 8}},
 		{"sort", "sort k GET store BY store STORE d", []int{1, 7}},
 		{"sort", "sort k STORE", []int{1}},
+		{"sort", "sort k STORE limit STORE d", []int{1, 5}},
+		{"sort", "sort k STORE d FOO STORE e", []int{1, 3}},
 		{"sort", "sort k LIMIT", []int{1}},
 		{"sort_ro", "sort_ro k STORE d", []int{1}},
 	} {
