@@ -7,6 +7,7 @@ import (
 
 	"github.com/structd/structd/internal/resp"
 	"github.com/structd/structd/memtier"
+	"github.com/structd/structd/memtier/types"
 )
 
 // TestSortPatternsAreAtomic runs SORT ... BY/GET, whose pattern keys are in
@@ -92,4 +93,42 @@ func TestSortStoreKeepsListOrder(t *testing.T) {
 	// DESC without sorting walks the list from the tail (redis-server 7.0.15).
 	kt.expect("*2\r\n$1\r\nb\r\n$1\r\nc\r\n", "sort", "d", "BY", "nosort", "DESC", "LIMIT", "1", "5")
 	kt.expect("+list\r\n", "type", "d")
+}
+
+// TestSortList sorts a list built directly (the list commands are another
+// family); the replies were read from redis-server 7.0.15 after
+// RPUSH l 3 1 2 10 2.
+func TestSortList(t *testing.T) {
+	kt := newKeyTester(t)
+	l := types.NewList()
+	for _, v := range []string{"3", "1", "2", "10", "2"} {
+		l.Push([]byte(v), false, -2)
+	}
+	kt.ks.DB(0).Set([]byte("l"), &memtier.Object{Type: memtier.TypeList, Enc: memtier.EncQuicklist, Value: l})
+	bulks := func(vs ...string) string {
+		out := "*" + strconv.Itoa(len(vs)) + "\r\n"
+		for _, v := range vs {
+			out += "$" + strconv.Itoa(len(v)) + "\r\n" + v + "\r\n"
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		want string
+		args []string
+	}{
+		{bulks("1", "2", "2", "3", "10"), []string{"sort", "l"}},
+		{bulks("10", "3", "2", "2", "1"), []string{"sort", "l", "desc"}},
+		{bulks("1", "10", "2", "2", "3"), []string{"sort", "l", "alpha"}},
+		{bulks("3", "1", "2", "10", "2"), []string{"sort", "l", "by", "nosort"}},
+		{bulks("2", "10", "2", "1", "3"), []string{"sort", "l", "by", "nosort", "desc"}},
+		{bulks("1", "2"), []string{"sort", "l", "by", "nosort", "limit", "1", "2"}},
+		{bulks("10", "2"), []string{"sort", "l", "by", "nosort", "desc", "limit", "1", "2"}},
+		{bulks("3", "2"), []string{"sort", "l", "limit", "1", "2", "desc"}},
+		{bulks("3", "2", "2"), []string{"sort_ro", "l", "alpha", "desc", "limit", "0", "3"}},
+		{":5\r\n", []string{"sort", "l", "store", "l2"}},
+		{bulks("1", "2", "2", "3", "10"), []string{"sort", "l2", "by", "nosort"}},
+		{"$9\r\nquicklist\r\n", []string{"object", "encoding", "l2"}},
+	} {
+		kt.expect(tc.want, tc.args...)
+	}
 }
