@@ -199,7 +199,9 @@ func spopWithCount(c *Ctx) {
 	c.KeyChanged(EventSet, "spop", key)
 	switch {
 	case count >= size:
-		// The whole set, in its order, and the key goes.
+		// The whole set, in its order, and the key goes. Redis replies
+		// through SUNION, whose read lookup counts a keyspace hit.
+		c.DB.Get(key)
 		writeSetMembers(c, s)
 		c.DB.Delete(key)
 		c.KeyChanged(EventGeneric, "del", key)
@@ -310,19 +312,14 @@ func cmdSMove(c *Ctx) {
 	c.W.Int(1)
 }
 
-// lookupSets finds the sets under keys: nil for a missing key (an empty
-// set). Any other type replies WRONGTYPE, whatever the other keys hold.
-// Keys being read for a STORE form are looked up as writes, as Redis does.
-func lookupSets(c *Ctx, keys [][]byte, forStore bool) ([]*types.Set, bool) {
+// lookupSets finds the sets under keys for a client read (the STORE forms
+// too count hits and misses, as Redis 7.0's): nil for a missing key (an
+// empty set). Any other type replies WRONGTYPE, whatever the other keys
+// hold.
+func lookupSets(c *Ctx, keys [][]byte) ([]*types.Set, bool) {
 	sets := make([]*types.Set, len(keys))
 	for i, k := range keys {
-		var s *types.Set
-		var ok bool
-		if forStore {
-			s, ok = lookupSetWrite(c, k)
-		} else {
-			s, ok = lookupSet(c, k)
-		}
+		s, ok := lookupSet(c, k)
 		if !ok {
 			return nil, false
 		}
@@ -358,7 +355,7 @@ func hasNil(sets []*types.Set) bool {
 }
 
 func cmdSInter(c *Ctx) {
-	sets, ok := lookupSets(c, c.Args[1:], false)
+	sets, ok := lookupSets(c, c.Args[1:])
 	if !ok {
 		return
 	}
@@ -383,7 +380,7 @@ func cmdSInter(c *Ctx) {
 // built as Redis builds it, an intset that converts as members arrive.
 func cmdSInterStore(c *Ctx) {
 	dst := c.Args[1]
-	sets, ok := lookupSets(c, c.Args[2:], true)
+	sets, ok := lookupSets(c, c.Args[2:])
 	if !ok {
 		return
 	}
@@ -426,7 +423,7 @@ func cmdSInterCard(c *Ctx) {
 			return
 		}
 	}
-	sets, ok := lookupSets(c, c.Args[2:end], false)
+	sets, ok := lookupSets(c, c.Args[2:end])
 	if !ok {
 		return
 	}
@@ -438,7 +435,7 @@ func cmdSInterCard(c *Ctx) {
 }
 
 func cmdSUnion(c *Ctx) {
-	sets, ok := lookupSets(c, c.Args[1:], false)
+	sets, ok := lookupSets(c, c.Args[1:])
 	if !ok {
 		return
 	}
@@ -446,7 +443,7 @@ func cmdSUnion(c *Ctx) {
 }
 
 func cmdSUnionStore(c *Ctx) {
-	sets, ok := lookupSets(c, c.Args[2:], true)
+	sets, ok := lookupSets(c, c.Args[2:])
 	if !ok {
 		return
 	}
@@ -454,7 +451,7 @@ func cmdSUnionStore(c *Ctx) {
 }
 
 func cmdSDiff(c *Ctx) {
-	sets, ok := lookupSets(c, c.Args[1:], false)
+	sets, ok := lookupSets(c, c.Args[1:])
 	if !ok {
 		return
 	}
@@ -462,7 +459,7 @@ func cmdSDiff(c *Ctx) {
 }
 
 func cmdSDiffStore(c *Ctx) {
-	sets, ok := lookupSets(c, c.Args[2:], true)
+	sets, ok := lookupSets(c, c.Args[2:])
 	if !ok {
 		return
 	}

@@ -3,6 +3,7 @@ package differential
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -141,4 +142,80 @@ func recordEvents(addr string, script [][]string) ([]string, error) {
 		}
 		events = append(events, event+" "+key)
 	}
+}
+
+// collectionReadScript reads hashes and sets that exist and that do not,
+// after collectionEventScript's writes, for TestCollectionKeyspaceStats.
+var collectionReadScript = [][]string{
+	{"HSET", "h", "a", "1", "b", "2"},
+	{"SADD", "s", "1", "2"},
+	{"SADD", "t", "x"},
+	{"HGET", "h", "a"}, {"HGET", "nokey", "a"},
+	{"HMGET", "h", "a", "z"}, {"HMGET", "nokey", "a"},
+	{"HGETALL", "h"}, {"HKEYS", "nokey"}, {"HVALS", "h"},
+	{"HEXISTS", "h", "a"}, {"HLEN", "nokey"}, {"HSTRLEN", "h", "a"},
+	{"HRANDFIELD", "h"}, {"HRANDFIELD", "nokey", "2"}, {"HRANDFIELD", "h", "x"},
+	{"HSCAN", "h", "0"}, {"HSCAN", "nokey", "0"}, {"HSCAN", "h", "x"},
+	{"HGET", "s", "a"},
+	{"SMEMBERS", "s"}, {"SMEMBERS", "nokey"},
+	{"SISMEMBER", "s", "1"}, {"SMISMEMBER", "nokey", "1", "2"}, {"SCARD", "s"},
+	{"SRANDMEMBER", "s"}, {"SRANDMEMBER", "nokey", "3"}, {"SRANDMEMBER", "s", "x"},
+	{"SINTER", "s", "t", "nokey"}, {"SINTER", "nokey", "s"}, {"SINTERCARD", "2", "s", "t"},
+	{"SUNION", "s", "nokey", "t"}, {"SDIFF", "s", "t"}, {"SSCAN", "s", "0"},
+	{"SINTERSTORE", "d", "s", "t"}, {"SUNIONSTORE", "d", "s", "nokey"}, {"SDIFFSTORE", "d", "s", "t"},
+	{"SMOVE", "s", "t", "1"}, {"SMOVE", "nokey", "t", "1"}, {"SPOP", "t", "1"}, {"SPOP", "t", "5"}, {"SPOP", "nokey", "5"},
+	{"HINCRBY", "h", "a", "1"}, {"HDEL", "nokey", "a"}, {"SREM", "s", "2"},
+	{"SCARD", "h"},
+}
+
+// TestCollectionKeyspaceStats compares, command by command, how the hash
+// and set commands count keyspace hits and misses: reads count them (as
+// Redis's lookupKeyRead), writes do not (lookupKeyWrite).
+func TestCollectionKeyspaceStats(t *testing.T) {
+	needRedis(t)
+	flushAll(t)
+	got := map[string][]string{}
+	for _, srv := range []struct{ name, addr string }{{"redis-server", env.redisAddr}, {"structd", env.structdAddr}} {
+		c, err := dial(srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hits, misses := keyspaceStats(t, c)
+		for _, args := range collectionReadScript {
+			if _, err := c.doStrings(args...); err != nil {
+				t.Fatalf("%s: %v: %v", srv.name, args, err)
+			}
+			h, m := keyspaceStats(t, c)
+			got[srv.name] = append(got[srv.name], fmt.Sprintf("%s: hits +%d misses +%d", strings.Join(args, " "), h-hits, m-misses))
+			hits, misses = h, m
+		}
+		c.doStrings("FLUSHALL")
+		c.close()
+	}
+	r, s := got["redis-server"], got["structd"]
+	for i := range r {
+		if r[i] != s[i] {
+			t.Errorf("redis-server %s\n      structd %s", r[i], s[i])
+		}
+	}
+}
+
+// keyspaceStats reads keyspace_hits and keyspace_misses from INFO stats.
+func keyspaceStats(t *testing.T, c *conn) (hits, misses int64) {
+	t.Helper()
+	v, err := c.doStrings("INFO", "stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(v.Str), "\r\n") {
+		name, val, _ := strings.Cut(line, ":")
+		n, _ := strconv.ParseInt(val, 10, 64)
+		switch name {
+		case "keyspace_hits":
+			hits = n
+		case "keyspace_misses":
+			misses = n
+		}
+	}
+	return hits, misses
 }
