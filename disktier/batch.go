@@ -72,3 +72,7 @@ func (b *Batch) Close() {
 		b.b = nil
 	}
 }
+
+// Size is the number of bytes of records the batch holds so far: what its
+// commit writes to the WAL.
+func (b *Batch) Size() int { return b.b.Len() }

@@ -67,9 +67,13 @@ func (w *SSTWriter) del(k []byte) error               { return w.Delete(k) }
 func (w *SSTWriter) delRange(start, end []byte) error { return w.DeleteRange(start, end) }
 
 // sstOptions are the writer options of an SST the store can ingest: its
-// table format, comparer and bottom-level compression.
+// table format, comparer and compression. They are level 0's on purpose:
+// the bottom level's options set WritingToLowestLevel, which lets the
+// writer drop point deletions as obsolete, and an ingested file lands above
+// older data whenever it overlaps it, where those deletions must survive
+// (TestCheckpointPutFieldsIsIncremental fails with the bottom level's).
 func (s *Store) sstOptions() sstable.WriterOptions {
-	return s.po.MakeWriterOptions(len(s.po.Levels)-1, s.db.TableFormat())
+	return s.po.MakeWriterOptions(0, s.db.TableFormat())
 }
 
 // Record is the checkpoint record, written in the system range of the same

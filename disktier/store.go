@@ -111,6 +111,14 @@ func Open(dir string, o Options) (*Store, error) {
 		FormatMajorVersion:         pebble.FormatNewest,
 		CompactionConcurrencyRange: func() (int, int) { return 1, conc },
 		Logger:                     slogLogger{o.Logger},
+		// Pebble's default reaction to a failed block checksum is Fatalf;
+		// ours is to log it and let the read return its error, so one
+		// bad block fails the reads that touch it, not the process.
+		EventListener: &pebble.EventListener{
+			DataCorruption: func(info pebble.DataCorruptionInfo) {
+				o.Logger.Error("disktier: on-disk corruption", "path", info.Path, "err", info.Details.Error())
+			},
+		},
 	}
 	profile := o.Compression.profile()
 	for i := range po.Levels {
