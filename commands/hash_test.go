@@ -130,3 +130,31 @@ func TestHScanUnderChanges(t *testing.T) {
 		}
 	}
 }
+
+// The hash and set commands the benchmarks run allocate nothing when the
+// key exists.
+func TestCollectionHotPathAllocations(t *testing.T) {
+	kt := newKeyTester(t)
+	kt.do("hset", "h", "a", "1", "b", "2")
+	kt.do("sadd", "s", "1", "2", "x")
+	kt.do("sadd", "is", "1", "2")
+	for _, a := range [][]string{
+		{"hget", "h", "a"}, {"hset", "h", "a", "3"}, {"hincrby", "h", "a", "1"}, {"hexists", "h", "b"},
+		{"hlen", "h"}, {"hgetall", "h"}, {"hdel", "h", "zz"}, {"hmget", "h", "a", "b"},
+		{"sismember", "s", "x"}, {"sadd", "s", "x"}, {"sadd", "is", "2"}, {"scard", "s"},
+		{"srem", "s", "zz"}, {"smembers", "is"},
+	} {
+		cmd := All().Lookup([]byte(a[0]))
+		args := make([][]byte, len(a))
+		for i, x := range a {
+			args[i] = []byte(x)
+		}
+		if n := testing.AllocsPerRun(100, func() {
+			kt.ctx.Args = args
+			kt.ctx.W.Reset()
+			Exec(&kt.ctx, cmd)
+		}); n > 0 {
+			t.Errorf("%q: %v allocations", a, n)
+		}
+	}
+}
