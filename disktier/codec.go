@@ -36,6 +36,10 @@ const (
 // per-sub-key overhead saves.
 const InlineMax = 4096
 
+// inlineMax is InlineMax, variable so the layout benchmark can force either
+// layout.
+var inlineMax = InlineMax
+
 // listChunkMax is the encoded size (bytes) at which a list chunk sub-key is
 // closed and the next begins.
 const listChunkMax = 4096

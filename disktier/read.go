@@ -11,30 +11,35 @@ import (
 // ErrNotFound is returned by Load and Meta for a key the store does not hold.
 var ErrNotFound = errors.New("disktier: key not found")
 
-// getMeta reads key's metadata and inline payload. The payload is copied:
-// Pebble's value is borrowed only until the closer closes.
-func getMeta(r pebble.Reader, db, slot int, key []byte) (Meta, []byte, error) {
-	k := append(appendKeyBase(nil, db, slot, key), kindMeta)
-	v, closer, err := r.Get(k)
+// getRecord reads key's metadata record and calls fn with the decoded
+// metadata and the inline payload, which is borrowed from Pebble until fn
+// returns: fn copies what it keeps.
+func getRecord(r pebble.Reader, db, slot int, key []byte, fn func(m Meta, inline []byte) error) error {
+	v, closer, err := r.Get(append(appendKeyBase(nil, db, slot, key), kindMeta))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return Meta{}, nil, ErrNotFound
+		return ErrNotFound
 	}
 	if err != nil {
-		return Meta{}, nil, fmt.Errorf("disktier: get %q: %w", key, err)
+		return fmt.Errorf("disktier: get %q: %w", key, err)
 	}
 	defer closer.Close()
-	m, p, err := decodeMeta(v)
+	m, inline, err := decodeMeta(v)
 	if err != nil {
-		return m, nil, fmt.Errorf("%w (key %q)", err, key)
+		return fmt.Errorf("%w (key %q)", err, key)
 	}
-	return m, append([]byte(nil), p...), nil
+	return fn(m, inline)
+}
+
+// getMeta reads key's metadata.
+func getMeta(r pebble.Reader, db, slot int, key []byte) (m Meta, err error) {
+	err = getRecord(r, db, slot, key, func(mm Meta, _ []byte) error { m = mm; return nil })
+	return m, err
 }
 
 // Meta returns key's metadata, or ErrNotFound. Expired keys are returned as
 // stored: expiry is the caller's (memtier's) business.
 func (s *Store) Meta(db int, key []byte) (Meta, error) {
-	m, _, err := getMeta(s.db, db, memtier.SlotOf(key), key)
-	return m, err
+	return getMeta(s.db, db, memtier.SlotOf(key), key)
 }
 
 // Exists reports whether the store holds key.
@@ -56,58 +61,104 @@ func (s *Store) Load(db int, key []byte) (*memtier.Object, int64, error) {
 
 func load(r pebble.Reader, db int, key []byte) (*memtier.Object, int64, error) {
 	slot := memtier.SlotOf(key)
-	m, inline, err := getMeta(r, db, slot, key)
-	if err != nil {
-		return nil, 0, err
+	var o *memtier.Object
+	var m Meta
+	err := getRecord(r, db, slot, key, func(mm Meta, inline []byte) (err error) {
+		m = mm
+		if m.Layout == LayoutInline || m.Type == memtier.TypeString {
+			o, err = decodeInline(m, inline) // copies out of the borrowed value
+		}
+		return err
+	})
+	if err == nil && o == nil {
+		// Re-read through one iterator: metadata and elements from one view.
+		base := appendKeyBase(nil, db, slot, key)
+		var it *pebble.Iterator
+		it, err = r.NewIter(&pebble.IterOptions{
+			LowerBound: append(base[:len(base):len(base)], kindMeta),
+			UpperBound: append(base[:len(base):len(base)], kindEnd),
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		o, m.ExpireAt, err = decodeElems(it, len(base))
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
 	}
-	o, err := decodeValue(r, m, inline, db, slot, key)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, 0, ErrNotFound
+	case err != nil:
 		return nil, 0, fmt.Errorf("disktier: load %q: %w", key, err)
 	}
 	return o, m.ExpireAt, nil
 }
 
-// decodeValue rebuilds the value whose metadata is m: from the inline
-// payload, or from the key's element sub-keys.
-func decodeValue(r pebble.Reader, m Meta, inline []byte, db, slot int, key []byte) (*memtier.Object, error) {
+// decodeInline rebuilds a value kept whole in its metadata record.
+func decodeInline(m Meta, inline []byte) (*memtier.Object, error) {
 	if m.Type == memtier.TypeString {
 		return decodeString(m, inline)
+	}
+	if m.Layout != LayoutInline {
+		return nil, corrupt("%s kept under sub-keys read as inline", m.Type)
 	}
 	b, err := newBuilder(m)
 	if err != nil {
 		return nil, err
 	}
-	if m.Layout == LayoutInline {
-		if err := b.addInline(inline); err != nil {
-			return nil, err
-		}
-		return b.finish()
-	}
-	base := appendKeyBase(nil, db, slot, key)
-	it, err := r.NewIter(&pebble.IterOptions{
-		LowerBound: append(base[:len(base):len(base)], kindElem),
-		UpperBound: append(base[:len(base):len(base)], kindEnd),
-	})
-	if err != nil {
-		return nil, err
-	}
-	for it.First(); it.Valid(); it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			it.Close()
-			return nil, err
-		}
-		// The builder copies what it keeps (memtier/types copies every
-		// slice handed in), so the borrowed key and value may move on.
-		if err := b.addElem(it.Key()[len(base)+1:], v); err != nil {
-			it.Close()
-			return nil, err
-		}
-	}
-	if err := it.Close(); err != nil {
+	if err := b.addInline(inline); err != nil {
 		return nil, err
 	}
 	return b.finish()
+}
+
+// decodeElems reads a key's metadata record and element sub-keys from an
+// iterator bounded to the key's range (baseLen is the length of the key's
+// base prefix), so both come from one consistent view even if a checkpoint
+// was ingested since the caller first looked at the metadata.
+func decodeElems(it *pebble.Iterator, baseLen int) (*memtier.Object, int64, error) {
+	if !it.First() {
+		if err := it.Error(); err != nil {
+			return nil, 0, err
+		}
+		return nil, 0, ErrNotFound // deleted by a checkpoint since the first read
+	}
+	if it.Key()[baseLen] != kindMeta {
+		return nil, 0, corrupt("elements without metadata")
+	}
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return nil, 0, err
+	}
+	m, inline, err := decodeMeta(v)
+	if err != nil {
+		return nil, 0, err
+	}
+	if m.Type == memtier.TypeString || m.Layout == LayoutInline {
+		o, err := decodeInline(m, inline)
+		return o, m.ExpireAt, err
+	}
+	b, err := newBuilder(m)
+	if err != nil {
+		return nil, 0, err
+	}
+	for it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, 0, err
+		}
+		// The builder copies what it keeps (memtier/types copies every
+		// slice handed in), so the borrowed key and value may move on.
+		if err := b.addElem(it.Key()[baseLen+1:], v); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, 0, err
+	}
+	o, err := b.finish()
+	return o, m.ExpireAt, err
 }
 
 // Count is the number of keys of database db, expired ones included (as

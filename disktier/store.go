@@ -43,14 +43,20 @@ type Compression uint8
 // The block compressions.
 const (
 	CompressionZstd   Compression = iota // zstd level 3 (cgo: the C library via DataDog/zstd)
+	CompressionZstd1                     // zstd level 1 for data blocks, MinLZ/Snappy for the rest (Pebble's "Balanced")
 	CompressionSnappy                    // Snappy, Pebble's own default
+	CompressionMinLZ                     // MinLZ (fastest level)
 	CompressionNone                      // no compression
 )
 
 func (c Compression) profile() *sstable.CompressionProfile {
 	switch c {
+	case CompressionZstd1:
+		return sstable.BalancedCompression
 	case CompressionSnappy:
 		return sstable.SnappyCompression
+	case CompressionMinLZ:
+		return sstable.MinLZCompression
 	case CompressionNone:
 		return sstable.NoCompression
 	}

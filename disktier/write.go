@@ -57,7 +57,7 @@ func (w *writer) current(db, slot int, key []byte) (Meta, bool, error) {
 	if w.isCleared(db, slot) {
 		return Meta{}, false, nil
 	}
-	m, _, err := getMeta(w.r, db, slot, key)
+	m, err := getMeta(w.r, db, slot, key)
 	if errors.Is(err, ErrNotFound) {
 		return m, false, nil
 	}
@@ -77,7 +77,7 @@ func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) erro
 		return err
 	}
 	payload := appendInline(nil, o)
-	if o.Type != memtier.TypeString && len(payload) > InlineMax {
+	if o.Type != memtier.TypeString && len(payload) > inlineMax {
 		m.Layout, payload = LayoutElems, nil
 	}
 	base := appendKeyBase(w.kbuf[:0], db, slot, key)

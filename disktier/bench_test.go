@@ -1,0 +1,254 @@
+package disktier
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/structd/structd/memtier"
+	"github.com/structd/structd/memtier/types"
+)
+
+// benchValues is the corpus of the compression benchmark: half 256-byte
+// strings of mixed text (words, numbers, punctuation, like cached page
+// fragments or JSON), half small hashes (a user record of 8 fields) in
+// their inline encoding.
+func benchValues(n int) [][]byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	syll := []string{"ka", "to", "ri", "en", "on", "st", "re", "ma", "lo", "de", "qu", "an", "is", "ul", "ph", "er"}
+	words := make([]string, 2000)
+	for i := range words {
+		var b strings.Builder
+		for j := 0; j < 1+r.IntN(4); j++ {
+			b.WriteString(syll[r.IntN(len(syll))])
+		}
+		words[i] = b.String()
+	}
+	word := func() string { return words[int(r.ExpFloat64()*200)%len(words)] }
+	out := make([][]byte, n)
+	for i := range out {
+		if i%2 == 0 {
+			var b strings.Builder
+			for b.Len() < 256 {
+				switch r.IntN(10) {
+				case 0:
+					fmt.Fprintf(&b, "%d", r.IntN(100000))
+				case 1:
+					b.WriteString(`{"id":`)
+				default:
+					b.WriteString(word())
+				}
+				b.WriteByte(" ,. :\n"[r.IntN(6)])
+			}
+			out[i] = []byte(b.String()[:256])
+			continue
+		}
+		o := hashOf(types.DefaultHashLimits,
+			"name", word()+" "+word(), "email", word()+"@"+word()+".com", "age", fmt.Sprint(18+r.IntN(60)),
+			"city", word(), "score", fmt.Sprint(r.Float64()*1000), "created", fmt.Sprint(1700000000+r.IntN(1e7)),
+			"plan", []string{"free", "pro", "team"}[r.IntN(3)], "visits", fmt.Sprint(r.IntN(5000)))
+		m, _ := metaOf(o, 0)
+		out[i] = appendInline(appendMeta(nil, m), o)
+	}
+	return out
+}
+
+// Pooled klauspost codecs for the value-level variant: one encoder and
+// one decoder per goroutine at a time, never rebuilt per value.
+var (
+	zencPool = sync.Pool{New: func() any {
+		e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		return e
+	}}
+	zdecPool = sync.Pool{New: func() any { d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1)); return d }}
+)
+
+func valueCompress(dst, v []byte) []byte {
+	e := zencPool.Get().(*zstd.Encoder)
+	dst = e.EncodeAll(v, dst)
+	zencPool.Put(e)
+	return dst
+}
+
+func valueDecompress(dst, v []byte) ([]byte, error) {
+	d := zdecPool.Get().(*zstd.Decoder)
+	dst, err := d.DecodeAll(v, dst)
+	zdecPool.Put(d)
+	return dst, err
+}
+
+// BenchmarkCompression compares where zstd runs, over 200k values written
+// as a checkpoint would (sorted SSTs, ingested) and read back by random
+// point Gets through a block cache far smaller than the data, so most
+// reads decompress a block:
+//
+//	go test ./disktier -run '^$' -bench Compression -benchtime 200000x
+//
+// It reports disk bytes per value, write throughput of the SST path, and
+// the read cost per Get (ns/op). With cgo on, Pebble's zstd is the C
+// library (DataDog/zstd); value-zstd is klauspost's pure Go encoder at its
+// default level with pooled codecs, under Pebble with no block
+// compression.
+func BenchmarkCompression(b *testing.B) {
+	const n = 200_000
+	values := benchValues(n)
+	raw := 0
+	for _, v := range values {
+		raw += len(v)
+	}
+	for _, v := range []struct {
+		name   string
+		block  Compression
+		valueZ bool
+	}{
+		{"pebble-zstd", CompressionZstd, false},
+		{"pebble-zstd1", CompressionZstd1, false},
+		{"pebble-snappy", CompressionSnappy, false},
+		{"pebble-minlz", CompressionMinLZ, false},
+		{"none", CompressionNone, false},
+		{"value-zstd", CompressionNone, true},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			dir := b.TempDir()
+			s, err := Open(filepath.Join(dir, "db"), Options{Compression: v.block, CacheSize: 4 << 20})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			keys := make([][]byte, n)
+			for i := range keys {
+				keys[i] = append(appendKeyBase(nil, 0, i%memtier.NumSlots, fmt.Appendf(nil, "key:%08d", i/memtier.NumSlots)), kindMeta)
+			}
+			order := make([]int, n)
+			for i := range order {
+				order[i] = i
+			}
+			// Record order: slot-major, as keys were built.
+			sortIdx(order, keys)
+			start := time.Now()
+			path := filepath.Join(dir, "bench.sst")
+			w, err := NewSSTWriter(s.fs, path, s.sstOptions())
+			if err != nil {
+				b.Fatal(err)
+			}
+			var buf []byte
+			for _, i := range order {
+				val := values[i]
+				if v.valueZ {
+					buf = valueCompress(buf[:0], val)
+					val = buf
+				}
+				if err := w.Set(keys[i], val); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				b.Fatal(err)
+			}
+			st, err := os.Stat(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.IngestCheckpoint([]string{path}); err != nil {
+				b.Fatal(err)
+			}
+			elapsed := time.Since(start)
+			r := rand.New(rand.NewPCG(3, 4))
+			var dec []byte
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				j := r.IntN(n)
+				got, closer, err := s.db.Get(keys[j])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if v.valueZ {
+					dec, err = valueDecompress(dec[:0], got)
+					if err != nil {
+						b.Fatal(err)
+					}
+					got = dec
+				}
+				if len(got) != len(values[j]) {
+					b.Fatalf("value %d: %d bytes, want %d", j, len(got), len(values[j]))
+				}
+				closer.Close()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(st.Size())/n, "disk-B/value")
+			b.ReportMetric(float64(raw)/n, "raw-B/value")
+			b.ReportMetric(float64(raw)/1e6/elapsed.Seconds(), "write-MB/s")
+		})
+	}
+}
+
+// sortIdx sorts idx by keys[idx].
+func sortIdx(idx []int, keys [][]byte) {
+	sortSlice(idx, func(a, b int) bool { return string(keys[a]) < string(keys[b]) })
+}
+
+// BenchmarkLayout measures, for hashes of growing size, the full read
+// (Load) of each layout and the bytes a one-field change writes, to place
+// InlineMax:
+//
+//	go test ./disktier -run '^$' -bench Layout
+func BenchmarkLayout(b *testing.B) {
+	defer func() { inlineMax = InlineMax }()
+	for _, fields := range []int{8, 32, 128, 512, 2048} {
+		o := hashOf(types.Limits{}, pairsOf(fields)...)
+		for _, layout := range []string{"inline", "subkeys"} {
+			b.Run(fmt.Sprintf("fields=%d/%s", fields, layout), func(b *testing.B) {
+				inlineMax = 1 << 30
+				if layout == "subkeys" {
+					inlineMax = -1
+				}
+				s, _ := openTest(b)
+				bt := s.NewBatch()
+				if err := bt.Put(0, []byte("h"), o, 0); err != nil {
+					b.Fatal(err)
+				}
+				if err := bt.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.db.Flush(); err != nil {
+					b.Fatal(err)
+				}
+				payload := len(appendInline(nil, o))
+				bt = s.NewBatch()
+				if err := bt.PutFields(0, []byte("h"), o, 0, [][]byte{[]byte("field:1")}); err != nil {
+					b.Fatal(err)
+				}
+				update := bt.Size()
+				bt.Close()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, _, err := s.Load(0, []byte("h")); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(payload), "payload-B")
+				b.ReportMetric(float64(update), "update-B")
+			})
+		}
+	}
+}
+
+func sortSlice(x []int, less func(a, b int) bool) {
+	slices.SortFunc(x, func(a, b int) int {
+		if less(a, b) {
+			return -1
+		}
+		if less(b, a) {
+			return 1
+		}
+		return 0
+	})
+}
