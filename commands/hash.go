@@ -117,14 +117,15 @@ func cmdHSet(c *Ctx) { hsetGeneric(c, false) }
 // cmdHMSet is HMSET, HSET's deprecated form that replies OK.
 func cmdHMSet(c *Ctx) { hsetGeneric(c, true) }
 
-func hsetGeneric(c *Ctx, ok bool) {
+// hsetGeneric serves HSET and HMSET; replyOK picks HMSET's reply.
+func hsetGeneric(c *Ctx, replyOK bool) {
 	if len(c.Args)%2 != 0 {
 		c.W.Error(WrongArity(c.Cmd.Name))
 		return
 	}
 	key := c.Args[1]
-	h, found := lookupHashWrite(c, key)
-	if !found {
+	h, ok := lookupHashWrite(c, key)
+	if !ok {
 		return
 	}
 	if h == nil {
@@ -141,7 +142,7 @@ func hsetGeneric(c *Ctx, ok bool) {
 		}
 	}
 	c.KeyChanged(EventHash, "hset", key)
-	if ok {
+	if replyOK {
 		c.W.OK()
 		return
 	}

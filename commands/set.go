@@ -150,8 +150,9 @@ func cmdSCard(c *Ctx) {
 
 // cmdSPop is SPOP key [count]. Every SPOP emits one "spop" event (and "del"
 // when it empties the set). Redis propagates it as SREM of the popped
-// members (as DEL when the whole set goes), which is what replaying it
-// must do: the members are random.
+// members (as DEL when the whole set goes), since the members are random:
+// a redo log must record those effects, not the command (no hook carries
+// them yet; KeyChanged names only the key).
 func cmdSPop(c *Ctx) {
 	switch {
 	case len(c.Args) == 3:
