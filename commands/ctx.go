@@ -49,6 +49,11 @@ type Ctx struct {
 	// locks are held.
 	DB *memtier.DB
 
+	// Blocked is set by a blocking command (BLPOP, ...) that found nothing
+	// and registered the client as waiting: the connection must wait on it
+	// (see Blocked) and clear it.
+	Blocked *Blocked
+
 	slotBuf [8]int
 	posBuf  [8]int
 }
@@ -63,13 +68,20 @@ func Exec(c *Ctx, cmd *Command) {
 		c.KS.LockAll()
 		c.DB = c.KS.DB(c.Session.DB)
 		cmd.Handler(c)
+		ServeReadyKeys(c) // blocked clients, after the whole command
 		c.KS.UnlockAll()
 	default:
 		slots := c.keySlots(cmd.AppendKeyPositions(c.posBuf[:0], c.Args))
 		c.KS.LockSlots(slots)
 		c.DB = c.KS.DB(c.Session.DB)
 		cmd.Handler(c)
+		served := serveReadyIn(c, slots) // blocked clients (blocking.go)
 		c.KS.UnlockSlots(slots)
+		if !served {
+			c.KS.LockAll()
+			ServeReadyKeys(c)
+			c.KS.UnlockAll()
+		}
 	}
 	c.DB = nil
 }

@@ -141,11 +141,13 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 		if !keepTTL {
 			db.removeExpire(sd, string(key))
 		}
+		db.ks.signalReady(s, db.id, key)
 		return
 	}
 	sd.keys[string(key)] = o
 	db.size.Add(1)
 	db.groupLen[s/slotsPerGroup].Add(1)
+	db.ks.signalReady(s, db.id, key)
 }
 
 // Delete removes key and reports whether a live key was there.

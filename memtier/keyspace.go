@@ -61,6 +61,9 @@ type Keyspace struct {
 	// cached and refreshed by RefreshAccessClock, so reads never ask the
 	// system for the time.
 	accessClock atomic.Uint32
+
+	// blk is the registry of clients blocked on keys (blocking.go).
+	blk blocking
 }
 
 // New returns a keyspace of n empty databases.
@@ -118,6 +121,7 @@ func (ks *Keyspace) RUnlockAll() { ks.wide.RUnlock() }
 func (ks *Keyspace) SwapDB(a, b int) {
 	ks.dbs[a], ks.dbs[b] = ks.dbs[b], ks.dbs[a]
 	ks.dbs[a].id, ks.dbs[b].id = a, b
+	ks.signalSwapped(a, b)
 }
 
 // FlushAll empties every database. Caller holds LockAll.

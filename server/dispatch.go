@@ -13,6 +13,9 @@ import (
 func (s *Server) dispatch(cl *client, args [][]byte) {
 	mark := len(cl.writer.Buf)
 	cmd, executed := s.call(cl, args)
+	if b := cl.ctx.Blocked; b != nil {
+		mark = cl.waitBlocked(b) // BLPOP & co. found nothing: wait (blocking.go)
+	}
 	if len(cl.writer.Buf) > mark && cl.writer.Buf[mark] == '-' {
 		s.countError(cl.writer.Buf[mark:])
 		if executed {

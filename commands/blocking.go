@@ -1,0 +1,444 @@
+package commands
+
+import (
+	"math"
+	"math/big"
+	"slices"
+	"time"
+
+	"github.com/structd/structd/internal/resp"
+	"github.com/structd/structd/memtier"
+	"github.com/structd/structd/memtier/types"
+)
+
+// Blocking pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
+// BZPOPMAX, BZMPOP.
+//
+// If a key has data the command acts at once as its non-blocking form.
+// Otherwise the handler registers a memtier.Waiter on its keys under the
+// locks Exec holds (no push can come between the check and the
+// registration) and sets Ctx.Blocked; the connection then waits (see
+// Blocked). A command that stores a key clients wait on marks it ready;
+// before Exec releases that command's locks, serveReady serves the
+// waiters of the ready keys first-blocked-first-served, each taking what
+// its command would take, until the key is empty or gone, by running the
+// pop on the client's behalf into the client's own reply buffer. A key of
+// another type leaves its waiters blocked (Redis 7.0).
+//
+// Inside MULTI/EXEC (Ctx.InExec) nothing blocks: the commands reply their
+// timeout reply at once.
+
+func init() {
+	bcmd := func(name string, arity int, flags Flags, family, speed string, h Handler) *Command {
+		return &Command{Name: name, Arity: arity, Flags: Write | Blocking | flags, FirstKey: 1, LastKey: -2, KeyStep: 1,
+			Categories: append(familyCategories(Write, family, speed), "blocking"), Handler: h}
+	}
+	blmove := bcmd("blmove", 6, DenyOOM|NoScript, "list", "slow", cmdBLMove)
+	blmove.LastKey = 2
+	brpoplpush := bcmd("brpoplpush", 4, DenyOOM|NoScript, "list", "slow", cmdBRPopLPush)
+	brpoplpush.LastKey = 2
+	numkeys := func(c *Command) *Command {
+		c.FirstKey, c.LastKey, c.KeyStep = 0, 0, 0
+		c.Keys = numKeysAt(2)
+		return c
+	}
+	register(
+		bcmd("blpop", -3, NoScript, "list", "slow", cmdBLPop),
+		bcmd("brpop", -3, NoScript, "list", "slow", cmdBRPop),
+		blmove, brpoplpush,
+		numkeys(bcmd("blmpop", -5, 0, "list", "slow", cmdBLMPop)),
+		bcmd("bzpopmin", -3, NoScript|Fast, "sortedset", "fast", cmdBZPopMin),
+		bcmd("bzpopmax", -3, NoScript|Fast, "sortedset", "fast", cmdBZPopMax),
+		numkeys(bcmd("bzmpop", -5, 0, "sortedset", "slow", cmdBZMPop)),
+	)
+}
+
+// Errors of the blocking commands.
+const (
+	errTimeoutFloat    = "ERR timeout is not a float or out of range"
+	errTimeoutNegative = "ERR timeout is negative"
+)
+
+// maxTimeoutMs is the longest timeout StructD arms a timer for; longer
+// ones (Redis accepts up to LLONG_MAX ms) wait forever, which no client can
+// tell apart.
+const maxTimeoutMs = 100 * 365 * 24 * 3600 * 1000
+
+// parseTimeout parses a timeout in seconds as Redis 7.0's
+// getTimeoutFromObjectOrReply: a long double (strtold syntax), times 1000,
+// truncated to a long long; a value past the long long range converts, as
+// on x86, to LLONG_MIN and so reads as negative. 0 means forever.
+func parseTimeout(c *Ctx, i int) (time.Duration, bool) {
+	ld, ok := parseLongDouble(c.Args[i])
+	if !ok {
+		c.W.Error(errTimeoutFloat)
+		return 0, false
+	}
+	if ld.f == nil {
+		return 0, true
+	}
+	ms := new(big.Float).SetPrec(64).Mul(ld.f, big.NewFloat(1000))
+	limit := new(big.Float).SetInt64(math.MinInt64) // -2^63, exactly
+	if ms.IsInf() || ms.Cmp(limit) <= 0 || ms.Cmp(new(big.Float).Neg(limit)) >= 0 {
+		c.W.Error(errTimeoutNegative)
+		return 0, false
+	}
+	n, _ := ms.Int64() // truncates toward zero, as the C cast
+	if n < 0 {
+		c.W.Error(errTimeoutNegative)
+		return 0, false
+	}
+	if n > maxTimeoutMs {
+		n = 0
+	}
+	return time.Duration(n) * time.Millisecond, true
+}
+
+// blockKind is what a blocked command does when served.
+type blockKind uint8
+
+const (
+	blockPop   blockKind = iota // BLPOP/BRPOP: [key, element]
+	blockMove                   // BLMOVE/BRPOPLPUSH: the element
+	blockMPop                   // BLMPOP: [key, [elements]]
+	blockZPop                   // BZPOPMIN/BZPOPMAX: [key, member, score]
+	blockZMPop                  // BZMPOP: [key, [[member, score], ...]]
+)
+
+// blockOp is a blocked command's state: its Waiter's Data. Its fields are
+// copies (the request buffer is not the command's to keep), written once
+// before the waiter is registered.
+type blockOp struct {
+	kind    blockKind
+	want    memtier.Type // the key type that serves it
+	head    bool         // pop from the head (LEFT, MIN)
+	toHead  bool         // BLMOVE: push to the head
+	dst     []byte       // BLMOVE's destination
+	count   int64
+	highest bool // BZPOPMAX, BZMPOP MAX
+	// reply receives the served reply; the connection appends it to its
+	// own writer once woken.
+	reply   resp.Writer
+	session Session // DB and Proto of the blocked client, for the serving Ctx
+}
+
+// Blocked is set on Ctx by a blocking command that found nothing: the
+// connection must wait until the waiter is served, the timeout passes
+// (0 = never) or it goes away, then call End.
+type Blocked struct {
+	Timeout time.Duration
+	waiter  *memtier.Waiter
+	op      *blockOp
+}
+
+// Done is closed when a command has served the client.
+func (b *Blocked) Done() <-chan struct{} { return b.waiter.Done() }
+
+// End finishes the wait, whatever ended it, and unregisters the waiter
+// from all its keys. If a command served the client (or is serving it
+// right now: End then waits for it to finish), End appends the reply to w
+// and returns true. Otherwise it claims the waiter, so no command can serve
+// it any more, and returns false: the caller replies the timeout (with
+// TimeoutReply) or drops the connection. The caller holds no lock.
+func (b *Blocked) End(ks *memtier.Keyspace, w *resp.Writer) bool {
+	served := !b.waiter.Claim()
+	if served {
+		<-b.waiter.Done()
+	}
+	slots := b.waiter.Slots()
+	ks.LockSlots(slots)
+	ks.RemoveWaiter(b.waiter)
+	ks.UnlockSlots(slots)
+	if served {
+		w.Raw(b.op.reply.Buf)
+	}
+	return served
+}
+
+// TimeoutReply writes the reply of a blocking command whose timeout
+// passed: a null array (RESP2 *-1, even for BLMOVE; RESP3 _).
+func TimeoutReply(w *resp.Writer) { w.NullArray() }
+
+// block registers the client on keys with op, or, inside a transaction,
+// replies at once what the command replies when it cannot block.
+func block(c *Ctx, keys [][]byte, timeout time.Duration, op *blockOp) {
+	if c.InExec {
+		if op.kind == blockMove {
+			c.W.Null()
+		} else {
+			c.W.NullArray()
+		}
+		return
+	}
+	op.reply.Proto = c.W.Proto
+	op.session.DB = c.Session.DB
+	op.session.Proto = c.Session.Proto
+	if op.dst != nil {
+		op.dst = slices.Clone(op.dst)
+	}
+	w := memtier.NewWaiter(c.Session.DB, keys, op)
+	c.KS.AddWaiter(w)
+	c.Blocked = &Blocked{Timeout: timeout, waiter: w, op: op}
+}
+
+func cmdBLPop(c *Ctx) { blockingPop(c, true) }
+func cmdBRPop(c *Ctx) { blockingPop(c, false) }
+
+// blockingPop is BLPOP/BRPOP key [key ...] timeout.
+func blockingPop(c *Ctx, head bool) {
+	timeout, ok := parseTimeout(c, len(c.Args)-1)
+	if !ok {
+		return
+	}
+	keys := c.Args[1 : len(c.Args)-1]
+	key, l, ok := firstNonEmptyList(c, keys)
+	if !ok {
+		return
+	}
+	if l != nil {
+		popWithKey(c, key, l, head)
+		return
+	}
+	block(c, keys, timeout, &blockOp{kind: blockPop, want: memtier.TypeList, head: head})
+}
+
+// popWithKey pops one element and replies [key, element] (BLPOP, BRPOP).
+func popWithKey(c *Ctx, key []byte, l *types.List, head bool) {
+	v, _ := l.Pop(head)
+	c.W.Array(2)
+	c.W.Bulk(key)
+	c.W.Bulk(v)
+	listElementsRemoved(c, key, l, head)
+}
+
+// cmdBLMove is BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout.
+func cmdBLMove(c *Ctx) {
+	from, ok := parseWhere(c, 3)
+	if !ok {
+		return
+	}
+	to, ok := parseWhere(c, 4)
+	if !ok {
+		return
+	}
+	blmoveGeneric(c, from, to, 5)
+}
+
+// cmdBRPopLPush is BRPOPLPUSH source destination timeout.
+func cmdBRPopLPush(c *Ctx) { blmoveGeneric(c, false, true, 3) }
+
+func blmoveGeneric(c *Ctx, from, to bool, timeoutAt int) {
+	timeout, ok := parseTimeout(c, timeoutAt)
+	if !ok {
+		return
+	}
+	src := c.Args[1]
+	sl, ok := lookupListWrite(c, src)
+	if !ok {
+		return
+	}
+	if sl != nil {
+		lmoveFrom(c, src, sl, c.Args[2], from, to)
+		return
+	}
+	block(c, c.Args[1:2], timeout, &blockOp{kind: blockMove, want: memtier.TypeList,
+		head: from, toHead: to, dst: c.Args[2]})
+}
+
+// cmdBLMPop is BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count].
+func cmdBLMPop(c *Ctx) {
+	a, ok := parseLMPop(c, 2)
+	if !ok {
+		return
+	}
+	timeout, ok := parseTimeout(c, 1)
+	if !ok {
+		return
+	}
+	key, l, ok := firstNonEmptyList(c, a.keys)
+	if !ok {
+		return
+	}
+	if l != nil {
+		lmpopFrom(c, key, l, a.head, a.count)
+		return
+	}
+	block(c, a.keys, timeout, &blockOp{kind: blockMPop, want: memtier.TypeList, head: a.head, count: a.count})
+}
+
+func cmdBZPopMin(c *Ctx) { blockingZPop(c, false) }
+func cmdBZPopMax(c *Ctx) { blockingZPop(c, true) }
+
+// blockingZPop is BZPOPMIN/BZPOPMAX key [key ...] timeout.
+func blockingZPop(c *Ctx, highest bool) {
+	timeout, ok := parseTimeout(c, len(c.Args)-1)
+	if !ok {
+		return
+	}
+	keys := c.Args[1 : len(c.Args)-1]
+	key, z, ok := firstNonEmptyZSet(c, keys)
+	if !ok {
+		return
+	}
+	if z != nil {
+		zpopGeneric(c, key, z, highest, 1, zpopKeyFlat)
+		return
+	}
+	block(c, keys, timeout, &blockOp{kind: blockZPop, want: memtier.TypeZSet, highest: highest, count: 1})
+}
+
+// cmdBZMPop is BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count].
+func cmdBZMPop(c *Ctx) {
+	a, ok := parseZMPop(c, 2)
+	if !ok {
+		return
+	}
+	timeout, ok := parseTimeout(c, 1)
+	if !ok {
+		return
+	}
+	key, z, ok := firstNonEmptyZSet(c, a.keys)
+	if !ok {
+		return
+	}
+	if z != nil {
+		zpopGeneric(c, key, z, a.highest, a.count, zpopKeyPairs)
+		return
+	}
+	block(c, a.keys, timeout, &blockOp{kind: blockZMPop, want: memtier.TypeZSet, highest: a.highest, count: a.count})
+}
+
+// serve runs op's pop on key's non-empty value o, on behalf of the blocked
+// client, with c writing into the client's reply buffer.
+func (op *blockOp) serve(c *Ctx, key []byte, o *memtier.Object) {
+	switch op.kind {
+	case blockPop:
+		popWithKey(c, key, o.Value.(*types.List), op.head)
+	case blockMove:
+		lmoveFrom(c, key, o.Value.(*types.List), op.dst, op.head, op.toHead)
+	case blockMPop:
+		lmpopFrom(c, key, o.Value.(*types.List), op.head, op.count)
+	case blockZPop:
+		zpopGeneric(c, key, o.Value.(*types.ZSet), op.highest, 1, zpopKeyFlat)
+	case blockZMPop:
+		zpopGeneric(c, key, o.Value.(*types.ZSet), op.highest, op.count, zpopKeyPairs)
+	}
+}
+
+// ServeReadyKeys serves the clients blocked on keys that became ready
+// (were created, or replaced) while the keyspace was locked exclusively.
+// The caller holds LockAll: EXEC after its whole transaction, a script
+// after it ends (so blocked clients see the transaction's end state, as in
+// Redis), and Exec itself after any KeyspaceWide command. It returns at
+// once when no key is ready, and calling it again is harmless. Served
+// clients' pushes (BLMOVE) may make more keys ready; they are served too,
+// until none is left.
+func ServeReadyKeys(c *Ctx) {
+	if !c.KS.ReadyPending() {
+		return
+	}
+	p := servePass{c: c, all: true}
+	p.run()
+}
+
+// serveReadyIn serves ready keys in the slots a command holds (slots, as
+// Exec locked them), before Exec releases them. Serving a BLMOVE may need
+// the lock of its destination's slot: serveReadyIn takes it with
+// TryLockSlot, which never waits, so no lock cycle can form. If that slot
+// is busy it stops, puts the unserved keys back and returns false: Exec
+// then releases everything, takes LockAll (holding nothing while it waits)
+// and finishes with ServeReadyKeys. Nothing is lost in between: a ready
+// key stays on the list until some holder of its slot, or the LockAll
+// pass, takes it.
+func serveReadyIn(c *Ctx, slots []int) bool {
+	if !c.KS.ReadyPending() {
+		return true
+	}
+	p := servePass{c: c, slots: slots}
+	defer p.release()
+	return p.run()
+}
+
+// servePass is one round of serving: the slots whose locks it may use.
+type servePass struct {
+	c     *Ctx
+	all   bool  // LockAll is held
+	slots []int // the command's slots, sorted
+	extra []int // slots taken with TryLockSlot, released at the end
+}
+
+func (p *servePass) holds(s int) bool {
+	if p.all {
+		return true
+	}
+	_, found := slices.BinarySearch(p.slots, s)
+	return found || slices.Contains(p.extra, s)
+}
+
+// lock makes sure the pass holds slot s, without waiting.
+func (p *servePass) lock(s int) bool {
+	if p.holds(s) {
+		return true
+	}
+	if !p.c.KS.TryLockSlot(s) {
+		return false
+	}
+	p.extra = append(p.extra, s)
+	return true
+}
+
+func (p *servePass) release() {
+	for _, s := range p.extra {
+		p.c.KS.UnlockSlot(s)
+	}
+}
+
+// run serves ready keys of held slots until none is left; false means it
+// stopped at a busy slot and put the rest back.
+func (p *servePass) run() bool {
+	for {
+		batch := p.c.KS.TakeReady(p.holds)
+		if len(batch) == 0 {
+			return true
+		}
+		for i, rk := range batch {
+			if !p.serveKey(rk) {
+				for _, r := range batch[i:] {
+					p.c.KS.MarkReady(r)
+				}
+				return false
+			}
+		}
+	}
+}
+
+// serveKey serves the waiters of one ready key in the order they blocked,
+// while the key holds a value of the type they wait for. It returns false
+// if it had to stop at a waiter whose destination slot is busy.
+func (p *servePass) serveKey(rk memtier.ReadyKey) bool {
+	db := p.c.KS.DB(rk.DB)
+	key := []byte(rk.Key)
+	for _, w := range p.c.KS.Waiters(rk.DB, rk.Key) {
+		if w.Claimed() {
+			continue
+		}
+		o := db.LookupWrite(key)
+		if o == nil {
+			return true
+		}
+		op := w.Data.(*blockOp)
+		if o.Type != op.want {
+			continue
+		}
+		if op.dst != nil && !p.lock(memtier.SlotOf(op.dst)) {
+			return false
+		}
+		if !w.Claim() {
+			continue // its client gave up meanwhile
+		}
+		sc := &Ctx{W: &op.reply, Session: &op.session, Server: p.c.Server, KS: p.c.KS, DB: db, InExec: true}
+		op.serve(sc, key, o)
+		w.Wake()
+	}
+	return true
+}
