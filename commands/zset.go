@@ -393,6 +393,11 @@ func zaddGeneric(c *Ctx, flags types.AddFlags) {
 				processed++
 			}
 			score = newScore
+			if incr && res == types.Unchanged {
+				// Redis replies the sum it computed: equal to the stored
+				// score, but 0 + -0 is 0 where the set may hold -0.
+				score = s + newScore
+			}
 		}
 	}
 	switch {

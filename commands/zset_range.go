@@ -196,7 +196,10 @@ func zrangeCommand(c *Ctx, at int, store bool, kind zrangeKind, dir zrangeDir) {
 		res = q.collect(z, buf[:0])
 	}
 	if store {
-		storeScored(c, c.Args[1], res, "zrangestore")
+		// Redis sizes a rank range's destination from its length; score
+		// and lex ranges start as a listpack.
+		skiplist := q.kind == zrangeRank && len(res) > zsetLimits(c).Entries
+		storeScored(c, c.Args[1], res, "zrangestore", skiplist)
 		return
 	}
 	writeScored(c, res, q.withScores)
@@ -228,7 +231,13 @@ func writeScored(c *Ctx, res []scored, withScores bool) {
 // on dst when stored, "del" when an existing dst was removed. res may
 // alias the source set, which is not changed here (it may be dst itself:
 // the new set replaces it only when complete).
-func storeScored(c *Ctx, dst []byte, res []scored, event string) {
+//
+// skiplist says whether the result starts as a skiplist, as Redis decides
+// from the whole result for ZUNIONSTORE and friends and from the count for
+// ZRANGESTORE by rank; otherwise it starts as a listpack and converts when
+// an insertion passes the limits. The difference shows in -0 scores, which
+// a listpack stores as 0 and a skiplist keeps.
+func storeScored(c *Ctx, dst []byte, res []scored, event string, skiplist bool) {
 	if len(res) == 0 {
 		c.W.Int(0)
 		if c.DB.Delete(dst) {
@@ -238,6 +247,9 @@ func storeScored(c *Ctx, dst []byte, res []scored, event string) {
 	}
 	z := types.NewZSet()
 	lim := zsetLimits(c)
+	if skiplist {
+		lim = types.Limits{} // the first insertion converts
+	}
 	var mb [24]byte
 	for _, r := range res {
 		z.Add(r.member.AppendTo(mb[:0]), r.score, 0, lim)

@@ -229,7 +229,14 @@ func zsetOpCommand(c *Ctx, dst []byte, at int, op zsetOp, cardOnly bool) {
 		return
 	}
 	event := [...]string{zsetUnion: "zunionstore", zsetInter: "zinterstore", zsetDiff: "zdiffstore"}[op]
-	storeScored(c, dst, res, event)
+	// Redis builds the result as a skiplist and turns it into a listpack
+	// only if every member fits.
+	lim := zsetLimits(c)
+	skiplist := len(res) > lim.Entries
+	for _, r := range res {
+		skiplist = skiplist || r.member.Len() > lim.Value
+	}
+	storeScored(c, dst, res, event, skiplist)
 }
 
 // ownedElem returns the member as an Elem holding a copy of its bytes.
