@@ -72,7 +72,7 @@ func randLimit(rng *rand.Rand, args []string) []string {
 
 func randomZSetCommand(rng *rand.Rand) []string {
 	k := randZKey(rng)
-	switch rng.IntN(26) {
+	switch rng.IntN(31) {
 	case 0, 1, 2, 3:
 		args := []string{"ZADD", k}
 		for _, f := range []string{"NX", "XX", "GT", "LT", "CH"} {
@@ -190,6 +190,38 @@ func randomZSetCommand(rng *rand.Rand) []string {
 		return randLimit(rng, args)
 	case 24:
 		return []string{"OBJECT", "ENCODING", k}
+	case 25:
+		// Plain sets join the set operations with score 1.
+		return []string{"SADD", "s", randMember(rng), randMember(rng)}
+	case 26:
+		op := pick(rng, []string{"ZUNION", "ZINTER", "ZDIFF", "ZINTERCARD"})
+		srcs := []string{"s", k}
+		if rng.IntN(2) == 0 {
+			srcs[0], srcs[1] = srcs[1], srcs[0]
+		}
+		args := append([]string{op, "2"}, srcs...)
+		if op != "ZINTERCARD" && rng.IntN(2) == 0 {
+			args = append(args, "WITHSCORES")
+		}
+		return args
+	case 27:
+		return []string{"ZMPOP", "2", randZKey(rng), randZKey(rng), pick(rng, []string{"MIN", "MAX"}), "COUNT", strconv.Itoa(1 + rng.IntN(3))}
+	case 28:
+		// Sort weights; numeric ties are broken by member, so SORT BY is
+		// deterministic without ALPHA.
+		return []string{"SET", "w_" + randMember(rng), pick(rng, randScores)}
+	case 29:
+		args := []string{"SORT", k, "BY", "w_*"}
+		if rng.IntN(2) == 0 {
+			args = append(args, "GET", "#", "GET", "w_*")
+		}
+		if rng.IntN(2) == 0 {
+			args = append(args, "DESC")
+		}
+		if rng.IntN(3) == 0 {
+			args = append(args, "STORE", "sorted")
+		}
+		return randLimit(rng, args)
 	default:
 		if rng.IntN(2) == 0 {
 			return []string{"ZCARD", k}
