@@ -252,3 +252,42 @@ func sortSlice(x []int, less func(a, b int) bool) {
 		return 0
 	})
 }
+
+// BenchmarkLoadCompact measures Load of the largest compact encodings at
+// Redis's default limits (a 512-field listpack hash, a 128-member listpack
+// zset, a 512-member intset), which are rebuilt element by element.
+//
+//	go test ./disktier -run '^$' -bench LoadCompact
+func BenchmarkLoadCompact(b *testing.B) {
+	zs := make([]any, 0, 256)
+	for i := 0; i < 128; i++ {
+		zs = append(zs, fmt.Sprintf("member:%d", i), float64(i*3%128))
+	}
+	ints := make([]string, 512)
+	for i := range ints {
+		ints[i] = fmt.Sprint(i * 1000)
+	}
+	for name, o := range map[string]*memtier.Object{
+		"hash-listpack-512": hashOf(types.DefaultHashLimits, pairsOf(512)...),
+		"zset-listpack-128": zsetOf(types.DefaultZSetLimits, zs...),
+		"set-intset-512":    setOf(512, ints...),
+	} {
+		b.Run(name, func(b *testing.B) {
+			s, _ := openTest(b)
+			bt := s.NewBatch()
+			if err := bt.Put(0, []byte("k"), o, 0); err != nil {
+				b.Fatal(err)
+			}
+			if err := bt.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				got, _, err := s.Load(0, []byte("k"))
+				if err != nil || got.EncodingName() != o.EncodingName() {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -32,8 +32,14 @@ func recordOrder(cs []change) {
 // returns its files, not ingested.
 func writeCheckpoint(t *testing.T, s *Store, seq uint64, cs []change) []string {
 	t.Helper()
+	return writeCheckpointFS(t, s, seq, cs, t.TempDir())
+}
+
+// writeCheckpointFS is writeCheckpoint into dir on the store's file system.
+func writeCheckpointFS(t *testing.T, s *Store, seq uint64, cs []change, dir string) []string {
+	t.Helper()
 	recordOrder(cs)
-	c, err := s.NewCheckpoint(t.TempDir(), Record{Seq: seq, AOFSegment: seq, AOFOffset: 100 * seq, TimeMs: 1700000000000})
+	c, err := s.NewCheckpoint(dir, Record{Seq: seq, AOFSegment: seq, AOFOffset: 100 * seq, TimeMs: 1700000000000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,9 +28,13 @@ const (
 	LayoutElems
 )
 
-// InlineMax is the largest encoded payload (bytes) kept inline in the
-// metadata record; bigger collections store their elements under sub-keys.
-// Strings are always inline. Chosen by BenchmarkLayout (FORMAT.md): below
+// InlineMax is the largest encoded payload (bytes) of a big encoding
+// (quicklist, hashtable, skiplist) kept inline in the metadata record;
+// bigger ones store their elements under sub-keys. Strings and the compact
+// encodings (listpack, intset) are always inline: the compact ones are
+// bounded by the *-max-listpack-* limits, and a listpack hash's field order
+// is visible (HGETALL) and must survive, which sub-keys in byte order would
+// not keep. Chosen by BenchmarkLayout (FORMAT.md): below
 // it, one value reads and rewrites faster than the sub-keys do; above it,
 // rewriting the whole value for a one-field change costs more than the
 // per-sub-key overhead saves.
@@ -255,13 +259,17 @@ type builder struct {
 	lastErr error
 }
 
+// compact reports whether enc is a compact encoding, kept inline.
+func compact(enc memtier.Encoding) bool {
+	return enc == memtier.EncListpack || enc == memtier.EncIntset
+}
+
 // unlimited keeps a compact encoding whatever the element sizes.
 var unlimited = types.Limits{Entries: math.MaxInt, Value: math.MaxInt}
 
 func newBuilder(m Meta) (*builder, error) {
 	b := &builder{m: m, obj: &memtier.Object{Type: m.Type, Enc: m.Enc}}
-	compact := m.Enc == memtier.EncListpack || m.Enc == memtier.EncIntset
-	if compact {
+	if compact(m.Enc) {
 		b.lim, b.intset = unlimited, math.MaxInt
 	}
 	switch {
@@ -285,7 +293,11 @@ func (b *builder) add(a, val []byte, score float64) {
 	case *types.List:
 		v.Push(a, false, types.DefaultListFill)
 	case *types.Hash:
-		v.Set(a, val, b.lim)
+		// A stored hash's fields are distinct: a listpack appends in O(1)
+		// instead of searching (O(n²) for the whole hash).
+		if b.m.Enc != memtier.EncListpack || !v.AppendListpackPair(a, val) {
+			v.Set(a, val, b.lim)
+		}
 	case *types.Set:
 		if b.m.Enc == memtier.EncIntset {
 			if _, ok := resp.ParseInt(a); !ok {
@@ -295,6 +307,13 @@ func (b *builder) add(a, val []byte, score float64) {
 		}
 		v.Add(a, b.intset)
 	case *types.ZSet:
+		if b.m.Enc == memtier.EncListpack {
+			// Stored in (score, member) order: append, checking the order.
+			if !v.AppendListpackMember(a, score) {
+				b.lastErr = corrupt("sorted set members out of order")
+			}
+			return
+		}
 		v.Add(a, score, 0, b.lim)
 	}
 }

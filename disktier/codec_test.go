@@ -31,6 +31,7 @@ func roundTripCases() map[string]*memtier.Object {
 		"list big":            listOf(seq("element-", 20000)...),
 		"hash listpack":       hashOf(types.DefaultHashLimits, "b", "1", "a", "two", "", "empty field", "c", ""),
 		"hash listpack long":  hashOf(types.Limits{Entries: 1000, Value: 1000}, "f", strings.Repeat("v", 300)),
+		"hash listpack big":   hashOf(types.Limits{Entries: 1000, Value: 1000}, reversed(pairsOf(600))...),
 		"hash hashtable tiny": hashOf(zero, "x", "1", "y", "2"),
 		"hash hashtable big":  hashOf(types.DefaultHashLimits, bigPairs...),
 		"set intset":          setOf(types.DefaultSetMaxIntset, "5", "-3", "100000000000", "0"),
@@ -89,7 +90,7 @@ func TestRoundTripEveryTypeAndEncoding(t *testing.T) {
 	// The layouts are the documented ones.
 	for name, want := range map[string]Layout{"list small": LayoutInline, "list big": LayoutElems,
 		"hash hashtable tiny": LayoutInline, "hash hashtable big": LayoutElems, "set big": LayoutElems,
-		"zset skiplist big": LayoutElems, "string big": LayoutInline} {
+		"zset skiplist big": LayoutElems, "string big": LayoutInline, "hash listpack big": LayoutInline} {
 		m, err := s2.Meta(0, []byte(name))
 		if err != nil || m.Layout != want {
 			t.Errorf("%s: layout %d, %v; want %d", name, m.Layout, err, want)
@@ -134,6 +135,16 @@ func TestMetaRejectsUnknownVersionAndGarbage(t *testing.T) {
 	if err := b.addInline([]byte{0x05, 'a'}); !errors.Is(err, errCorrupt) {
 		t.Errorf("truncated element: %v", err)
 	}
+	// A listpack sorted set must come in (score, member) order.
+	zb, err := newBuilder(Meta{Type: memtier.TypeZSet, Enc: memtier.EncListpack, Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := appendScore(appendBytes(nil, []byte("b")), 2)
+	p = appendScore(appendBytes(p, []byte("a")), 1)
+	if err := zb.addInline(p); !errors.Is(err, errCorrupt) {
+		t.Errorf("unordered zset: %v", err)
+	}
 }
 
 func TestSortKeysIsRecordOrder(t *testing.T) {
@@ -150,4 +161,14 @@ func TestSortKeysIsRecordOrder(t *testing.T) {
 	if !ok || db != 3 || slot != 9 || string(key) != "k" || kind != kindElem || string(rest) != "f" {
 		t.Errorf("parseDataKey = %d %d %q %d %q %v", db, slot, key, kind, rest, ok)
 	}
+}
+
+// reversed returns field, value pairs in reverse pair order, so a listpack
+// built from them is not in byte order.
+func reversed(pairs []string) []string {
+	out := make([]string, 0, len(pairs))
+	for i := len(pairs) - 2; i >= 0; i -= 2 {
+		out = append(out, pairs[i], pairs[i+1])
+	}
+	return out
 }

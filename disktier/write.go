@@ -65,7 +65,7 @@ func (w *writer) current(db, slot int, key []byte) (Meta, bool, error) {
 }
 
 // put writes the whole of key: its metadata, and its value inline or under
-// sub-keys (InlineMax decides), replacing any earlier sub-keys.
+// sub-keys (see InlineMax), replacing any earlier sub-keys.
 func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) error {
 	slot := memtier.SlotOf(key)
 	old, had, err := w.current(db, slot, key)
@@ -77,7 +77,7 @@ func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) erro
 		return err
 	}
 	payload := appendInline(nil, o)
-	if o.Type != memtier.TypeString && len(payload) > inlineMax {
+	if o.Type != memtier.TypeString && !compact(m.Enc) && len(payload) > inlineMax {
 		m.Layout, payload = LayoutElems, nil
 	}
 	base := appendKeyBase(w.kbuf[:0], db, slot, key)
