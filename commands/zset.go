@@ -604,9 +604,8 @@ func zpopMinMax(c *Ctx, highest bool) {
 	count := int64(1)
 	shape := zpopFlat
 	if len(c.Args) == 3 {
-		n, ok := resp.ParseInt(c.Args[2])
-		if !ok || n < 0 {
-			c.W.Error(ErrNotPositive)
+		n, ok := rangeInt(c, 2, 0, math.MaxInt64, ErrNotPositive)
+		if !ok {
 			return
 		}
 		count = n
@@ -635,45 +634,48 @@ type zmpopArgs struct {
 // parseZMPop parses "numkeys key [key ...] MIN|MAX [COUNT count]" starting
 // at argument at (1 for ZMPOP, 2 for BZMPOP), replying Redis's errors.
 func parseZMPop(c *Ctx, at int) (zmpopArgs, bool) {
-	var a zmpopArgs
-	numkeys, ok := resp.ParseInt(c.Args[at])
-	if !ok || numkeys < 1 {
-		c.W.Error("ERR numkeys should be greater than 0")
-		return a, false
+	keys, highest, count, ok := parseMPop(c, at, "min", "max")
+	return zmpopArgs{keys, highest, count}, ok
+}
+
+// parseMPop parses the arguments LMPOP, ZMPOP and their blocking forms
+// share, "numkeys key [key ...] first|second [COUNT count]", from argument
+// at, replying Redis's errors. second reports which end word was given.
+func parseMPop(c *Ctx, at int, first, second string) (keys [][]byte, isSecond bool, count int64, ok bool) {
+	numkeys, ok := rangeInt(c, at, 1, math.MaxInt64, errNumKeys)
+	if !ok {
+		return nil, false, 0, false
 	}
-	where := at + 1 + int(min(numkeys, int64(len(c.Args))))
-	if where >= len(c.Args) {
+	if numkeys >= int64(len(c.Args)-at-1) { // no room for the end word
 		c.W.Error(ErrSyntax)
-		return a, false
+		return nil, false, 0, false
 	}
-	a.keys = c.Args[at+1 : where]
+	where := at + 1 + int(numkeys)
+	keys = c.Args[at+1 : where]
 	switch {
-	case c.ArgIs(where, "min"):
-	case c.ArgIs(where, "max"):
-		a.highest = true
+	case c.ArgIs(where, first):
+	case c.ArgIs(where, second):
+		isSecond = true
 	default:
 		c.W.Error(ErrSyntax)
-		return a, false
+		return nil, false, 0, false
 	}
-	a.count = -1
+	count = -1
 	for j := where + 1; j < len(c.Args); j++ {
-		if a.count == -1 && c.ArgIs(j, "count") && j+1 < len(c.Args) {
+		if count == -1 && c.ArgIs(j, "count") && j+1 < len(c.Args) {
 			j++
-			n, ok := resp.ParseInt(c.Args[j])
-			if !ok || n < 1 {
-				c.W.Error("ERR count should be greater than 0")
-				return a, false
+			if count, ok = rangeInt(c, j, 1, math.MaxInt64, errCountPosArg); !ok {
+				return nil, false, 0, false
 			}
-			a.count = n
 			continue
 		}
 		c.W.Error(ErrSyntax)
-		return a, false
+		return nil, false, 0, false
 	}
-	if a.count == -1 {
-		a.count = 1
+	if count == -1 {
+		count = 1
 	}
-	return a, true
+	return keys, isSecond, count, true
 }
 
 // firstNonEmptyZSet returns the first key of keys holding a sorted set,
@@ -723,13 +725,8 @@ func cmdZRandMember(c *Ctx) {
 		z.Random(1, func(m types.Elem, _ float64) { writeElem(c.W, m) })
 		return
 	}
-	n, ok := resp.ParseInt(c.Args[2])
-	if !ok || n == math.MinInt64 {
-		if ok {
-			c.W.Error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
-		} else {
-			c.W.Error(ErrNotInteger)
-		}
+	n, ok := rangeInt(c, 2, -math.MaxInt64, math.MaxInt64, "")
+	if !ok {
 		return
 	}
 	withScores := false
