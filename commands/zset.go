@@ -174,8 +174,8 @@ func zsetOrZero(c *Ctx, key []byte, write bool) *types.ZSet {
 	return z
 }
 
-// storeZSet stores z under key (clearing any TTL), or deletes key when z
-// is empty, as Redis's dbDelete after the last member goes.
+// storeZSet stores z under key, replacing any value and clearing its TTL
+// (Redis's setKey/dbAdd). z must not be empty once the command returns.
 func storeZSet(c *Ctx, key []byte, z *types.ZSet) {
 	c.DB.Set(key, &memtier.Object{Type: memtier.TypeZSet, Value: z})
 }
