@@ -26,7 +26,7 @@ type Options struct {
 	// compactions never starve the command goroutines.
 	CompactionConcurrency int
 	// Compression is the block compression of every level; see FORMAT.md
-	// for the measurement that chose it. Default CompressionZstd.
+	// for the measurement that chose it. Default CompressionZstd1.
 	Compression Compression
 	// Logger receives Pebble's events at Info (flushes, compactions, ingests)
 	// and errors at Error. Default: slog.Default() at Debug for info, so
@@ -42,17 +42,21 @@ type Compression uint8
 
 // The block compressions.
 const (
-	CompressionZstd   Compression = iota // zstd level 3 (cgo: the C library via DataDog/zstd)
-	CompressionZstd1                     // zstd level 1 for data blocks, MinLZ/Snappy for the rest (Pebble's "Balanced")
-	CompressionSnappy                    // Snappy, Pebble's own default
-	CompressionMinLZ                     // MinLZ (fastest level)
-	CompressionNone                      // no compression
+	// CompressionZstd1 is zstd level 1 for data blocks and MinLZ for the
+	// others, storing a block uncompressed when zstd saves under 5%
+	// (Pebble's "Balanced" profile). With cgo (the default here) zstd is
+	// the C library through DataDog/zstd.
+	CompressionZstd1  Compression = iota
+	CompressionZstd3              // zstd level 3 for every block
+	CompressionSnappy             // Snappy, Pebble's own default
+	CompressionMinLZ              // MinLZ (fastest level)
+	CompressionNone               // no compression
 )
 
 func (c Compression) profile() *sstable.CompressionProfile {
 	switch c {
-	case CompressionZstd1:
-		return sstable.BalancedCompression
+	case CompressionZstd3:
+		return sstable.ZstdCompression
 	case CompressionSnappy:
 		return sstable.SnappyCompression
 	case CompressionMinLZ:
@@ -60,7 +64,7 @@ func (c Compression) profile() *sstable.CompressionProfile {
 	case CompressionNone:
 		return sstable.NoCompression
 	}
-	return sstable.ZstdCompression
+	return sstable.BalancedCompression
 }
 
 // Defaults.
