@@ -134,12 +134,9 @@ func zsetOpCommand(c *Ctx, dst []byte, at int, op zsetOp, cardOnly bool) {
 	srcs := make([]zsetSource, numkeys)
 	for i := range srcs {
 		key := c.Args[at+1+i]
-		var o *memtier.Object
-		if dst != nil {
-			o = c.DB.LookupWrite(key)
-		} else {
-			o = c.DB.Get(key)
-		}
+		// Sources are reads, counting keyspace hits and misses, in the
+		// STORE forms too (Redis 7.0's lookupKeyRead).
+		o := c.DB.Get(key)
 		srcs[i].weight = 1
 		if o == nil {
 			continue

@@ -2,6 +2,7 @@ package differential
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -87,4 +88,62 @@ func TestZSetEvents(t *testing.T) {
 		t.Fatalf("only %d events recorded: %v", len(r), r)
 	}
 	t.Logf("%d events: %s", len(r), strings.Join(r, ", "))
+}
+
+// zsetReadScript mixes sorted set reads (which count keyspace hits and
+// misses, as Redis's lookupKeyRead) with writes (which do not), and SORT,
+// whose BY and GET patterns count a lookup per member.
+var zsetReadScript = [][]string{
+	{"ZADD", "z", "1", "a", "2", "b"}, {"ZADD", "t", "2", "b", "3", "c"}, {"SADD", "s", "a"},
+	{"ZCARD", "z"}, {"ZCARD", "nokey"}, {"ZSCORE", "z", "a"}, {"ZSCORE", "nokey", "a"},
+	{"ZMSCORE", "z", "a", "x"}, {"ZMSCORE", "nokey", "a"}, {"ZRANK", "z", "b"}, {"ZREVRANK", "nokey", "b"},
+	{"ZCOUNT", "z", "-inf", "+inf"}, {"ZCOUNT", "z", "x", "1"}, {"ZLEXCOUNT", "z", "-", "+"},
+	{"ZRANGE", "z", "0", "-1"}, {"ZRANGE", "nokey", "0", "-1"}, {"ZRANGEBYSCORE", "z", "0", "1"},
+	{"ZREVRANGEBYLEX", "z", "+", "-"}, {"ZRANDMEMBER", "z"}, {"ZRANDMEMBER", "nokey", "2"},
+	{"ZSCAN", "z", "0"}, {"ZSCAN", "nokey", "0"},
+	{"ZUNION", "3", "z", "t", "nokey"}, {"ZINTER", "2", "z", "s"}, {"ZDIFF", "2", "z", "t"}, {"ZINTERCARD", "2", "z", "t"},
+	{"ZUNIONSTORE", "d", "2", "z", "nokey"}, {"ZINTERSTORE", "d", "2", "z", "t"}, {"ZDIFFSTORE", "d", "2", "z", "t"},
+	{"ZRANGESTORE", "d", "z", "0", "-1"}, {"ZRANGESTORE", "d", "nokey", "0", "-1"},
+	{"ZADD", "z", "3", "c"}, {"ZINCRBY", "z", "1", "a"}, {"ZREM", "z", "c"}, {"ZREM", "nokey", "c"},
+	{"ZREMRANGEBYRANK", "nokey", "0", "1"}, {"ZREMRANGEBYSCORE", "t", "5", "6"}, {"ZREMRANGEBYLEX", "t", "-", "(a"},
+	{"ZPOPMIN", "t"}, {"ZPOPMAX", "nokey"}, {"ZMPOP", "2", "nokey", "t", "MIN"},
+	{"SET", "w_a", "2"}, {"SORT", "z"}, {"SORT", "nokey"}, {"SORT", "z", "BY", "w_*", "GET", "#", "GET", "w_*"},
+	{"SORT_RO", "z", "BY", "nosort"}, {"SORT", "z", "ALPHA", "STORE", "d"},
+}
+
+// TestZSetKeyspaceStats compares, command by command, how the sorted set
+// commands and SORT count keyspace hits and misses.
+func TestZSetKeyspaceStats(t *testing.T) {
+	compareKeyspaceStats(t, zsetReadScript)
+}
+
+// compareKeyspaceStats runs script on a connection to each server and
+// compares the keyspace_hits and keyspace_misses each command adds.
+func compareKeyspaceStats(t *testing.T, script [][]string) {
+	needRedis(t)
+	flushAll(t)
+	got := map[string][]string{}
+	for _, srv := range []struct{ name, addr string }{{"redis-server", env.redisAddr}, {"structd", env.structdAddr}} {
+		c, err := dial(srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hits, misses := keyspaceStats(t, c)
+		for _, args := range script {
+			if _, err := c.doStrings(args...); err != nil {
+				t.Fatalf("%s: %v: %v", srv.name, args, err)
+			}
+			h, m := keyspaceStats(t, c)
+			got[srv.name] = append(got[srv.name], fmt.Sprintf("%s: hits +%d misses +%d", strings.Join(args, " "), h-hits, m-misses))
+			hits, misses = h, m
+		}
+		c.doStrings("FLUSHALL")
+		c.close()
+	}
+	r, s := got["redis-server"], got["structd"]
+	for i := range r {
+		if r[i] != s[i] {
+			t.Errorf("redis-server %s\n      structd %s", r[i], s[i])
+		}
+	}
 }
