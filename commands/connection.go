@@ -29,6 +29,10 @@ const (
 )
 
 func cmdPing(c *Ctx) {
+	if c.Session.Subscriptions > 0 && c.Session.Proto == 2 {
+		pingSubscribed(c) // pubsub.go
+		return
+	}
 	switch len(c.Args) {
 	case 1:
 		c.W.Simple("PONG")

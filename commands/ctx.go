@@ -48,6 +48,15 @@ type Ctx struct {
 	// DB is the session's selected database, valid while the command's
 	// locks are held.
 	DB *memtier.DB
+	// Conn is the connection the command runs on, for the commands that
+	// act on the connection itself (EXEC, the pub/sub commands).
+	Conn Conn
+	// InExec is true while EXEC runs the queued commands of a transaction:
+	// the keyspace is already locked exclusively, so Exec takes no locks,
+	// and blocking commands (BLPOP, BZPOPMIN, ...) must not block: they
+	// answer at once as their non-blocking forms would (nil on timeout),
+	// as Redis does inside MULTI. Lists engineer: read this flag.
+	InExec bool
 
 	// Blocked is set by a blocking command (BLPOP, ...) that found nothing
 	// and registered the client as waiting: the connection must wait on it
@@ -64,6 +73,9 @@ type Ctx struct {
 func Exec(c *Ctx, cmd *Command) {
 	c.Cmd = cmd
 	switch {
+	case c.InExec:
+		c.DB = c.KS.DB(c.Session.DB)
+		cmd.Handler(c)
 	case cmd.Flags&KeyspaceWide != 0 || (cmd.Wide != nil && cmd.Wide(c.Args)):
 		c.KS.LockAll()
 		c.DB = c.KS.DB(c.Session.DB)
@@ -202,4 +214,6 @@ func (c *Ctx) KeyChanged(class EventClass, event string, key []byte) {
 // session's (MOVE, COPY ... DB).
 func (c *Ctx) KeyChangedIn(db *memtier.DB, class EventClass, event string, key []byte) {
 	c.KS.Stats.Dirty.Add(1)
+	c.KS.TouchWatched(db, key)
+	notifyKeyspaceEvent(c.Server, class, event, key, db.ID())
 }

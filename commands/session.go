@@ -28,6 +28,12 @@ type Session struct {
 	// CloseAfterReply is set by QUIT, SHUTDOWN and CLIENT KILL of the
 	// caller itself: the connection flushes pending replies, then closes.
 	CloseAfterReply bool
+	// Multi is the connection's transaction and WATCHed keys (multi.go).
+	Multi MultiState
+	// Subscriptions counts the channels, patterns and shard channels the
+	// connection is subscribed to: in RESP2, while it is not zero, only
+	// the pub/sub commands, PING, QUIT and RESET are allowed.
+	Subscriptions int
 
 	mu      sync.Mutex
 	Name    string // CLIENT SETNAME; "" = none

@@ -57,6 +57,11 @@ type Config struct {
 	// Collections are the compact-encoding thresholds (collections.go).
 	Collections CollectionLimits
 
+	// NotifyKeyspaceEvents and OutputBufferLimits are
+	// notify-keyspace-events and client-output-buffer-limit (notify.go).
+	NotifyKeyspaceEvents int
+	OutputBufferLimits   [3]OutputBufferLimit
+
 	// Level is the live log level: CONFIG SET loglevel changes it.
 	Level slog.LevelVar
 
@@ -72,6 +77,9 @@ type Limits struct {
 	Timeout                time.Duration // 0 = no idle timeout
 	RequirePass            string        // "" = no authentication needed
 	Collections            CollectionLimits
+	// KeyspaceEvents are the notify-keyspace-events flags; 0 = none.
+	KeyspaceEvents     int
+	OutputBufferLimits [3]OutputBufferLimit
 }
 
 // Default returns the configuration `structd` runs with when given none.
@@ -89,6 +97,7 @@ func Default() *Config {
 		Hz:                     10,
 		AppendFsync:            "everysec",
 		Collections:            DefaultCollectionLimits,
+		OutputBufferLimits:     DefaultOutputBufferLimits,
 	}
 	c.publish()
 	return c
@@ -114,6 +123,8 @@ func (c *Config) publish() {
 		Timeout:                time.Duration(c.Timeout) * time.Second,
 		RequirePass:            c.RequirePass,
 		Collections:            c.Collections,
+		KeyspaceEvents:         c.NotifyKeyspaceEvents,
+		OutputBufferLimits:     c.OutputBufferLimits,
 	})
 	c.Level.Set(SlogLevel(c.LogLevel))
 }

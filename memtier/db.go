@@ -181,6 +181,7 @@ func (db *DB) removeExpire(sd *slotData, key string) bool {
 func (db *DB) expireKey(s int, key string) {
 	db.remove(s, key)
 	db.ks.Stats.ExpiredKeys.Add(1)
+	db.ks.keyExpired(db, s, key)
 }
 
 // Expire returns the deadline (Unix ms) of a live key, or -1 when it has
@@ -212,6 +213,7 @@ func (db *DB) Persist(key []byte) bool {
 
 // Flush removes every key. Caller holds LockAll.
 func (db *DB) Flush() {
+	db.ks.touchAllWatched(db.id, db, nil)
 	for i := range db.slots {
 		db.slots[i] = slotData{}
 	}

@@ -62,6 +62,14 @@ type Keyspace struct {
 	// system for the time.
 	accessClock atomic.Uint32
 
+	// watches are the keys clients WATCH (watch.go).
+	watches watchRegistry
+	// OnExpired, if set, is called for every key reclaimed because its TTL
+	// passed (lazily or by active expiry), after its removal, with its
+	// slot lock held: the server emits the "expired" keyspace event. Set it
+	// before the keyspace is used.
+	OnExpired func(db *DB, key string)
+
 	// blk is the registry of clients blocked on keys (blocking.go).
 	blk blocking
 }
@@ -119,6 +127,8 @@ func (ks *Keyspace) RUnlockAll() { ks.wide.RUnlock() }
 
 // SwapDB exchanges the contents of databases a and b. Caller holds LockAll.
 func (ks *Keyspace) SwapDB(a, b int) {
+	ks.touchAllWatched(a, ks.dbs[a], ks.dbs[b])
+	ks.touchAllWatched(b, ks.dbs[b], ks.dbs[a])
 	ks.dbs[a], ks.dbs[b] = ks.dbs[b], ks.dbs[a]
 	ks.dbs[a].id, ks.dbs[b].id = a, b
 	ks.signalSwapped(a, b)

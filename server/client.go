@@ -51,6 +51,14 @@ type client struct {
 	// wake a client waiting in a pause.
 	killOnce sync.Once
 	killed   chan struct{}
+
+	// Pub/sub and transactions (pubsub.go, outbuf.go, multi.go). out is
+	// set once, by the client's goroutine, at its first subscription.
+	out      atomic.Pointer[asyncOutput]
+	subs     subscriptions
+	subCount atomic.Int64
+	pubSubs  atomic.Uint64 // channels | patterns<<21 | shard<<42
+	pubMulti atomic.Int64  // 0 outside MULTI, else 1 + queued commands
 }
 
 func (s *Server) newClient(nc net.Conn) *client {
@@ -69,7 +77,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 	cl.session.Authenticated = s.cfg.Limits().RequirePass == ""
 	cl.publish()
 	cl.lastInteraction.Store(int64(s.monoNow()))
-	cl.ctx = commands.Ctx{W: &cl.writer, Session: &cl.session, Server: s, KS: s.ks}
+	cl.ctx = commands.Ctx{W: &cl.writer, Session: &cl.session, Server: s, KS: s.ks, Conn: cl}
 	return cl
 }
 
@@ -136,6 +144,13 @@ func (cl *client) flush() bool {
 	if cl.writer.Len() == 0 {
 		return true
 	}
+	if cl.out.Load() != nil {
+		cl.flushAsync()
+		return true
+	}
+	if cl.normalOutputOverLimit() {
+		return false
+	}
 	n, err := cl.conn.Write(cl.writer.Buf)
 	cl.srv.stats.NetOutputBytes.Add(int64(n))
 	if cap(cl.writer.Buf) > 1<<20 {
@@ -156,6 +171,7 @@ func (cl *client) publish() {
 	cl.pubState.Store(st)
 	cl.pubCmd.Store(cl.lastCmd)
 	cl.pubQbuf.Store(int64(cl.reader.Buffered()))
+	cl.publishTx()
 	if c := int64(cl.reader.Capacity()); c != cl.pubRbs.Load() {
 		cl.pubRbs.Store(c)
 		if c > cl.pubRbp.Load() {

@@ -16,6 +16,12 @@ func (s *Server) dispatch(cl *client, args [][]byte) {
 	if b := cl.ctx.Blocked; b != nil {
 		mark = cl.waitBlocked(b) // BLPOP & co. found nothing: wait (blocking.go)
 	}
+	if mark > len(cl.writer.Buf) {
+		mark = len(cl.writer.Buf) // SUBSCRIBE moved the replies to the pending output
+	}
+	if !executed && len(cl.writer.Buf) > mark && cl.writer.Buf[mark] == '-' {
+		cl.flagTransaction()
+	}
 	if len(cl.writer.Buf) > mark && cl.writer.Buf[mark] == '-' {
 		s.countError(cl.writer.Buf[mark:])
 		if executed {
@@ -55,7 +61,10 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 		cl.writer.Error("NOAUTH Authentication required.")
 		return cmd, false
 	}
-	if s.pause.mode.Load() != uint32(commands.PauseOff) {
+	if cl.gate(cmd, args) {
+		return cmd, false
+	}
+	if s.pause.mode.Load() != uint32(commands.PauseOff) && !cl.ctx.InExec {
 		if !s.waitPause(cl, cmd) {
 			return cmd, false
 		}

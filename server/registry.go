@@ -70,7 +70,7 @@ func (cl *client) info(now time.Time, mono time.Duration) commands.ClientInfo {
 	}
 	qbuf := int(cl.pubQbuf.Load())
 	rbs := int(cl.pubRbs.Load())
-	return commands.ClientInfo{
+	ci := commands.ClientInfo{
 		ID:       cl.session.ID,
 		Addr:     cl.addr,
 		LAddr:    cl.laddr,
@@ -94,6 +94,8 @@ func (cl *client) info(now time.Time, mono time.Duration) commands.ClientInfo {
 		LibName:  libName,
 		LibVer:   libVer,
 	}
+	cl.addStateInfo(&ci)
+	return ci
 }
 
 // clientOverhead approximates the fixed memory of one client (structs,

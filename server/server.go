@@ -32,6 +32,8 @@ type Server struct {
 	mu      sync.Mutex // guards clients
 	clients map[int64]*client
 
+	pubsub pubsubHub
+
 	stats   Stats
 	metrics instantMetrics // guarded by its own mutex
 	pause   pauseState
@@ -73,7 +75,7 @@ func New(cfg *config.Config, opts Options) *Server {
 	cfg.RLock()
 	dbs := cfg.Databases
 	cfg.RUnlock()
-	return &Server{
+	s := &Server{
 		cfg:     cfg,
 		ks:      memtier.New(dbs, opts.Clock),
 		table:   commands.All(),
@@ -83,6 +85,8 @@ func New(cfg *config.Config, opts Options) *Server {
 		ctx:     ctx,
 		cancel:  cancel,
 	}
+	s.ks.OnExpired = s.keyExpired
+	return s
 }
 
 // monoNow is the time since the server was created on the monotonic clock:
@@ -235,6 +239,8 @@ func (s *Server) unregister(cl *client) {
 	s.mu.Lock()
 	delete(s.clients, cl.session.ID)
 	s.mu.Unlock()
+	cl.releaseState()
+	cl.drainOutput()
 	cl.kill()
 }
 

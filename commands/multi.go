@@ -1,0 +1,177 @@
+package commands
+
+import "github.com/structd/structd/memtier"
+
+// Transactions, after Redis 7.0's multi.c: MULTI starts queueing, the
+// server queues every later command (after checking it exists, its arity
+// and authentication: a failure there flags the transaction and EXEC
+// answers EXECABORT), and EXEC runs the queue with the keyspace locked
+// exclusively, so no other client's command runs in between. A command
+// that fails while EXEC runs does not stop the others: there is no
+// rollback, as in Redis.
+
+func init() {
+	txFlags := NoScript | Loading | Stale | Fast | AllowBusy
+	register(
+		&Command{Name: "multi", Arity: 1, Flags: txFlags, Categories: []string{"fast", "transaction"}, Handler: cmdMulti},
+		&Command{Name: "exec", Arity: 1, Flags: NoScript | Loading | Stale | SkipSlowlog | KeyspaceWide,
+			Categories: []string{"slow", "transaction"}, Handler: cmdExec},
+		&Command{Name: "discard", Arity: 1, Flags: txFlags, Categories: []string{"fast", "transaction"}, Handler: cmdDiscard},
+		&Command{Name: "watch", Arity: -2, Flags: txFlags, FirstKey: 1, LastKey: -1, KeyStep: 1,
+			Categories: []string{"fast", "transaction"}, Handler: cmdWatch},
+		&Command{Name: "unwatch", Arity: 1, Flags: txFlags, Categories: []string{"fast", "transaction"}, Handler: cmdUnwatch},
+	)
+	onReset(func(c *Ctx) {
+		c.Session.Multi.discard()
+		c.KS.Unwatch(&c.Session.Multi.Watch, false)
+	})
+}
+
+// Conn is the connection a command runs on, for the commands that act on
+// the connection beyond their reply. The server's client implements it.
+type Conn interface {
+	// Dispatch runs one queued command exactly as the server runs a
+	// command it reads (lookup, checks, statistics, CLIENT REPLY mode),
+	// writing its reply; EXEC calls it with Ctx.InExec set, so the
+	// command takes no locks.
+	Dispatch(args [][]byte)
+	// Subscribe subscribes the connection to channels, patterns or shard
+	// channels, replying for each as Redis does.
+	Subscribe(kind SubKind, names [][]byte)
+	// Unsubscribe ends subscriptions (all of the kind when names is
+	// empty), replying for each.
+	Unsubscribe(kind SubKind, names [][]byte)
+}
+
+// MultiState is a connection's transaction: whether MULTI is open, the
+// queued commands and the keys it WATCHes. The connection goroutine owns it.
+type MultiState struct {
+	// Active is true between MULTI and EXEC or DISCARD.
+	Active bool
+	// Aborted is set when a command failed to queue: EXEC answers
+	// EXECABORT.
+	Aborted bool
+	// Queue holds copies of the queued commands' arguments.
+	Queue [][][]byte
+	// QueuedBytes is the size of Queue's arguments (CLIENT LIST
+	// multi-mem).
+	QueuedBytes int
+	// Watch is the WATCHed keys; EXEC, DISCARD, UNWATCH, RESET and
+	// disconnection clear them.
+	Watch memtier.Watch
+}
+
+// Enqueue copies args onto the queue (the server calls it for each command
+// sent after MULTI).
+func (m *MultiState) Enqueue(args [][]byte) {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	cp := make([][]byte, len(args))
+	for i, a := range args {
+		buf = append(buf, a...)
+		cp[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
+	}
+	m.Queue = append(m.Queue, cp)
+	m.QueuedBytes += n
+}
+
+// discard drops the transaction (not the watched keys).
+func (m *MultiState) discard() {
+	m.Active, m.Aborted, m.Queue, m.QueuedBytes = false, false, nil, 0
+}
+
+// QueuesCommand reports whether the server queues cmd for a session in
+// MULTI rather than running it: everything but the commands that end or
+// manage the transaction and QUIT and RESET.
+func QueuesCommand(cmd *Command) bool {
+	switch cmd.Name {
+	case "exec", "discard", "multi", "watch", "quit", "reset":
+		return false
+	}
+	return true
+}
+
+// afterExec are run at the end of every EXEC that ran its commands, still
+// under the exclusive keyspace lock: blocking commands register here to
+// serve the clients waiting on keys the transaction filled.
+var afterExec []func(c *Ctx)
+
+// onAfterExec registers an afterExec hook; call it from an init function.
+func onAfterExec(fn func(c *Ctx)) { afterExec = append(afterExec, fn) }
+
+func cmdMulti(c *Ctx) {
+	m := &c.Session.Multi
+	if m.Active {
+		c.W.Error("ERR MULTI calls can not be nested")
+		return
+	}
+	m.Active = true
+	c.W.OK()
+}
+
+func cmdDiscard(c *Ctx) {
+	m := &c.Session.Multi
+	if !m.Active {
+		c.W.Error("ERR DISCARD without MULTI")
+		return
+	}
+	m.discard()
+	c.KS.Unwatch(&m.Watch, false)
+	c.W.OK()
+}
+
+// cmdExec runs under the exclusive keyspace lock (KeyspaceWide).
+func cmdExec(c *Ctx) {
+	m := &c.Session.Multi
+	if !m.Active {
+		c.W.Error("ERR EXEC without MULTI")
+		return
+	}
+	if m.Aborted {
+		m.discard()
+		c.KS.Unwatch(&m.Watch, true)
+		c.W.Error("EXECABORT Transaction discarded because of previous errors.")
+		return
+	}
+	if m.Watch.Dirty() || c.KS.WatchedExpired(&m.Watch) {
+		m.discard()
+		c.KS.Unwatch(&m.Watch, true)
+		c.W.NullArray()
+		return
+	}
+	queue := m.Queue
+	m.discard()
+	c.KS.Unwatch(&m.Watch, true)
+	c.W.Array(len(queue))
+	args, cmd := c.Args, c.Cmd
+	c.InExec = true
+	for _, q := range queue {
+		c.Conn.Dispatch(q)
+	}
+	c.InExec = false
+	c.Args, c.Cmd = args, cmd
+	c.DB = c.KS.DB(c.Session.DB)
+	for _, fn := range afterExec {
+		fn(c)
+	}
+}
+
+func cmdWatch(c *Ctx) {
+	m := &c.Session.Multi
+	if m.Active {
+		c.W.Error("ERR WATCH inside MULTI is not allowed")
+		return
+	}
+	for _, key := range c.Args[1:] {
+		c.KS.Watch(&m.Watch, c.DB, key)
+	}
+	c.W.OK()
+}
+
+func cmdUnwatch(c *Ctx) {
+	c.KS.Unwatch(&c.Session.Multi.Watch, false)
+	c.W.OK()
+}

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"github.com/structd/structd/commands"
+)
+
+// The connection side of transactions and subscribed mode, hooked into
+// call (dispatch.go) at the point Redis's processCommand checks them.
+
+// Dispatch implements commands.Conn: EXEC runs each queued command through
+// the same path as a command read from the socket.
+func (cl *client) Dispatch(args [][]byte) {
+	cl.srv.dispatch(cl, args)
+}
+
+// gate applies, to a command that passed lookup, arity and authentication,
+// the checks Redis makes before running it: the RESP2 subscribed-mode
+// restriction, the commands MULTI refuses, and queueing inside MULTI. It
+// returns true when it answered in the command's place (error or QUEUED).
+func (cl *client) gate(cmd *commands.Command, args [][]byte) bool {
+	if cl.session.Subscriptions > 0 && cl.session.Proto == 2 && !allowedSubscribed(cmd) {
+		cl.writer.Error("ERR Can't execute '" + cmd.Name +
+			"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+		return true
+	}
+	m := &cl.session.Multi
+	if !m.Active {
+		return false
+	}
+	if cmd.Flags&commands.NoMulti != 0 {
+		cl.writer.Error("ERR Command not allowed inside a transaction")
+		return true
+	}
+	if !commands.QueuesCommand(cmd) {
+		return false
+	}
+	m.Enqueue(args)
+	cl.writer.Simple("QUEUED")
+	return true
+}
+
+// allowedSubscribed reports whether a RESP2 client in subscribed mode may
+// run cmd.
+func allowedSubscribed(cmd *commands.Command) bool {
+	switch cmd.Name {
+	case "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe",
+		"psubscribe", "punsubscribe", "quit", "reset":
+		return true
+	}
+	return false
+}
+
+// flagTransaction marks the open transaction failed after a command was
+// rejected before queueing (unknown, wrong arity, not authenticated, not
+// allowed): EXEC will answer EXECABORT, as Redis's flagTransaction.
+func (cl *client) flagTransaction() {
+	if cl.session.Multi.Active {
+		cl.session.Multi.Aborted = true
+	}
+}
+
+// releaseState drops what a departing client holds beyond its goroutine:
+// its subscriptions and watched keys.
+func (cl *client) releaseState() {
+	cl.unsubscribeAll()
+	if cl.session.Multi.Watch.Watching() {
+		cl.srv.ks.RLockAll()
+		cl.srv.ks.Unwatch(&cl.session.Multi.Watch, false)
+		cl.srv.ks.RUnlockAll()
+	}
+}
+
+// addStateInfo completes a CLIENT LIST snapshot with the transaction,
+// subscription and output-buffer fields, as published by the client.
+func (cl *client) addStateInfo(ci *commands.ClientInfo) {
+	tx := cl.pubMulti.Load()
+	ci.Multi = int(tx) - 1
+	if tx > 0 {
+		ci.Flags = addFlag(ci.Flags, 'x')
+	}
+	subs := cl.pubSubs.Load()
+	ci.Sub = int(subs & (1<<21 - 1))
+	ci.PSub = int(subs >> 21 & (1<<21 - 1))
+	ci.SSub = int(subs >> 42)
+	if subs != 0 {
+		ci.Flags = addFlag(ci.Flags, 'P')
+	}
+	if o := cl.out.Load(); o != nil {
+		ci.OMem = int(o.omem.Load())
+		ci.OLL = int(o.oll.Load())
+		ci.TotMem += ci.OMem
+	}
+}
+
+// addFlag adds a CLIENT LIST flag letter, replacing "N" (no flags).
+func addFlag(flags string, f byte) string {
+	if flags == "N" {
+		return string(f)
+	}
+	return flags + string(f)
+}
+
+// publishTx publishes the transaction state for CLIENT LIST: 0 outside
+// MULTI, else 1 + the number of queued commands.
+func (cl *client) publishTx() {
+	if m := &cl.session.Multi; m.Active {
+		cl.pubMulti.Store(int64(len(m.Queue)) + 1)
+	} else {
+		cl.pubMulti.Store(0)
+	}
+}
