@@ -72,7 +72,7 @@ func randLimit(rng *rand.Rand, args []string) []string {
 
 func randomZSetCommand(rng *rand.Rand) []string {
 	k := randZKey(rng)
-	switch rng.IntN(31) {
+	switch rng.IntN(35) {
 	case 0, 1, 2, 3:
 		args := []string{"ZADD", k}
 		for _, f := range []string{"NX", "XX", "GT", "LT", "CH"} {
@@ -219,6 +219,38 @@ func randomZSetCommand(rng *rand.Rand) []string {
 			args = append(args, "DESC")
 		}
 		if rng.IntN(3) == 0 {
+			args = append(args, "STORE", "sorted")
+		}
+		return randLimit(rng, args)
+	case 30:
+		return []string{"RPUSH", "l", randMember(rng), randMember(rng)}
+	case 31:
+		return []string{"HSET", "h_" + randMember(rng), "w", pick(rng, randScores), "n", randMember(rng)}
+	case 32, 33:
+		// SORT over a list or a set, by hash fields or string keys; BY
+		// nosort only on the list (a set's own order is unspecified) and
+		// ALPHA only without BY (ties would keep each server's order).
+		src := pick(rng, []string{"l", "s", k})
+		args := []string{"SORT", src}
+		switch rng.IntN(4) {
+		case 0:
+			args = append(args, "BY", "h_*->w")
+		case 1:
+			args = append(args, "BY", "w_*")
+		case 2:
+			args = append(args, "ALPHA")
+		default:
+			if src == "l" {
+				args = append(args, "BY", "nosort")
+			}
+		}
+		if rng.IntN(2) == 0 {
+			args = append(args, "GET", "h_*->n", "GET", "#")
+		}
+		if rng.IntN(2) == 0 {
+			args = append(args, "DESC")
+		}
+		if rng.IntN(4) == 0 {
 			args = append(args, "STORE", "sorted")
 		}
 		return randLimit(rng, args)
