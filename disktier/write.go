@@ -64,15 +64,21 @@ func (w *writer) current(db, slot int, key []byte) (Meta, bool, error) {
 	return m, err == nil, err
 }
 
+// prepare returns what a write of o under key needs: the key's slot, its
+// stored metadata (had false when absent) and o's new metadata.
+func (w *writer) prepare(db int, key []byte, o *memtier.Object, expireAt int64) (slot int, old Meta, had bool, m Meta, err error) {
+	slot = memtier.SlotOf(key)
+	if old, had, err = w.current(db, slot, key); err != nil {
+		return
+	}
+	m, err = metaOf(o, expireAt)
+	return
+}
+
 // put writes the whole of key: its metadata, and its value inline or under
 // sub-keys (see InlineMax), replacing any earlier sub-keys.
 func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) error {
-	slot := memtier.SlotOf(key)
-	old, had, err := w.current(db, slot, key)
-	if err != nil {
-		return err
-	}
-	m, err := metaOf(o, expireAt)
+	slot, old, had, m, err := w.prepare(db, key, o, expireAt)
 	if err != nil {
 		return err
 	}
@@ -111,12 +117,7 @@ func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) erro
 // key. A collection keeps the sub-key layout while it shrinks, until it is
 // written whole again.
 func (w *writer) putFields(db int, key []byte, o *memtier.Object, expireAt int64, fields [][]byte) error {
-	slot := memtier.SlotOf(key)
-	old, had, err := w.current(db, slot, key)
-	if err != nil {
-		return err
-	}
-	m, err := metaOf(o, expireAt)
+	slot, old, had, m, err := w.prepare(db, key, o, expireAt)
 	if err != nil {
 		return err
 	}
