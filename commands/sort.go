@@ -66,11 +66,14 @@ scan:
 }
 
 // sortReadsPatterns reports whether a SORT may read keys through a BY or
-// GET pattern (it answers yes for any BY or GET word: being wrong that way
-// only costs concurrency).
+// GET pattern: only a pattern with "*" names other keys ("#" and patterns
+// without "*", such as BY nosort, read nothing). It looks at the argument
+// after every BY or GET word, which includes every pattern the handler
+// uses: being wrong the other way would only cost concurrency.
 func sortReadsPatterns(args [][]byte) bool {
-	for _, a := range args[min(2, len(args)):] {
-		if bytes.EqualFold(a, []byte("by")) || bytes.EqualFold(a, []byte("get")) {
+	for i := 2; i+1 < len(args); i++ {
+		if (bytes.EqualFold(args[i], []byte("by")) || bytes.EqualFold(args[i], []byte("get"))) &&
+			bytes.IndexByte(args[i+1], '*') >= 0 {
 			return true
 		}
 	}

@@ -63,11 +63,14 @@ func TestSortWideOnlyWithPatterns(t *testing.T) {
 		"sort k ALPHA LIMIT 0 1":      false,
 		"sort k STORE d":              false,
 		"sort k BY w_*":               true,
-		"sort k by nosort":            true,
-		"sort k GET #":                true,
+		"sort k by nosort":            false,
+		"sort k GET #":                false,
+		"sort k GET nostar":           false,
 		"sort k ALPHA get h_*->f":     true,
+		"sort k GET # GET o_*":        true,
 		"sort by":                     false, // "by" is the key here
 		"sort k STORE d GET x_* DESC": true,
+		"sort k BY":                   false,
 	} {
 		if got := sort.Wide(argv(args)); got != want {
 			t.Errorf("%s: wide %v, want %v", args, got, want)
