@@ -185,19 +185,7 @@ func MemoryUsage() (used, rss uint64) {
 	return used, rss
 }
 
-var totalSystemMemory = sync.OnceValue(func() uint64 {
-	data, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-})
+var totalSystemMemory = sync.OnceValue(func() uint64 { return procKB("/proc/meminfo", "MemTotal:") })
 
 // bytesToHuman formats n as Redis's INFO does: 1.09M, 512B.
 func bytesToHuman(n uint64) string {

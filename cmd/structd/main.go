@@ -75,6 +75,7 @@ func run(args []string) int {
 		logger.Error("cannot start server", "err", err)
 		return 1
 	}
+	commands.RecordStartupMemory() // MEMORY STATS startup.allocated
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
