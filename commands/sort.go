@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/structd/structd/config"
 	"github.com/structd/structd/memtier"
 	"github.com/structd/structd/memtier/types"
 )
@@ -226,7 +225,7 @@ func sortGeneric(c *Ctx, readonly bool) {
 		return
 	}
 	list := types.NewList()
-	fill := sortListFill(c)
+	fill := listFill(c)
 	for j := start; j <= end; j++ {
 		it := items[j]
 		if len(gets) == 0 {
@@ -244,14 +243,6 @@ func sortGeneric(c *Ctx, readonly bool) {
 		c.KeyChanged(EventGeneric, "del", storeKey)
 	}
 	c.W.Int(outLen)
-}
-
-// sortListFill is list-max-listpack-size, for the list STORE builds.
-func sortListFill(c *Ctx) int {
-	if c.Server == nil {
-		return config.DefaultCollectionLimits.ListMaxListpackSize
-	}
-	return c.Server.Config().Limits().Collections.ListMaxListpackSize
 }
 
 // forceSkiplist converts a listpack sorted set to a skiplist, as Redis's

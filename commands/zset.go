@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/structd/structd/config"
 	"github.com/structd/structd/internal/resp"
 	"github.com/structd/structd/memtier"
 	"github.com/structd/structd/memtier/types"
@@ -117,10 +116,7 @@ func appendNumKeys(dst []int, args [][]byte, i int) []int {
 
 // zsetLimits returns the zset-max-listpack-* thresholds in force.
 func zsetLimits(c *Ctx) types.Limits {
-	cl := config.DefaultCollectionLimits
-	if c.Server != nil {
-		cl = c.Server.Config().Limits().Collections
-	}
+	cl := collectionLimits(c)
 	return types.Limits{Entries: cl.ZSetMaxListpackEntries, Value: clampInt(cl.ZSetMaxListpackValue)}
 }
 
@@ -759,7 +755,7 @@ func cmdZRandMember(c *Ctx) {
 	default:
 		c.W.Array(int(abs64(count)))
 	}
-	z.Random(int(count), func(m types.Elem, s float64) {
+	emit := func(m types.Elem, s float64) {
 		if pairs {
 			c.W.Array(2)
 		}
@@ -767,7 +763,16 @@ func cmdZRandMember(c *Ctx) {
 		if withScores {
 			c.W.Double(s)
 		}
-	})
+	}
+	if count > 0 {
+		z.Random(int(count), emit)
+		return
+	}
+	// Picks with repetition are bounded like HRANDFIELD's: past
+	// maxRandomReplyBytes the reply is cut and the connection closed.
+	for i := count; i < 0 && !randomReplyFull(c); i++ {
+		z.Random(-1, emit)
+	}
 }
 
 func abs64(n int64) int64 {

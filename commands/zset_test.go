@@ -208,3 +208,23 @@ func TestZRangeLimitsDoNotOverflow(t *testing.T) {
 		kt.expect(":0\r\n", "zremrangebyrank", "z", "9223372036854775807", "-9223372036854775808")
 	}
 }
+
+// TestZRandMemberRepeatsAreBounded checks that a huge negative count stops
+// at maxRandomReplyBytes and closes the connection after the reply, as
+// HRANDFIELD does, instead of writing until memory runs out.
+func TestZRandMemberRepeatsAreBounded(t *testing.T) {
+	defer func(old int) { maxRandomReplyBytes = old }(maxRandomReplyBytes)
+	maxRandomReplyBytes = 4096
+	kt := newKeyTester(t)
+	kt.expect(":2\r\n", "zadd", "z", "1", "a", "2", "b")
+	got := kt.do("zrandmember", "z", "-4611686018427387903", "WITHSCORES")
+	if !strings.HasPrefix(got, "*9223372036854775806\r\n") {
+		t.Fatalf("reply starts %q", got[:min(len(got), 40)])
+	}
+	if len(got) > 2*maxRandomReplyBytes {
+		t.Errorf("reply of %d bytes, want it cut near %d", len(got), maxRandomReplyBytes)
+	}
+	if !kt.ctx.Session.CloseAfterReply {
+		t.Error("the connection is not closed after the cut reply")
+	}
+}
