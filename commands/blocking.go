@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/big"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/structd/structd/internal/resp"
@@ -308,6 +309,38 @@ func cmdBZMPop(c *Ctx) {
 	block(c, a.keys, timeout, &blockOp{kind: blockZMPop, want: memtier.TypeZSet, highest: a.highest, count: a.count})
 }
 
+// equivalent is the non-blocking command a served op amounts to (as Redis
+// rewrites a served BLPOP to LPOP for propagation): the serving Ctx's Args
+// and Cmd, for whatever logs commands.
+func (op *blockOp) equivalent(key []byte) [][]byte {
+	side := func(head bool) []byte {
+		if head {
+			return []byte("LEFT")
+		}
+		return []byte("RIGHT")
+	}
+	count := []byte(strconv.FormatInt(op.count, 10))
+	switch op.kind {
+	case blockMove:
+		return [][]byte{[]byte("lmove"), key, op.dst, side(op.head), side(op.toHead)}
+	case blockPop, blockMPop:
+		name := []byte("rpop")
+		if op.head {
+			name = []byte("lpop")
+		}
+		if op.kind == blockPop {
+			return [][]byte{name, key}
+		}
+		return [][]byte{name, key, count}
+	default:
+		name := []byte("zpopmin")
+		if op.highest {
+			name = []byte("zpopmax")
+		}
+		return [][]byte{name, key, count}
+	}
+}
+
 // serve runs op's pop on key's non-empty value o, on behalf of the blocked
 // client, with c writing into the client's reply buffer.
 func (op *blockOp) serve(c *Ctx, key []byte, o *memtier.Object) {
@@ -437,6 +470,8 @@ func (p *servePass) serveKey(rk memtier.ReadyKey) bool {
 			continue // its client gave up meanwhile
 		}
 		sc := &Ctx{W: &op.reply, Session: &op.session, Server: p.c.Server, KS: p.c.KS, DB: db, InExec: true}
+		sc.Args = op.equivalent(key)
+		sc.Cmd = registry[string(sc.Args[0])]
 		op.serve(sc, key, o)
 		w.Wake()
 	}
