@@ -478,18 +478,8 @@ func zcountGeneric(c *Ctx, lex bool) {
 
 // cmdZScore is ZSCORE key member: a double, or null.
 func cmdZScore(c *Ctx) {
-	z, ok := lookupZSet(c, c.Args[1])
-	if !ok {
-		return
-	}
-	if z == nil {
-		c.W.Null()
-		return
-	}
-	if s, found := z.Score(c.Args[2]); found {
-		c.W.Double(s)
-	} else {
-		c.W.Null()
+	if z, ok := lookupZSet(c, c.Args[1]); ok {
+		writeScore(c, z, c.Args[2])
 	}
 }
 
@@ -503,14 +493,20 @@ func cmdZMScore(c *Ctx) {
 	members := c.Args[2:]
 	c.W.Array(len(members))
 	for _, m := range members {
-		if z != nil {
-			if s, found := z.Score(m); found {
-				c.W.Double(s)
-				continue
-			}
-		}
-		c.W.Null()
+		writeScore(c, z, m)
 	}
+}
+
+// writeScore replies member's score in z as a double, or null when z is
+// nil (a missing key) or has no such member.
+func writeScore(c *Ctx, z *types.ZSet, member []byte) {
+	if z != nil {
+		if s, found := z.Score(member); found {
+			c.W.Double(s)
+			return
+		}
+	}
+	c.W.Null()
 }
 
 func cmdZRank(c *Ctx)    { zrankGeneric(c, false) }
