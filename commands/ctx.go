@@ -215,5 +215,5 @@ func (c *Ctx) KeyChanged(class EventClass, event string, key []byte) {
 func (c *Ctx) KeyChangedIn(db *memtier.DB, class EventClass, event string, key []byte) {
 	c.KS.Stats.Dirty.Add(1)
 	c.KS.TouchWatched(db, key)
-	notifyKeyspaceEvent(c.Server, class, event, key, db.ID())
+	notifyKeyspaceEvent(c, class, event, key, db.ID())
 }

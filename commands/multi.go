@@ -22,7 +22,7 @@ func init() {
 		&Command{Name: "unwatch", Arity: 1, Flags: txFlags, Categories: []string{"fast", "transaction"}, Handler: cmdUnwatch},
 	)
 	onReset(func(c *Ctx) {
-		c.Session.Multi.discard()
+		c.Session.Multi.Discard()
 		c.KS.Unwatch(&c.Session.Multi.Watch, false)
 	})
 }
@@ -78,8 +78,8 @@ func (m *MultiState) Enqueue(args [][]byte) {
 	m.QueuedBytes += n
 }
 
-// discard drops the transaction (not the watched keys).
-func (m *MultiState) discard() {
+// Discard drops the transaction (not the watched keys).
+func (m *MultiState) Discard() {
 	m.Active, m.Aborted, m.Queue, m.QueuedBytes = false, false, nil, 0
 }
 
@@ -118,7 +118,7 @@ func cmdDiscard(c *Ctx) {
 		c.W.Error("ERR DISCARD without MULTI")
 		return
 	}
-	m.discard()
+	m.Discard()
 	c.KS.Unwatch(&m.Watch, false)
 	c.W.OK()
 }
@@ -131,19 +131,19 @@ func cmdExec(c *Ctx) {
 		return
 	}
 	if m.Aborted {
-		m.discard()
+		m.Discard()
 		c.KS.Unwatch(&m.Watch, true)
 		c.W.Error("EXECABORT Transaction discarded because of previous errors.")
 		return
 	}
 	if m.Watch.Dirty() || c.KS.WatchedExpired(&m.Watch) {
-		m.discard()
+		m.Discard()
 		c.KS.Unwatch(&m.Watch, true)
 		c.W.NullArray()
 		return
 	}
 	queue := m.Queue
-	m.discard()
+	m.Discard()
 	c.KS.Unwatch(&m.Watch, true)
 	c.W.Array(len(queue))
 	args, cmd := c.Args, c.Cmd

@@ -58,8 +58,9 @@ const (
 type PubSubHub interface {
 	// Publish delivers message to the subscribers of channel (and, for
 	// SubChannel, of the patterns matching it) and returns how many
-	// deliveries it made.
-	Publish(kind SubKind, channel, message []byte) int
+	// deliveries it made. from is the publishing connection (nil for the
+	// server): a message to itself joins its replies in order.
+	Publish(from Conn, kind SubKind, channel, message []byte) int
 	// ActiveChannels lists the channels (SubChannel or SubShard) with at
 	// least one subscriber, matching pattern if it is not nil.
 	ActiveChannels(kind SubKind, pattern []byte) [][]byte
@@ -70,7 +71,7 @@ type PubSubHub interface {
 	// NotifyKeyspaceEvent publishes a keyspace notification for a change
 	// of class to key in database db; flags are the current
 	// notify-keyspace-events flags (not zero).
-	NotifyKeyspaceEvent(flags int, class int, event string, key []byte, db int)
+	NotifyKeyspaceEvent(from Conn, flags int, class int, event string, key []byte, db int)
 }
 
 func hub(c *Ctx) PubSubHub { return c.Server.(PubSubHub) }
@@ -93,8 +94,8 @@ func cmdUnsubscribe(c *Ctx)  { c.Conn.Unsubscribe(SubChannel, c.Args[1:]) }
 func cmdPUnsubscribe(c *Ctx) { c.Conn.Unsubscribe(SubPattern, c.Args[1:]) }
 func cmdSUnsubscribe(c *Ctx) { c.Conn.Unsubscribe(SubShard, c.Args[1:]) }
 
-func cmdPublish(c *Ctx)  { c.W.Int(int64(hub(c).Publish(SubChannel, c.Args[1], c.Args[2]))) }
-func cmdSPublish(c *Ctx) { c.W.Int(int64(hub(c).Publish(SubShard, c.Args[1], c.Args[2]))) }
+func cmdPublish(c *Ctx)  { c.W.Int(int64(hub(c).Publish(c.Conn, SubChannel, c.Args[1], c.Args[2]))) }
+func cmdSPublish(c *Ctx) { c.W.Int(int64(hub(c).Publish(c.Conn, SubShard, c.Args[1], c.Args[2]))) }
 
 func cmdPubSubChannels(c *Ctx)      { pubsubChannels(c, SubChannel) }
 func cmdPubSubShardChannels(c *Ctx) { pubsubChannels(c, SubShard) }
@@ -102,7 +103,7 @@ func cmdPubSubShardChannels(c *Ctx) { pubsubChannels(c, SubShard) }
 // pubsubChannels is PUBSUB CHANNELS|SHARDCHANNELS [pattern].
 func pubsubChannels(c *Ctx, kind SubKind) {
 	if len(c.Args) > 3 {
-		c.W.Error(WrongArity(c.Cmd.Name))
+		c.W.Error("ERR unknown subcommand or wrong number of arguments for '" + c.Arg(1) + "'. Try PUBSUB HELP.")
 		return
 	}
 	var pattern []byte
@@ -119,11 +120,11 @@ func pubsubChannels(c *Ctx, kind SubKind) {
 func cmdPubSubNumSub(c *Ctx)      { pubsubNumSub(c, SubChannel) }
 func cmdPubSubShardNumSub(c *Ctx) { pubsubNumSub(c, SubShard) }
 
-// pubsubNumSub is PUBSUB NUMSUB|SHARDNUMSUB [channel ...]: a map of
-// channel to subscriber count in RESP3, a flat array in RESP2.
+// pubsubNumSub is PUBSUB NUMSUB|SHARDNUMSUB [channel ...]: channel and
+// subscriber count pairs in a flat array, in RESP3 too (as Redis 7.0).
 func pubsubNumSub(c *Ctx, kind SubKind) {
 	h := hub(c)
-	c.W.Map(len(c.Args) - 2)
+	c.W.Array(2 * (len(c.Args) - 2))
 	for _, ch := range c.Args[2:] {
 		c.W.Bulk(ch)
 		c.W.Int(int64(h.NumSub(kind, ch)))
@@ -158,16 +159,16 @@ func cmdPubSubHelp(c *Ctx) {
 // notifyKeyspaceEvent publishes a keyspace notification if
 // notify-keyspace-events asks for it. Disabled (the default), it costs one
 // atomic load.
-func notifyKeyspaceEvent(srv Server, class EventClass, event string, key []byte, db int) {
-	if srv == nil {
+func notifyKeyspaceEvent(c *Ctx, class EventClass, event string, key []byte, db int) {
+	if c.Server == nil {
 		return
 	}
-	flags := srv.Config().Limits().KeyspaceEvents
+	flags := c.Server.Config().Limits().KeyspaceEvents
 	if flags == 0 || flags&classFlag(class) == 0 {
 		return
 	}
-	if ps, ok := srv.(PubSubHub); ok {
-		ps.NotifyKeyspaceEvent(flags, classFlag(class), event, key, db)
+	if ps, ok := c.Server.(PubSubHub); ok {
+		ps.NotifyKeyspaceEvent(c.Conn, flags, classFlag(class), event, key, db)
 	}
 }
 

@@ -76,10 +76,7 @@ func ParseKeyspaceEvents(s string) (int, error) {
 func KeyspaceEventsString(flags int) string {
 	var b []byte
 	if flags&NotifyAll == NotifyAll {
-		b = append(b, 'A')
-		if flags&NotifyNew != 0 {
-			b = append(b, 'n')
-		}
+		b = append(b, 'A') // Redis writes no n after A
 	} else {
 		for _, nc := range notifyChars {
 			if flags&nc.flag != 0 {

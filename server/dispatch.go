@@ -21,6 +21,9 @@ func (s *Server) dispatch(cl *client, args [][]byte) {
 	}
 	if !executed && len(cl.writer.Buf) > mark && cl.writer.Buf[mark] == '-' {
 		cl.flagTransaction()
+		if cmd != nil && cmd.Name == "exec" {
+			cl.execAbort(mark)
+		}
 	}
 	if len(cl.writer.Buf) > mark && cl.writer.Buf[mark] == '-' {
 		s.countError(cl.writer.Buf[mark:])

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strings"
+
 	"github.com/structd/structd/commands"
 )
 
@@ -107,5 +109,22 @@ func (cl *client) publishTx() {
 		cl.pubMulti.Store(int64(len(m.Queue)) + 1)
 	} else {
 		cl.pubMulti.Store(0)
+	}
+}
+
+// execAbort turns the rejection of EXEC itself (wrong arity, say), written
+// at mark, into Redis's EXECABORT reply and discards the transaction, as
+// Redis's execCommandAbort.
+func (cl *client) execAbort(mark int) {
+	msg := string(cl.writer.Buf[mark+1 : len(cl.writer.Buf)-2])
+	msg = strings.TrimPrefix(msg, "ERR ")
+	cl.writer.Buf = cl.writer.Buf[:mark]
+	cl.writer.Error("EXECABORT Transaction discarded because of: " + msg)
+	m := &cl.session.Multi
+	m.Discard()
+	if m.Watch.Watching() {
+		cl.srv.ks.RLockAll()
+		cl.srv.ks.Unwatch(&m.Watch, false)
+		cl.srv.ks.RUnlockAll()
 	}
 }

@@ -172,7 +172,7 @@ func (o *asyncOutput) overLimitLocked(cl *client) bool {
 		class = config.ClientPubSub
 	}
 	l := cl.srv.cfg.Limits().OutputBufferLimits[class]
-	used := int64(len(o.pending) + o.inflight)
+	used := int64(len(o.pending)+o.inflight) - replyChunkBytes
 	if l.Hard > 0 && used >= l.Hard {
 		return true
 	}
@@ -188,11 +188,15 @@ func (o *asyncOutput) overLimitLocked(cl *client) bool {
 	return false
 }
 
+// replyChunkBytes is the size of Redis's static reply buffer, which its
+// output-buffer limits do not count: only output beyond it does.
+const replyChunkBytes = 16 << 10
+
 // normalOutputOverLimit reports whether a synchronous client's reply
 // buffer passes the normal class's hard limit (0, the default, is none).
 func (cl *client) normalOutputOverLimit() bool {
 	l := cl.srv.cfg.Limits().OutputBufferLimits[config.ClientNormal]
-	if l.Hard > 0 && int64(len(cl.writer.Buf)) >= l.Hard {
+	if l.Hard > 0 && int64(len(cl.writer.Buf))-replyChunkBytes >= l.Hard {
 		cl.srv.log.Warn("Client " + cl.describe() + " scheduled to be closed ASAP for overcoming of output buffer limits.")
 		return true
 	}

@@ -237,7 +237,7 @@ func (m *message) bytes(proto int) []byte {
 // Publish implements commands.PubSubHub: the channel's subscribers, then for
 // a normal channel every client of every matching pattern, each delivery
 // counted, as Redis's pubsubPublishMessage.
-func (s *Server) Publish(kind commands.SubKind, channel, payload []byte) int {
+func (s *Server) Publish(from commands.Conn, kind commands.SubKind, channel, payload []byte) int {
 	h := &s.pubsub
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -249,7 +249,7 @@ func (s *Server) Publish(kind commands.SubKind, channel, payload []byte) int {
 	if set := t[string(channel)]; len(set) > 0 {
 		m := message{kind: kind, channel: channel, payload: payload}
 		for cl := range set {
-			cl.deliver(m.bytes(cl.protoOf()))
+			cl.deliver(from, m.bytes(cl.protoOf()))
 			n++
 		}
 	}
@@ -262,7 +262,7 @@ func (s *Server) Publish(kind commands.SubKind, channel, payload []byte) int {
 		}
 		m := message{kind: kind, channel: channel, payload: payload, pattern: pat}
 		for cl := range set {
-			cl.deliver(m.bytes(cl.protoOf()))
+			cl.deliver(from, m.bytes(cl.protoOf()))
 			n++
 		}
 	}
@@ -272,8 +272,14 @@ func (s *Server) Publish(kind commands.SubKind, channel, payload []byte) int {
 // protoOf is the protocol a subscriber speaks, as it last published it.
 func (cl *client) protoOf() int { return int(uint8(cl.pubState.Load() >> 32)) }
 
-// deliver queues a message on a subscriber's output.
-func (cl *client) deliver(b []byte) {
+// deliver queues a message on a subscriber's output. A message the client
+// publishes to itself (or a keyspace event its own command causes) goes
+// into its reply buffer, after the replies before it, as in Redis.
+func (cl *client) deliver(from commands.Conn, b []byte) {
+	if from == commands.Conn(cl) {
+		cl.writer.Raw(b)
+		return
+	}
 	if o := cl.out.Load(); o != nil {
 		o.enqueue(cl, b)
 	}
@@ -320,17 +326,17 @@ func (s *Server) NumPat() int {
 // NotifyKeyspaceEvent implements commands.PubSubHub: Redis's
 // notifyKeyspaceEvent, publishing event on __keyspace@<db>__:<key> (K)
 // and key on __keyevent@<db>__:<event> (E).
-func (s *Server) NotifyKeyspaceEvent(flags, class int, event string, key []byte, db int) {
+func (s *Server) NotifyKeyspaceEvent(from commands.Conn, flags, class int, event string, key []byte, db int) {
 	if flags&class == 0 {
 		return
 	}
 	if flags&config.NotifyKeyspace != 0 {
 		var buf [64]byte
-		s.Publish(commands.SubChannel, commands.KeyspaceChannel(buf[:0], db, key), []byte(event))
+		s.Publish(from, commands.SubChannel, commands.KeyspaceChannel(buf[:0], db, key), []byte(event))
 	}
 	if flags&config.NotifyKeyevent != 0 {
 		var buf [64]byte
-		s.Publish(commands.SubChannel, commands.KeyeventChannel(buf[:0], db, event), key)
+		s.Publish(from, commands.SubChannel, commands.KeyeventChannel(buf[:0], db, event), key)
 	}
 }
 
@@ -340,7 +346,7 @@ func (s *Server) keyExpired(db *memtier.DB, key string) {
 	if flags&config.NotifyExpired == 0 {
 		return
 	}
-	s.NotifyKeyspaceEvent(flags, config.NotifyExpired, "expired", []byte(key), db.ID())
+	s.NotifyKeyspaceEvent(nil, flags, config.NotifyExpired, "expired", []byte(key), db.ID())
 }
 
 var (
