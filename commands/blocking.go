@@ -58,6 +58,8 @@ func init() {
 const (
 	errTimeoutFloat    = "ERR timeout is not a float or out of range"
 	errTimeoutNegative = "ERR timeout is negative"
+	errUnblocked       = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+	errUnblockReason   = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
 )
 
 // maxTimeoutMs is the longest timeout StructD arms a timer for; longer
@@ -125,35 +127,68 @@ type blockOp struct {
 
 // Blocked is set on Ctx by a blocking command that found nothing: the
 // connection must wait until the waiter is served, the timeout passes
-// (0 = never) or it goes away, then call End.
+// (0 = never), CLIENT UNBLOCK ends it or the client goes away, then call
+// End.
 type Blocked struct {
 	Timeout time.Duration
 	waiter  *memtier.Waiter
 	op      *blockOp
+	// unblocked is closed by Unblock, after it set unblockErr.
+	unblocked  chan struct{}
+	unblockErr bool
 }
 
 // Done is closed when a command has served the client.
 func (b *Blocked) Done() <-chan struct{} { return b.waiter.Done() }
 
-// End finishes the wait, whatever ended it, and unregisters the waiter
-// from all its keys. If a command served the client (or is serving it
-// right now: End then waits for it to finish), End appends the reply to w
-// and returns true. Otherwise it claims the waiter, so no command can serve
-// it any more, and returns false: the caller replies the timeout (with
-// TimeoutReply) or drops the connection. The caller holds no lock.
-func (b *Blocked) End(ks *memtier.Keyspace, w *resp.Writer) bool {
-	served := !b.waiter.Claim()
-	if served {
-		<-b.waiter.Done()
+// Unblocked is closed when CLIENT UNBLOCK ended the wait.
+func (b *Blocked) Unblocked() <-chan struct{} { return b.unblocked }
+
+// Unblock is CLIENT UNBLOCK, from another connection: it claims the waiter
+// so that no command serves it and wakes the client, which then replies as
+// on a timeout (or with the UNBLOCKED error). It returns false when the
+// wait already ended (served, timed out, unblocked, client gone).
+func (b *Blocked) Unblock(withError bool) bool {
+	if !b.waiter.Claim() {
+		return false
+	}
+	b.unblockErr = withError
+	close(b.unblocked)
+	return true
+}
+
+// End finishes the wait, whatever ended it, unregisters the waiter from
+// all its keys and writes the client's reply to w: the served reply (if a
+// command served it, or is serving it right now: End waits for it), the
+// UNBLOCKED error or timeout reply of CLIENT UNBLOCK, or, when timedOut,
+// the timeout reply. Otherwise (the client is going away) it claims the
+// waiter, so no command serves it any more, writes nothing and returns
+// false. The caller holds no lock.
+func (b *Blocked) End(ks *memtier.Keyspace, w *resp.Writer, timedOut bool) bool {
+	claimed := b.waiter.Claim()
+	unblocked := false
+	if !claimed {
+		select {
+		case <-b.waiter.Done():
+		case <-b.unblocked:
+			unblocked = true
+		}
 	}
 	slots := b.waiter.Slots()
 	ks.LockSlots(slots)
 	ks.RemoveWaiter(b.waiter)
 	ks.UnlockSlots(slots)
-	if served {
+	switch {
+	case unblocked && b.unblockErr:
+		w.Error(errUnblocked)
+	case unblocked || claimed && timedOut:
+		TimeoutReply(w)
+	case claimed:
+		return false
+	default:
 		w.Raw(b.op.reply.Buf)
 	}
-	return served
+	return true
 }
 
 // TimeoutReply writes the reply of a blocking command whose timeout
@@ -179,7 +214,7 @@ func block(c *Ctx, keys [][]byte, timeout time.Duration, op *blockOp) {
 	}
 	w := memtier.NewWaiter(c.Session.DB, keys, op)
 	c.KS.AddWaiter(w)
-	c.Blocked = &Blocked{Timeout: timeout, waiter: w, op: op}
+	c.Blocked = &Blocked{Timeout: timeout, waiter: w, op: op, unblocked: make(chan struct{})}
 }
 
 func cmdBLPop(c *Ctx) { blockingPop(c, true) }
@@ -476,4 +511,33 @@ func (p *servePass) serveKey(rk memtier.ReadyKey) bool {
 		w.Wake()
 	}
 	return true
+}
+
+// cmdClientUnblock is CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: 1 if the
+// client was blocked in a blocking command and is now unblocked, else 0.
+func cmdClientUnblock(c *Ctx) {
+	if len(c.Args) > 4 {
+		c.W.Error("ERR unknown subcommand or wrong number of arguments for '" + c.Arg(1) + "'. Try CLIENT HELP.")
+		return
+	}
+	withError := false
+	if len(c.Args) == 4 {
+		switch {
+		case c.ArgIs(3, "timeout"):
+		case c.ArgIs(3, "error"):
+			withError = true
+		default:
+			c.W.Error(errUnblockReason)
+			return
+		}
+	}
+	id, ok := c.Int(2)
+	if !ok {
+		return
+	}
+	if c.Server.UnblockClient(id, withError) {
+		c.W.Int(1)
+	} else {
+		c.W.Int(0)
+	}
 }

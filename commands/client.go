@@ -27,6 +27,7 @@ func init() {
 			"unpause":  {Arity: 2, Flags: admin, Categories: adminCats, Handler: cmdClientUnpause},
 			"reply":    {Arity: 3, Flags: conn, Categories: connCats, Handler: cmdClientReply},
 			"no-evict": {Arity: 3, Flags: admin, Categories: adminCats, Handler: cmdClientNoEvict},
+			"unblock":  {Arity: -3, Flags: admin, Categories: adminCats, Handler: cmdClientUnblock}, // blocking.go
 			"help":     {Arity: 2, Flags: Loading | Stale, Categories: connCats, Handler: cmdClientHelp},
 		},
 	})
@@ -366,6 +367,8 @@ func cmdClientHelp(c *Ctx) {
 		"    * LIB-VER: the client lib version.",
 		"SETNAME <name>",
 		"    Assign the name <name> to the current connection.",
+		"UNBLOCK <clientid> [TIMEOUT|ERROR]",
+		"    Unblock the specified blocked client.",
 		"NO-EVICT (ON|OFF)",
 		"    Protect current client connection from eviction.",
 	})

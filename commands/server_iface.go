@@ -23,6 +23,9 @@ type Server interface {
 	// KillClient disconnects another client; it reports whether one with
 	// that ID existed. A client kills itself with Session.CloseAfterReply.
 	KillClient(id int64) bool
+	// UnblockClient ends the wait of a client blocked in a blocking
+	// command (CLIENT UNBLOCK): it reports whether one was.
+	UnblockClient(id int64, withError bool) bool
 
 	// PauseClients holds the commands PAUSE mode selects until the
 	// deadline or UnpauseClients. A new pause replaces the current one.

@@ -12,8 +12,9 @@ import (
 // that registered the client as waiting (commands.Blocked). It flushes the
 // replies before it, then waits for the first of: a command serving the
 // client, the timeout, CLIENT KILL or server close (cl.killed), shutdown,
-// or the peer disconnecting. Served, its reply is appended; timed out, the
-// null reply is written; otherwise the connection is marked to close. In
+// CLIENT UNBLOCK, or the peer disconnecting. Served, its reply is appended;
+// timed out or unblocked, the timeout reply (or UNBLOCKED error) is
+// written; otherwise the connection is marked to close. In
 // every case the waiter is unregistered before waitBlocked returns, so
 // nothing leaks. It returns the writer mark the reply starts at (dispatch
 // counts errors and applies CLIENT REPLY from there).
@@ -26,13 +27,15 @@ import (
 func (cl *client) waitBlocked(b *commands.Blocked) int {
 	cl.ctx.Blocked = nil
 	if !cl.flush() {
-		b.End(cl.srv.ks, &cl.writer)
+		b.End(cl.srv.ks, &cl.writer, false)
 		cl.writer.Reset()
 		cl.session.CloseAfterReply = true
 		return 0
 	}
 	cl.blocked.Store(true)
 	defer cl.blocked.Store(false)
+	cl.pubBlocked.Store(b)
+	defer cl.pubBlocked.Store(nil)
 
 	var pending []byte
 	gone := make(chan struct{})
@@ -62,6 +65,7 @@ func (cl *client) waitBlocked(b *commands.Blocked) int {
 	timedOut := false
 	select {
 	case <-b.Done():
+	case <-b.Unblocked():
 	case <-timeout:
 		timedOut = true
 	case <-cl.killed:
@@ -74,12 +78,9 @@ func (cl *client) waitBlocked(b *commands.Blocked) int {
 	<-watched
 	cl.conn.SetReadDeadline(time.Time{})
 
-	if !b.End(cl.srv.ks, &cl.writer) {
-		if !timedOut {
-			cl.session.CloseAfterReply = true
-			return 0
-		}
-		commands.TimeoutReply(&cl.writer)
+	if !b.End(cl.srv.ks, &cl.writer, timedOut) {
+		cl.session.CloseAfterReply = true
+		return 0
 	}
 	for len(pending) > 0 {
 		n := copy(cl.reader.Space(), pending)
@@ -87,4 +88,16 @@ func (cl *client) waitBlocked(b *commands.Blocked) int {
 		pending = pending[n:]
 	}
 	return 0
+}
+
+// UnblockClient implements commands.Server (CLIENT UNBLOCK).
+func (s *Server) UnblockClient(id int64, withError bool) bool {
+	s.mu.Lock()
+	cl := s.clients[id]
+	s.mu.Unlock()
+	if cl == nil {
+		return false
+	}
+	b := cl.pubBlocked.Load()
+	return b != nil && b.Unblock(withError)
 }

@@ -297,6 +297,37 @@ func TestBlockingClientGoes(t *testing.T) {
 	blocked.expectClosed()
 }
 
+func TestBlockingClientUnblock(t *testing.T) {
+	s := startServer(t)
+	admin := dial(t, s)
+	c := dial(t, s)
+	id := c.do("CLIENT", "ID")[1:]
+	admin.expect(":0", "CLIENT", "UNBLOCK", id)
+	c.send("BLMOVE", "k", "d", "LEFT", "LEFT", "0")
+	waitBlockedClients(t, admin, 1)
+	admin.expect(":1", "CLIENT", "UNBLOCK", id)
+	if v := c.read(); v.Kind != resp.KindArray || !v.Null {
+		t.Fatalf("unblocked BLMOVE got %v", v)
+	}
+	c.send("BZPOPMIN", "k", "0")
+	waitBlockedClients(t, admin, 1)
+	admin.expect(":1", "CLIENT", "UNBLOCK", id, "ERROR")
+	c.expectReply("-UNBLOCKED client unblocked via CLIENT UNBLOCK")
+	waitBlockedClients(t, admin, 0)
+	admin.expect(":0", "CLIENT", "UNBLOCK", id, "ERROR")
+	// The unblocked waiters are gone: the push stays.
+	admin.expect(":1", "RPUSH", "k", "v")
+	admin.expect(":1", "LLEN", "k")
+	c.expect("+PONG", "PING")
+}
+
+func (c *conn) expectReply(want string) {
+	c.t.Helper()
+	if got := show(c.read()); got != want {
+		c.t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
 func TestBlockingPipelineAfterBlock(t *testing.T) {
 	s := startServer(t)
 	admin := dial(t, s)

@@ -44,8 +44,12 @@ type client struct {
 	pubQbuf  atomic.Int64 // bytes buffered, not yet parsed
 	pubRbs   atomic.Int64 // query buffer capacity
 	pubRbp   atomic.Int64 // largest query buffer capacity seen
-	// blocked is set while the client waits for CLIENT PAUSE to end.
+	// blocked is set while the client waits for CLIENT PAUSE to end or in
+	// a blocking command.
 	blocked atomic.Bool
+	// pubBlocked is the blocking command the client waits in, for CLIENT
+	// UNBLOCK (blocking.go).
+	pubBlocked atomic.Pointer[commands.Blocked]
 
 	// killed is closed (once) when the connection is being torn down, to
 	// wake a client waiting in a pause.
