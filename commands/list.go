@@ -2,7 +2,6 @@ package commands
 
 import (
 	"math"
-	"strconv"
 
 	"github.com/structd/structd/internal/resp"
 	"github.com/structd/structd/memtier"
@@ -131,28 +130,12 @@ func parseWhere(c *Ctx, i int) (head, ok bool) {
 	return false, false
 }
 
-// rangeInt parses argument i as an integer in [lo, hi] as Redis's
-// getRangeLongFromObjectOrReply: msg (or Redis's generic texts when msg is
-// empty) for a non-integer or an out-of-range value.
+// rangeInt parses argument i as an integer in [lo, hi], replying msg for
+// a non-integer or an out-of-range value, as Redis's
+// getRangeLongFromObjectOrReply with a message.
 func rangeInt(c *Ctx, i int, lo, hi int64, msg string) (int64, bool) {
 	n, ok := resp.ParseInt(c.Args[i])
-	if !ok {
-		if msg == "" {
-			msg = ErrNotInteger
-		}
-		c.W.Error(msg)
-		return 0, false
-	}
-	if n < lo || n > hi {
-		if msg == "" {
-			switch {
-			case lo == 0 && hi == math.MaxInt64:
-				msg = ErrNotPositive
-			default:
-				msg = "ERR value is out of range, value must between " +
-					strconv.FormatInt(lo, 10) + " and " + strconv.FormatInt(hi, 10)
-			}
-		}
+	if !ok || n < lo || n > hi {
 		c.W.Error(msg)
 		return 0, false
 	}
@@ -397,7 +380,8 @@ func cmdLRem(c *Ctx) {
 		c.W.Int(0)
 		return
 	}
-	count = max(min(count, math.MaxInt32), -math.MaxInt32) // a list never holds more
+	// A list never holds more; and |LONG_MIN| would not fit the limit.
+	count = max(min(count, math.MaxInt32), -math.MaxInt32)
 	removed := l.Remove(c.Args[3], int(count))
 	if removed > 0 {
 		c.KeyChanged(EventList, "lrem", key)
