@@ -385,6 +385,16 @@ func (c *conn) readFlatOf(args ...string) string {
 // TestBlockingConcurrent runs 100 blocked consumers, movers and pushers at
 // once: every element pushed is popped exactly once.
 func TestBlockingConcurrent(t *testing.T) {
+	// With timeout 0 consumers wait until served; with a tiny timeout
+	// they time out and retry all along, racing serving pushes for their
+	// waiters: an element served to a consumer that timed out would be
+	// lost.
+	for _, timeout := range []string{"0", "0.001"} {
+		t.Run("timeout "+timeout, func(t *testing.T) { blockingConcurrent(t, timeout) })
+	}
+}
+
+func blockingConcurrent(t *testing.T, timeout string) {
 	s := startServer(t)
 	const (
 		consumers   = 100
@@ -405,13 +415,13 @@ func TestBlockingConcurrent(t *testing.T) {
 	cmdsFor := func(i int) []string {
 		switch i % 4 {
 		case 0:
-			return append(append([]string{"BLPOP"}, keys...), "0")
+			return append(append([]string{"BLPOP"}, keys...), timeout)
 		case 1:
-			return append(append([]string{"BRPOP"}, keys...), "0")
+			return append(append([]string{"BRPOP"}, keys...), timeout)
 		case 2:
-			return append(append([]string{"BLMPOP", "0", "3"}, keys...), "LEFT")
+			return append(append([]string{"BLMPOP", timeout, "3"}, keys...), "LEFT")
 		default: // every consumer waits on every key, or some could starve
-			return []string{"BLPOP", keys[i%3], keys[(i+1)%3], keys[(i+2)%3], "0"}
+			return []string{"BLPOP", keys[i%3], keys[(i+1)%3], keys[(i+2)%3], timeout}
 		}
 	}
 	dialRaw := func() (*conn, error) {
@@ -431,7 +441,7 @@ func TestBlockingConcurrent(t *testing.T) {
 				return
 			}
 			defer c.nc.Close()
-			for range perConsumer {
+			for got := 0; got < perConsumer; {
 				if _, err := c.nc.Write(encode(cmdsFor(i)...)); err != nil {
 					errs <- err
 					return
@@ -442,6 +452,10 @@ func TestBlockingConcurrent(t *testing.T) {
 					errs <- err
 					return
 				}
+				if v.Kind == resp.KindArray && v.Null {
+					continue // timed out: wait again
+				}
+				got++
 				parts := strings.Fields(flat(v))
 				if len(parts) != 2 {
 					errs <- fmt.Errorf("consumer got %v", v)
