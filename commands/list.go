@@ -2,6 +2,7 @@ package commands
 
 import (
 	"math"
+	"strconv"
 
 	"github.com/structd/structd/internal/resp"
 	"github.com/structd/structd/memtier"
@@ -130,16 +131,25 @@ func parseWhere(c *Ctx, i int) (head, ok bool) {
 	return false, false
 }
 
-// rangeInt parses argument i as an integer in [lo, hi], replying msg for
-// a non-integer or an out-of-range value, as Redis's
-// getRangeLongFromObjectOrReply with a message.
+// rangeInt parses argument i as an integer in [lo, hi] as Redis's
+// getRangeLongFromObjectOrReply: msg for a non-integer or an out-of-range
+// value, or, when msg is empty, Redis's generic texts for each.
 func rangeInt(c *Ctx, i int, lo, hi int64, msg string) (int64, bool) {
 	n, ok := resp.ParseInt(c.Args[i])
-	if !ok || n < lo || n > hi {
-		c.W.Error(msg)
-		return 0, false
+	switch {
+	case ok && n >= lo && n <= hi:
+		return n, true
+	case msg != "":
+	case !ok:
+		msg = ErrNotInteger
+	case lo == 0 && hi == math.MaxInt64:
+		msg = ErrNotPositive
+	default:
+		msg = "ERR value is out of range, value must between " +
+			strconv.FormatInt(lo, 10) + " and " + strconv.FormatInt(hi, 10)
 	}
-	return n, true
+	c.W.Error(msg)
+	return 0, false
 }
 
 func cmdLPush(c *Ctx)  { pushGeneric(c, true, false) }
