@@ -207,3 +207,6 @@ func (ks *Keyspace) keyExpired(db *DB, s int, key string) {
 		ks.OnExpired(db, key)
 	}
 }
+
+// WatchedKeys is the number of watched keys, counted once per watcher.
+func (ks *Keyspace) WatchedKeys() int64 { return ks.watches.count.Load() }
