@@ -201,3 +201,13 @@ func (ks *Keyspace) signalSwapped(a, b int) {
 		}
 	}
 }
+
+// WaitedKeys is the number of keys clients wait on, across databases. The
+// caller holds LockAll.
+func (ks *Keyspace) WaitedKeys() int {
+	n := 0
+	for _, m := range ks.blk.waiters {
+		n += len(m)
+	}
+	return n
+}

@@ -74,6 +74,19 @@ func waitBlockedClients(t *testing.T, c *conn, n int) {
 	}
 }
 
+// expectNoWaiters checks that no waiter is left registered once no client
+// is blocked.
+func expectNoWaiters(t *testing.T, s *Server, admin *conn) {
+	t.Helper()
+	waitBlockedClients(t, admin, 0)
+	s.ks.LockAll()
+	n := s.ks.WaitedKeys()
+	s.ks.UnlockAll()
+	if n != 0 {
+		t.Fatalf("%d keys still have waiters", n)
+	}
+}
+
 // blockOn sends a blocking command from a new connection and waits until
 // the server reports it blocked (want blocked clients in all).
 func blockOn(t *testing.T, s *Server, admin *conn, want int, args ...string) *conn {
@@ -230,6 +243,7 @@ func TestBlockingTimeouts(t *testing.T) {
 		}
 	}
 	// The timed-out waiters left nothing behind: a push is not consumed.
+	expectNoWaiters(t, s, admin)
 	admin.expect(":1", "RPUSH", "none", "x")
 	admin.expect(":1", "LLEN", "none")
 }
@@ -288,6 +302,7 @@ func TestBlockingClientGoes(t *testing.T) {
 	waitBlockedClients(t, admin, 0)
 
 	// Neither waiter consumes anything any more.
+	expectNoWaiters(t, s, admin)
 	admin.expect(":1", "RPUSH", "k", "a")
 	admin.expect(":1", "LLEN", "k")
 
@@ -316,6 +331,7 @@ func TestBlockingClientUnblock(t *testing.T) {
 	waitBlockedClients(t, admin, 0)
 	admin.expect(":0", "CLIENT", "UNBLOCK", id, "ERROR")
 	// The unblocked waiters are gone: the push stays.
+	expectNoWaiters(t, s, admin)
 	admin.expect(":1", "RPUSH", "k", "v")
 	admin.expect(":1", "LLEN", "k")
 	c.expect("+PONG", "PING")
@@ -537,5 +553,5 @@ func blockingConcurrent(t *testing.T, timeout string) {
 	}
 	admin := dial(t, s)
 	admin.expect(":0", "EXISTS", "a", "b", "{b}c", "x")
-	waitBlockedClients(t, admin, 0)
+	expectNoWaiters(t, s, admin)
 }
