@@ -94,14 +94,6 @@ func QueuesCommand(cmd *Command) bool {
 	return true
 }
 
-// afterExec are run at the end of every EXEC that ran its commands, still
-// under the exclusive keyspace lock: blocking commands register here to
-// serve the clients waiting on keys the transaction filled.
-var afterExec []func(c *Ctx)
-
-// onAfterExec registers an afterExec hook; call it from an init function.
-func onAfterExec(fn func(c *Ctx)) { afterExec = append(afterExec, fn) }
-
 func cmdMulti(c *Ctx) {
 	m := &c.Session.Multi
 	if m.Active {
@@ -154,9 +146,9 @@ func cmdExec(c *Ctx) {
 	c.InExec = false
 	c.Args, c.Cmd = args, cmd
 	c.DB = c.KS.DB(c.Session.DB)
-	for _, fn := range afterExec {
-		fn(c)
-	}
+	// Clients blocked on keys the transaction filled are served now, with
+	// the keyspace still locked, so they see its end state (blocking.go).
+	ServeReadyKeys(c)
 }
 
 func cmdWatch(c *Ctx) {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -242,4 +243,28 @@ func TestExecAtomic(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestExecServesBlockedClients checks a client blocked on a key the
+// transaction fills is served after EXEC, seeing the transaction's end
+// state, and that BLPOP inside MULTI does not block.
+func TestExecServesBlockedClients(t *testing.T) {
+	s := startServer(t)
+	waiter, a := dial(t, s), dial(t, s)
+	waiter.send("BLPOP", "q", "0")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(a.do("INFO", "clients"), "blocked_clients:1") {
+		if time.Now().After(deadline) {
+			t.Fatal("BLPOP never blocked")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	v := execTx(t, a, []string{"RPUSH", "q", "a", "b"}, []string{"LLEN", "q"}, []string{"BLPOP", "empty", "0"})
+	if got := strings.Join(leaves(v), " "); got != "2 2" || len(v.Elems) != 3 || !v.Elems[2].Null {
+		t.Fatalf("EXEC: got %q, want the pushes, the length before serving and BLPOP's nil", got)
+	}
+	if got := strings.Join(leaves(waiter.read()), " "); got != "q a" {
+		t.Fatalf("blocked client: got %q", got)
+	}
+	a.expect(":1", "LLEN", "q")
 }
