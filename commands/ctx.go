@@ -63,8 +63,10 @@ type Ctx struct {
 	// (see Blocked) and clear it.
 	Blocked *Blocked
 
-	slotBuf [8]int
-	posBuf  [8]int
+	// Reused by Exec for key positions and slots: sized for MSET of ten
+	// keys, the largest common multi-key command, so it does not allocate.
+	slotBuf [24]int
+	posBuf  [24]int
 }
 
 // Exec runs cmd with the locks its key positions call for: the keyspace

@@ -247,7 +247,7 @@ func expireAtMs(c *Ctx, opts strOpts, arg []byte) (int64, bool) {
 func cmdSet(c *Ctx) {
 	key := c.Args[1]
 	if len(c.Args) == 3 { // the hot path: no options to parse
-		c.DB.Set(key, memtier.NewString(c.Args[2]))
+		c.DB.SetString(key, c.Args[2])
 		c.KeyChanged(EventString, "set", key)
 		c.W.OK()
 		return
@@ -406,7 +406,7 @@ func cmdMSet(c *Ctx) {
 		}
 	}
 	for j := 1; j < len(c.Args); j += 2 {
-		c.DB.Set(c.Args[j], memtier.NewString(c.Args[j+1]))
+		c.DB.SetString(c.Args[j], c.Args[j+1])
 		c.KeyChanged(EventString, "set", c.Args[j])
 	}
 	if nx {

@@ -120,6 +120,28 @@ func (db *DB) Set(key []byte, o *Object) {
 	db.put(key, o, false)
 }
 
+// SetString stores a copy of val as a string under key and clears its TTL,
+// as SET without options. Overwriting a string reuses its object, and its
+// buffer when the new value fits without wasting much of it, so the hot
+// path of SET allocates nothing for existing keys. (Nothing keeps a
+// reference to a value's bytes outside its slot lock: replies copy them.)
+func (db *DB) SetString(key, val []byte) {
+	s := SlotOf(key)
+	old := db.peek(s, key)
+	if old == nil || old.Type != TypeString {
+		db.put(key, NewString(val), false)
+		return
+	}
+	if cap(old.Str) >= len(val) && cap(old.Str) <= 2*len(val)+64 {
+		old.Str = append(old.Str[:0], val...)
+	} else {
+		old.Str = append([]byte(nil), val...)
+	}
+	old.Enc = stringEncoding(old.Str)
+	old.access = db.ks.accessClock.Load()
+	db.removeExpire(&db.slots[s], string(key))
+}
+
 // SetKeepTTL stores o under key, keeping the TTL of the value it replaces.
 // Commands that modify a value (APPEND, INCR, SETRANGE, SET KEEPTTL) use it.
 func (db *DB) SetKeepTTL(key []byte, o *Object) {

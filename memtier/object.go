@@ -87,16 +87,20 @@ func NewString(b []byte) *Object {
 
 // NewStringOwned is NewString for a slice the caller hands over.
 func NewStringOwned(b []byte) *Object {
-	o := &Object{Type: TypeString, Str: b}
+	return &Object{Type: TypeString, Enc: stringEncoding(b), Str: b}
+}
+
+// stringEncoding is the encoding Redis's tryObjectEncoding gives a newly
+// stored string.
+func stringEncoding(b []byte) Encoding {
 	switch _, isInt := resp.ParseInt(b); {
 	case len(b) <= 20 && isInt:
-		o.Enc = EncInt
+		return EncInt
 	case len(b) <= embstrMax:
-		o.Enc = EncEmbstr
+		return EncEmbstr
 	default:
-		o.Enc = EncRaw
+		return EncRaw
 	}
-	return o
 }
 
 // NewRawString returns a string object that owns b with the raw encoding, as

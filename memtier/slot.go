@@ -1,6 +1,10 @@
 package memtier
 
-import "github.com/structd/structd/internal/crc16"
+import (
+	"bytes"
+
+	"github.com/structd/structd/internal/crc16"
+)
 
 // NumSlots is the number of hash slots, as in Redis Cluster.
 const NumSlots = 16384
@@ -10,19 +14,10 @@ const NumSlots = 16384
 // Only the first '{' and the first '}' after it count: "{}" and "a{}{b}"
 // hash the whole key, "{a}{b}" hashes "a".
 func SlotOf(key []byte) int {
-	for i, c := range key {
-		if c != '{' {
-			continue
+	if open := bytes.IndexByte(key, '{'); open >= 0 {
+		if n := bytes.IndexByte(key[open+1:], '}'); n > 0 {
+			return int(crc16.Checksum(key[open+1:open+1+n]) & (NumSlots - 1))
 		}
-		for j := i + 1; j < len(key); j++ {
-			if key[j] == '}' {
-				if j == i+1 {
-					break
-				}
-				return int(crc16.Checksum(key[i+1:j]) & (NumSlots - 1))
-			}
-		}
-		break
 	}
 	return int(crc16.Checksum(key) & (NumSlots - 1))
 }

@@ -32,3 +32,10 @@ func TestSlotOfHashTags(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkSlotOf(b *testing.B) {
+	key := []byte("key:000000012345")
+	for b.Loop() {
+		SlotOf(key)
+	}
+}
