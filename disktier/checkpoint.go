@@ -86,7 +86,7 @@ type Record struct {
 	TimeMs     int64 // when the checkpoint's point in time was taken (Unix ms)
 	Keys       int64 // keys written (puts) by this checkpoint
 	Deletes    int64 // keys deleted by this checkpoint
-	Bytes      int64 // bytes of SST written by this checkpoint, when known
+	Bytes      int64 // bytes of the data SSTs of this checkpoint (set by Finish)
 }
 
 const recordVersion = 1
@@ -274,6 +274,13 @@ func (c *Checkpoint) Split() error {
 func (c *Checkpoint) Finish() ([]string, error) {
 	if err := c.Split(); err != nil {
 		return nil, err
+	}
+	for _, f := range c.files {
+		st, err := c.s.fs.Stat(f)
+		if err != nil {
+			return nil, fmt.Errorf("disktier: checkpoint file %s: %w", f, err)
+		}
+		c.rec.Bytes += st.Size()
 	}
 	path := c.s.fs.PathJoin(c.dir, fmt.Sprintf("ckpt-%06d-sys.sst", c.rec.Seq))
 	w, err := NewSSTWriter(c.s.fs, path, c.s.sstOptions())

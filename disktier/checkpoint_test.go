@@ -154,7 +154,7 @@ func TestCheckpointIngestAndCrashBeforeIngest(t *testing.T) {
 	if got := rawCount(t, s, lo, hi); got != 3011 {
 		t.Errorf("big hash has %d records, want 3010 sub-keys + metadata (old ones deleted)", got)
 	}
-	if r, _, _ := s.Record(); r.Seq != 2 || r.Deletes != 2 {
+	if r, _, _ := s.Record(); r.Seq != 2 || r.Deletes != 2 || r.Bytes < 1000 {
 		t.Errorf("record %+v", r)
 	}
 }
@@ -342,5 +342,53 @@ func TestChecksumCatchesFlippedByte(t *testing.T) {
 	t.Logf("Load: %v", err)
 	if err := s.Keys(0, 0, func(KeyInfo) bool { return true }); err == nil {
 		t.Error("Keys over a corrupt block returned no error")
+	}
+}
+
+// Loads running while checkpoints replace a big collection see one version
+// or the other, never metadata of one with the elements of the other.
+func TestLoadDuringIngestSeesOneVersion(t *testing.T) {
+	s, _ := openTest(t)
+	versions := []*memtier.Object{
+		hashOf(types.DefaultHashLimits, pairsOf(3000)...),
+		setOf(512, seq("member-", 2500)...),
+	}
+	want := []string{dump(versions[0]), dump(versions[1])}
+	if err := s.IngestCheckpoint(writeCheckpoint(t, s, 1, []change{{0, "k", versions[0]}})); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for r := 0; r < 2; r++ {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				o, _, err := s.Load(0, []byte("k"))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if d := dump(o); d != want[0] && d != want[1] {
+					errs <- fmt.Errorf("loaded a mix: %.80s", d)
+					return
+				}
+			}
+		}()
+	}
+	for seq := uint64(2); seq < 30; seq++ {
+		if err := s.IngestCheckpoint(writeCheckpoint(t, s, seq, []change{{0, "k", versions[seq%2]}})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	for r := 0; r < 2; r++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package disktier
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -16,13 +17,18 @@ import (
 // that moment would leave it.
 type crashPointFS struct {
 	vfs.FS
-	mem    *vfs.MemFS
+	mem *vfs.MemFS
+	// mu guards the fields below: Pebble's background goroutines (the
+	// obsolete-file cleaner) call in concurrently.
+	mu     sync.Mutex
 	armed  bool
 	rng    *rand.Rand
 	images []*vfs.MemFS
 }
 
 func (c *crashPointFS) point() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if !c.armed {
 		return
 	}
@@ -30,6 +36,12 @@ func (c *crashPointFS) point() {
 	// half of the unsynced data and directory entries happen to survive.
 	c.images = append(c.images, c.mem.CrashClone(vfs.CrashCloneCfg{}))
 	c.images = append(c.images, c.mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: c.rng}))
+}
+
+func (c *crashPointFS) arm(on bool) {
+	c.mu.Lock()
+	c.armed = on
+	c.mu.Unlock()
 }
 
 type crashPointFile struct {
@@ -96,9 +108,9 @@ func TestCrashDuringIngestLeavesOneCheckpoint(t *testing.T) {
 	ingest := func(seq uint64, cs []change) {
 		t.Helper()
 		files := writeCheckpointFS(t, s, seq, cs, fmt.Sprintf("ckpt%d", seq))
-		fs.armed = true
+		fs.arm(true)
 		err := s.IngestCheckpoint(files)
-		fs.armed = false
+		fs.arm(false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,15 +118,18 @@ func TestCrashDuringIngestLeavesOneCheckpoint(t *testing.T) {
 	ingest(1, first)
 	c1 := state(t, s)
 	// The images start with one taken before the second ingest.
+	fs.mu.Lock()
 	fs.images = fs.images[:0]
-	fs.armed = true
+	fs.mu.Unlock()
+	fs.arm(true)
 	fs.point()
-	fs.armed = false
+	fs.arm(false)
 	ingest(2, second)
 	c2 := state(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	fs.arm(false)
 	seen := map[uint64]int{}
 	for i, img := range fs.images {
 		s, err := Open("db", Options{FS: img})

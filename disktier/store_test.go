@@ -267,3 +267,44 @@ func TestColdKeyIterationOrder(t *testing.T) {
 		t.Errorf("Keys from slot %d yielded %d keys, want %d", from, tail, want)
 	}
 }
+
+// PutFields writes the whole key when the stored copy is missing, inline,
+// or of another type or encoding; a payload the codec does not know is an
+// error, not a panic.
+func TestPutFieldsFallsBackToPut(t *testing.T) {
+	s, _ := openTest(t)
+	small := hashOf(types.DefaultHashLimits, "a", "1")
+	big := hashOf(types.Limits{}, pairsOf(1000)...)
+	for _, step := range []struct {
+		o      *memtier.Object
+		layout Layout
+	}{
+		{small, LayoutInline},                            // missing: written whole
+		{hashOf(types.Limits{}, "a", "2"), LayoutInline}, // inline stored: whole
+		{big, LayoutElems},                               // inline stored, now big: whole
+		{setOf(512, seq("s", 1000)...), LayoutElems},     // another type: whole
+	} {
+		b := s.NewBatch()
+		if err := b.PutFields(0, []byte("k"), step.o, 0, [][]byte{[]byte("a")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := s.Load(0, []byte("k"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dump(got) != dump(step.o) {
+			t.Errorf("after PutFields: %.80s, want %.80s", dump(got), dump(step.o))
+		}
+		if m, _ := s.Meta(0, []byte("k")); m.Layout != step.layout {
+			t.Errorf("%s layout %d, want %d", step.o.Type, m.Layout, step.layout)
+		}
+	}
+	b := s.NewBatch()
+	defer b.Close()
+	if err := b.Put(0, []byte("x"), &memtier.Object{Type: memtier.TypeStream, Value: struct{}{}}, 0); err == nil {
+		t.Error("a stream payload was encoded")
+	}
+}
