@@ -77,6 +77,9 @@ type ServerStats struct {
 	OpsPerSec             int64
 	InputKbps, OutputKbps float64
 	Hz                    int
+	// PubSubChannels, PubSubPatterns and PubSubShardChannels count the
+	// channels and patterns with at least one subscriber.
+	PubSubChannels, PubSubPatterns, PubSubShardChannels int
 }
 
 // ClientInfo is one line of CLIENT LIST / CLIENT INFO: a snapshot of a

@@ -129,6 +129,12 @@ func (cl *client) processInput() bool {
 			break
 		}
 		cl.srv.dispatch(cl, args)
+		if cl.out.Load() != nil {
+			// A subscriber's replies join its pending output after each
+			// command, so a message queued while the next one runs
+			// (a keyspace event of its own write) follows them.
+			cl.flushAsync()
+		}
 		if cl.session.CloseAfterReply {
 			cl.flush()
 			return false

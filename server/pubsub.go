@@ -353,3 +353,12 @@ var (
 	_ commands.PubSubHub = (*Server)(nil)
 	_ commands.Conn      = (*client)(nil)
 )
+
+// pubsubCounts is INFO's pubsub_channels, pubsub_patterns and
+// pubsubshard_channels.
+func (s *Server) pubsubCounts() (channels, patterns, shard int) {
+	h := &s.pubsub
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.channels), len(h.patterns), len(h.shard)
+}

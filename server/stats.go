@@ -68,8 +68,12 @@ func (s *Server) Stats() commands.ServerStats {
 			st.BlockedClients++
 		}
 		st.MaxInputBuffer = max(st.MaxInputBuffer, cl.pubQbuf.Load())
+		if o := cl.out.Load(); o != nil {
+			st.MaxOutputBuffer = max(st.MaxOutputBuffer, o.omem.Load())
+		}
 	}
 	s.mu.Unlock()
+	st.PubSubChannels, st.PubSubPatterns, st.PubSubShardChannels = s.pubsubCounts()
 	s.stats.errMu.Lock()
 	st.ErrorCounts = maps.Clone(s.stats.errorCounts)
 	s.stats.errMu.Unlock()
