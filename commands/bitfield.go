@@ -67,7 +67,7 @@ func bitfieldGeneric(c *Ctx, readOnly bool) {
 			return
 		}
 		if o != nil {
-			str = o.Str
+			str = o.Bytes()
 		}
 	} else {
 		if readOnly {
@@ -78,7 +78,7 @@ func bitfieldGeneric(c *Ctx, readOnly bool) {
 		if !ok {
 			return
 		}
-		str, grown = o.Str, g
+		str, grown = o.Bytes(), g
 	}
 	c.W.Array(len(ops))
 	changes := 0

@@ -73,11 +73,11 @@ func lookupStringForBits(c *Ctx, maxbit uint64) (o *memtier.Object, grown, ok bo
 		c.DB.Set(key, o)
 		return o, true, true
 	}
-	old := len(o.Str)
-	o.Str = growZero(o.Str, size)
+	old := len(o.Bytes())
+	o.SetBytes(growZero(o.Bytes(), size))
 	o.Enc = memtier.EncRaw
 	c.DB.SetKeepTTL(key, o)
-	return o, len(o.Str) != old, true
+	return o, len(o.Bytes()) != old, true
 }
 
 func cmdSetBit(c *Ctx) {
@@ -95,12 +95,12 @@ func cmdSetBit(c *Ctx) {
 		return
 	}
 	byteIdx, mask := off>>3, byte(1)<<(7-off&7)
-	old := o.Str[byteIdx]&mask != 0
+	old := o.Bytes()[byteIdx]&mask != 0
 	if grown || old != (on == 1) {
 		if on == 1 {
-			o.Str[byteIdx] |= mask
+			o.Bytes()[byteIdx] |= mask
 		} else {
-			o.Str[byteIdx] &^= mask
+			o.Bytes()[byteIdx] &^= mask
 		}
 		c.KeyChanged(EventString, "setbit", c.Args[1])
 	}
@@ -123,11 +123,11 @@ func cmdGetBit(c *Ctx) {
 	if !ok {
 		return
 	}
-	if o == nil || off>>3 >= uint64(len(o.Str)) {
+	if o == nil || off>>3 >= uint64(len(o.Bytes())) {
 		c.W.Int(0)
 		return
 	}
-	c.W.Int(boolInt(o.Str[off>>3]&(1<<(7-off&7)) != 0))
+	c.W.Int(boolInt(o.Bytes()[off>>3]&(1<<(7-off&7)) != 0))
 }
 
 // bitRange converts a BITCOUNT/BITPOS start and end to an inclusive range
@@ -180,7 +180,7 @@ func cmdBitCount(c *Ctx) {
 		c.W.Int(0)
 		return
 	}
-	s := o.Str
+	s := o.Bytes()
 	first, last := int64(0), int64(len(s))*8-1
 	switch len(c.Args) {
 	case 2:
@@ -262,7 +262,7 @@ func cmdBitPos(c *Ctx) {
 		c.W.Int(-bit)
 		return
 	}
-	s := o.Str
+	s := o.Bytes()
 	first, last := int64(0), int64(len(s))*8-1
 	endGiven := false
 	switch len(c.Args) {
@@ -365,8 +365,8 @@ func cmdBitOp(c *Ctx) {
 			return
 		}
 		if o != nil {
-			srcs[j] = o.Str
-			maxLen = max(maxLen, len(o.Str))
+			srcs[j] = o.Bytes()
+			maxLen = max(maxLen, len(o.Bytes()))
 		}
 	}
 	if maxLen == 0 {

@@ -381,15 +381,15 @@ func (op *blockOp) equivalent(key []byte) [][]byte {
 func (op *blockOp) serve(c *Ctx, key []byte, o *memtier.Object) {
 	switch op.kind {
 	case blockPop:
-		popWithKey(c, key, o.Value.(*types.List), op.head)
+		popWithKey(c, key, o.Payload().(*types.List), op.head)
 	case blockMove:
-		lmoveFrom(c, key, o.Value.(*types.List), op.dst, op.head, op.toHead)
+		lmoveFrom(c, key, o.Payload().(*types.List), op.dst, op.head, op.toHead)
 	case blockMPop:
-		lmpopFrom(c, key, o.Value.(*types.List), op.head, op.count)
+		lmpopFrom(c, key, o.Payload().(*types.List), op.head, op.count)
 	case blockZPop:
-		zpopGeneric(c, key, o.Value.(*types.ZSet), op.highest, 1, zpopKeyFlat)
+		zpopGeneric(c, key, o.Payload().(*types.ZSet), op.highest, 1, zpopKeyFlat)
 	case blockZMPop:
-		zpopGeneric(c, key, o.Value.(*types.ZSet), op.highest, op.count, zpopKeyPairs)
+		zpopGeneric(c, key, o.Payload().(*types.ZSet), op.highest, op.count, zpopKeyPairs)
 	}
 }
 

@@ -99,7 +99,7 @@ func payload[P any](o *memtier.Object, ok bool) (*P, bool) {
 	if o == nil {
 		return nil, ok
 	}
-	return o.Value.(*P), true
+	return o.Payload().(*P), true
 }
 
 // createHash stores a new empty hash under key (which holds nothing) and
@@ -107,7 +107,7 @@ func payload[P any](o *memtier.Object, ok bool) (*P, bool) {
 // a field before releasing the lock, so no empty hash is ever visible.
 func createHash(c *Ctx, key []byte) *types.Hash {
 	h := types.NewHash()
-	c.DB.Set(key, &memtier.Object{Type: memtier.TypeHash, Value: h})
+	c.DB.Set(key, memtier.NewCollection(h))
 	return h
 }
 
@@ -482,7 +482,7 @@ func parseRandomCount(c *Ctx, i int) (int64, bool) {
 // values.
 func cmdHScan(c *Ctx) {
 	scanValue(c, memtier.TypeHash, true, func(o *memtier.Object, cursor uint64, emit func(name, value types.Elem)) uint64 {
-		return o.Value.(*types.Hash).Scan(cursor, emit)
+		return o.Payload().(*types.Hash).Scan(cursor, emit)
 	})
 }
 

@@ -376,7 +376,7 @@ func cmdObjectRefCount(c *Ctx) {
 		return
 	}
 	if o.Type == memtier.TypeString && o.Enc == memtier.EncInt {
-		if n, ok := resp.ParseInt(o.Str); ok && n >= 0 && n < sharedIntegers {
+		if n, ok := resp.ParseInt(o.Bytes()); ok && n >= 0 && n < sharedIntegers {
 			c.W.Int(sharedRefCount)
 			return
 		}

@@ -86,10 +86,10 @@ func lcsStrings(c *Ctx) (a, b []byte, ok bool) {
 		return nil, nil, false
 	}
 	if oa != nil {
-		a = oa.Str
+		a = oa.Bytes()
 	}
 	if ob != nil {
-		b = ob.Str
+		b = ob.Bytes()
 	}
 	return a, b, true
 }

@@ -68,7 +68,7 @@ func lookupList(c *Ctx, key []byte) (*types.List, bool) {
 	if o == nil {
 		return nil, ok
 	}
-	return o.Value.(*types.List), true
+	return o.Payload().(*types.List), true
 }
 
 // lookupListWrite is lookupList for commands that change the key.
@@ -77,14 +77,14 @@ func lookupListWrite(c *Ctx, key []byte) (*types.List, bool) {
 	if o == nil {
 		return nil, ok
 	}
-	return o.Value.(*types.List), true
+	return o.Payload().(*types.List), true
 }
 
 // newListAt creates an empty list under key (Redis's dbAdd of a fresh
 // quicklist): storing it marks the key ready for clients blocked on it.
 func newListAt(c *Ctx, db *memtier.DB, key []byte) *types.List {
 	l := types.NewList()
-	db.Set(key, &memtier.Object{Type: memtier.TypeList, Value: l})
+	db.Set(key, memtier.NewCollection(l))
 	return l
 }
 

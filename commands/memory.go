@@ -70,8 +70,8 @@ type memSizer interface{ MemSize() int }
 // bytes and map entry, the Object, and its payload (the string's buffer, or
 // the collection's MemSize). Allocator rounding is not counted.
 func KeyMemoryUsage(key []byte, o *memtier.Object) int64 {
-	n := len(key) + keyEntryBytes + int(unsafe.Sizeof(*o)) + cap(o.Str)
-	if s, ok := o.Value.(memSizer); ok {
+	n := len(key) + keyEntryBytes + int(unsafe.Sizeof(*o)) + cap(o.Bytes())
+	if s, ok := o.Payload().(memSizer); ok {
 		n += s.MemSize()
 	}
 	return int64(n)

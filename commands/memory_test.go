@@ -17,7 +17,7 @@ func TestMemoryUsage(t *testing.T) {
 
 	kt.expect("+OK\r\n", "set", "greeting", "hello world")
 	o := kt.ks.DB(0).Peek([]byte("greeting"))
-	want := len("greeting") + keyEntryBytes + int(unsafe.Sizeof(memtier.Object{})) + cap(o.Str)
+	want := len("greeting") + keyEntryBytes + int(unsafe.Sizeof(memtier.Object{})) + cap(o.Bytes())
 	kt.expect(":"+strconv.Itoa(want)+"\r\n", "memory", "usage", "greeting")
 	kt.expect(":"+strconv.Itoa(want)+"\r\n", "memory", "usage", "greeting", "SAMPLES", "0", "samples", "7")
 

@@ -63,7 +63,7 @@ func lookupSetWrite(c *Ctx, key []byte) (*types.Set, bool) {
 
 // newSetObject wraps s for storing under a key.
 func newSetObject(s *types.Set) *memtier.Object {
-	return &memtier.Object{Type: memtier.TypeSet, Value: s}
+	return memtier.NewCollection(s)
 }
 
 // cmdSAdd is SADD key member [member ...]: the count of members added. A
@@ -195,7 +195,7 @@ func spopWithCount(c *Ctx) {
 		c.W.Set(0)
 		return
 	}
-	s := o.Value.(*types.Set)
+	s := o.Payload().(*types.Set)
 	size := int64(s.Len())
 	c.KeyChanged(EventSet, "spop", key)
 	switch {
@@ -222,7 +222,7 @@ func spopWithCount(c *Ctx) {
 			left.Add(m, maxIntset)
 		}
 		writeSetMembers(c, s)
-		o.Value = left
+		o.SetPayload(left)
 	}
 }
 
@@ -286,7 +286,7 @@ func cmdSMove(c *Ctx) {
 		c.W.Error(ErrWrongType)
 		return
 	}
-	src := srcObj.Value.(*types.Set)
+	src := srcObj.Payload().(*types.Set)
 	if srcObj == dstObj {
 		c.W.Int(boolInt(src.Contains(member)))
 		return
@@ -305,7 +305,7 @@ func cmdSMove(c *Ctx) {
 		dst = types.NewSet()
 		c.DB.Set(dstKey, newSetObject(dst))
 	} else {
-		dst = dstObj.Value.(*types.Set)
+		dst = dstObj.Payload().(*types.Set)
 	}
 	if dst.Add(member, setMaxIntset(c)) {
 		c.KeyChanged(EventSet, "sadd", dstKey)
@@ -517,6 +517,6 @@ func diffSets(sets []*types.Set, maxIntset int) *types.Set {
 // cmdSScan is SSCAN key cursor [MATCH pattern] [COUNT count].
 func cmdSScan(c *Ctx) {
 	scanValue(c, memtier.TypeSet, false, func(o *memtier.Object, cursor uint64, emit func(name, value types.Elem)) uint64 {
-		return o.Value.(*types.Set).Scan(cursor, func(m types.Elem) { emit(m, types.Elem{}) })
+		return o.Payload().(*types.Set).Scan(cursor, func(m types.Elem) { emit(m, types.Elem{}) })
 	})
 }

@@ -145,7 +145,7 @@ func sortGeneric(c *Ctx, readonly bool) {
 		dontSort, alpha, sortBy = false, true, nil
 	}
 	if o != nil && o.Type == memtier.TypeZSet {
-		forceSkiplist(o.Value.(*types.ZSet))
+		forceSkiplist(o.Payload().(*types.ZSet))
 	}
 	length := int64(0)
 	if o != nil {
@@ -237,7 +237,7 @@ func sortGeneric(c *Ctx, readonly bool) {
 		}
 	}
 	if outLen > 0 {
-		c.DB.Set(storeKey, &memtier.Object{Type: memtier.TypeList, Enc: memtier.EncQuicklist, Value: list})
+		c.DB.Set(storeKey, memtier.NewCollection(list))
 		c.KeyChanged(EventList, "sortstore", storeKey)
 	} else if c.DB.Delete(storeKey) {
 		c.KeyChanged(EventGeneric, "del", storeKey)
@@ -264,7 +264,7 @@ func forceSkiplist(z *types.ZSet) {
 }
 
 func collectionLen(o *memtier.Object) int {
-	switch v := o.Value.(type) {
+	switch v := o.Payload().(type) {
 	case *types.List:
 		return v.Len()
 	case *types.Set:
@@ -284,7 +284,7 @@ func sortLoad(o *memtier.Object, dontSort, desc bool, start, end int64) ([]sortI
 	}
 	var items []sortItem
 	add := func(e types.Elem) { items = append(items, sortItem{member: e.AppendTo(nil)}) }
-	switch v := o.Value.(type) {
+	switch v := o.Payload().(type) {
 	case *types.List:
 		if dontSort {
 			if end >= start {
@@ -398,12 +398,12 @@ func lookupByPattern(c *Ctx, pattern, member []byte) ([]byte, bool) {
 		if o.Type != memtier.TypeString {
 			return nil, false
 		}
-		return o.Str, true
+		return o.Bytes(), true
 	}
 	if o.Type != memtier.TypeHash {
 		return nil, false
 	}
-	v, found := o.Value.(*types.Hash).Get(field)
+	v, found := o.Payload().(*types.Hash).Get(field)
 	if !found {
 		return nil, false
 	}

@@ -104,7 +104,7 @@ func TestSortList(t *testing.T) {
 	for _, v := range []string{"3", "1", "2", "10", "2"} {
 		l.Push([]byte(v), false, -2)
 	}
-	kt.ks.DB(0).Set([]byte("l"), &memtier.Object{Type: memtier.TypeList, Enc: memtier.EncQuicklist, Value: l})
+	kt.ks.DB(0).Set([]byte("l"), memtier.NewCollection(l))
 	bulks := func(vs ...string) string {
 		out := "*" + strconv.Itoa(len(vs)) + "\r\n"
 		for _, v := range vs {

@@ -105,8 +105,7 @@ func lookupStringWrite(c *Ctx, key []byte) (*memtier.Object, bool) {
 
 // newIntString returns an int-encoded string object holding n.
 func newIntString(n int64) *memtier.Object {
-	return &memtier.Object{Type: memtier.TypeString, Enc: memtier.EncInt,
-		Str: strconv.AppendInt(make([]byte, 0, 20), n, 10)}
+	return memtier.NewStringEncoded(memtier.EncInt, strconv.AppendInt(make([]byte, 0, 20), n, 10))
 }
 
 // newPlainString returns a string object that owns b, encoded embstr or raw
@@ -117,7 +116,7 @@ func newPlainString(b []byte) *memtier.Object {
 	if len(b) > 44 {
 		enc = memtier.EncRaw
 	}
-	return &memtier.Object{Type: memtier.TypeString, Enc: enc, Str: b}
+	return memtier.NewStringEncoded(enc, b)
 }
 
 func cmdGet(c *Ctx) {
@@ -129,7 +128,7 @@ func cmdGet(c *Ctx) {
 		c.W.Null()
 		return
 	}
-	c.W.Bulk(o.Str)
+	c.W.Bulk(o.Bytes())
 }
 
 // getGeneric is Redis's getGenericCommand: it replies with the string
@@ -142,7 +141,7 @@ func getGeneric(c *Ctx, key []byte) bool {
 	if o == nil {
 		c.W.Null()
 	} else {
-		c.W.Bulk(o.Str)
+		c.W.Bulk(o.Bytes())
 	}
 	return true
 }
@@ -336,7 +335,7 @@ func cmdGetDel(c *Ctx) {
 		c.W.Null()
 		return
 	}
-	c.W.Bulk(o.Str)
+	c.W.Bulk(o.Bytes())
 	c.DB.Delete(key)
 	c.KeyChanged(EventGeneric, "del", key)
 }
@@ -361,7 +360,7 @@ func cmdGetEx(c *Ctx) {
 			return
 		}
 	}
-	c.W.Bulk(o.Str)
+	c.W.Bulk(o.Bytes())
 	switch {
 	case opts&(optEXAT|optPXAT) != 0 && at <= c.KS.NowMs():
 		// An absolute deadline already past deletes the key at once.
@@ -384,7 +383,7 @@ func cmdMGet(c *Ctx) {
 		if o == nil || o.Type != memtier.TypeString {
 			c.W.Null()
 		} else {
-			c.W.Bulk(o.Str)
+			c.W.Bulk(o.Bytes())
 		}
 	}
 }
@@ -426,16 +425,16 @@ func cmdAppend(c *Ctx) {
 		o = memtier.NewString(val)
 		c.DB.Set(key, o)
 	} else {
-		if !checkStringLength(c, int64(len(o.Str))+int64(len(val))) {
+		if !checkStringLength(c, int64(len(o.Bytes()))+int64(len(val))) {
 			return
 		}
 		// Redis unshares the value into a raw string and appends in place.
-		o.Str = append(o.Str, val...)
+		o.SetBytes(append(o.Bytes(), val...))
 		o.Enc = memtier.EncRaw
 		c.DB.SetKeepTTL(key, o)
 	}
 	c.KeyChanged(EventString, "append", key)
-	c.W.Int(int64(len(o.Str)))
+	c.W.Int(int64(len(o.Bytes())))
 }
 
 func cmdStrlen(c *Ctx) {
@@ -447,7 +446,7 @@ func cmdStrlen(c *Ctx) {
 		c.W.Int(0)
 		return
 	}
-	c.W.Int(int64(len(o.Str)))
+	c.W.Int(int64(len(o.Bytes())))
 }
 
 func cmdIncr(c *Ctx) { incrDecr(c, 1) }
@@ -481,7 +480,7 @@ func incrDecr(c *Ctx, incr int64) {
 	}
 	var v int64
 	if o != nil {
-		if v, ok = resp.ParseInt(o.Str); !ok {
+		if v, ok = resp.ParseInt(o.Bytes()); !ok {
 			c.W.Error(ErrNotInteger)
 			return
 		}
@@ -497,7 +496,7 @@ func incrDecr(c *Ctx, incr int64) {
 	case o.Enc == memtier.EncInt:
 		// The object owns Str: rewrite it in place, as the hot path
 		// allocates nothing.
-		o.Str = strconv.AppendInt(o.Str[:0], v, 10)
+		o.SetBytes(strconv.AppendInt(o.Bytes()[:0], v, 10))
 		c.DB.SetKeepTTL(key, o)
 	default:
 		c.DB.SetKeepTTL(key, newIntString(v))
@@ -514,7 +513,7 @@ func cmdIncrByFloat(c *Ctx) {
 	}
 	var cur longDouble
 	if o != nil {
-		if cur, ok = parseLongDouble(o.Str); !ok {
+		if cur, ok = parseLongDouble(o.Bytes()); !ok {
 			c.W.Error(ErrNotFloat)
 			return
 		}
@@ -536,7 +535,7 @@ func cmdIncrByFloat(c *Ctx) {
 		c.DB.SetKeepTTL(key, n)
 	}
 	c.KeyChanged(EventString, "incrbyfloat", key)
-	c.W.Bulk(n.Str)
+	c.W.Bulk(n.Bytes())
 }
 
 // cmdGetRange serves GETRANGE and its old name SUBSTR.
@@ -557,12 +556,12 @@ func cmdGetRange(c *Ctx) {
 		c.W.Bulk(nil)
 		return
 	}
-	from, to, ok := clampRange(start, end, int64(len(o.Str)))
+	from, to, ok := clampRange(start, end, int64(len(o.Bytes())))
 	if !ok {
 		c.W.Bulk(nil)
 		return
 	}
-	c.W.Bulk(o.Str[from : to+1])
+	c.W.Bulk(o.Bytes()[from : to+1])
 }
 
 // clampRange converts GETRANGE's inclusive start and end (negative counts
@@ -607,7 +606,7 @@ func cmdSetRange(c *Ctx) {
 		return
 	}
 	if o != nil && len(val) == 0 {
-		c.W.Int(int64(len(o.Str)))
+		c.W.Int(int64(len(o.Bytes())))
 		return
 	}
 	// Compared as a difference so a huge offset cannot overflow, and
@@ -623,13 +622,13 @@ func cmdSetRange(c *Ctx) {
 		o = memtier.NewRawString(b)
 		c.DB.Set(key, o)
 	} else {
-		o.Str = growZero(o.Str, size)
-		copy(o.Str[offset:], val)
+		o.SetBytes(growZero(o.Bytes(), size))
+		copy(o.Bytes()[offset:], val)
 		o.Enc = memtier.EncRaw
 		c.DB.SetKeepTTL(key, o)
 	}
 	c.KeyChanged(EventString, "setrange", key)
-	c.W.Int(int64(len(o.Str)))
+	c.W.Int(int64(len(o.Bytes())))
 }
 
 // growZero extends b with zero bytes to at least n bytes, as Redis's

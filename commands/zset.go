@@ -135,7 +135,7 @@ func lookupZSet(c *Ctx, key []byte) (*types.ZSet, bool) {
 	if o == nil {
 		return nil, ok
 	}
-	return o.Value.(*types.ZSet), true
+	return o.Payload().(*types.ZSet), true
 }
 
 // lookupZSetWrite is lookupZSet for commands that change the key: like
@@ -149,7 +149,7 @@ func lookupZSetWrite(c *Ctx, key []byte) (*types.ZSet, bool) {
 		c.W.Error(ErrWrongType)
 		return nil, false
 	}
-	return o.Value.(*types.ZSet), true
+	return o.Payload().(*types.ZSet), true
 }
 
 // zsetOrZero looks up key's sorted set for a command that answers 0 when
@@ -173,7 +173,7 @@ func zsetOrZero(c *Ctx, key []byte, write bool) *types.ZSet {
 // storeZSet stores z under key, replacing any value and clearing its TTL
 // (Redis's setKey/dbAdd). z must not be empty once the command returns.
 func storeZSet(c *Ctx, key []byte, z *types.ZSet) {
-	c.DB.Set(key, &memtier.Object{Type: memtier.TypeZSet, Value: z})
+	c.DB.Set(key, memtier.NewCollection(z))
 }
 
 // deleteIfEmpty removes key when its sorted set has no member left and
@@ -823,7 +823,7 @@ func parseCollectionScan(c *Ctx, i int) (collectionScan, bool) {
 func cmdZScan(c *Ctx) {
 	var num [32]byte
 	scanValue(c, memtier.TypeZSet, true, func(o *memtier.Object, cursor uint64, emit func(name, value types.Elem)) uint64 {
-		return o.Value.(*types.ZSet).Scan(cursor, func(m types.Elem, s float64) {
+		return o.Payload().(*types.ZSet).Scan(cursor, func(m types.Elem, s float64) {
 			emit(m, types.Elem{S: resp.AppendFloat(num[:0], s)})
 		})
 	})

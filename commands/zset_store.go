@@ -143,9 +143,9 @@ func zsetOpCommand(c *Ctx, dst []byte, at int, op zsetOp, cardOnly bool) {
 		}
 		switch o.Type {
 		case memtier.TypeZSet:
-			srcs[i].z = o.Value.(*types.ZSet)
+			srcs[i].z = o.Payload().(*types.ZSet)
 		case memtier.TypeSet:
-			srcs[i].s = o.Value.(*types.Set)
+			srcs[i].s = o.Payload().(*types.Set)
 		default:
 			c.W.Error(ErrWrongType)
 			return

@@ -133,7 +133,7 @@ func TestZPopShapes(t *testing.T) {
 		c.W.Reset()
 		c.W.Proto = tc.proto
 		c.DB = kt.ks.DB(0)
-		z := c.DB.Peek([]byte("z")).Value.(*types.ZSet)
+		z := c.DB.Peek([]byte("z")).Payload().(*types.ZSet)
 		zpopGeneric(c, []byte("z"), z, false, 2, tc.shape)
 		if got := string(c.W.Buf); got != tc.want {
 			t.Errorf("shape %d RESP%d: %q, want %q", tc.shape, tc.proto, got, tc.want)

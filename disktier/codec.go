@@ -98,12 +98,12 @@ func encodingOf(o *memtier.Object) memtier.Encoding {
 // encoded size).
 func metaOf(o *memtier.Object, expireAt int64) (Meta, error) {
 	m := Meta{Type: o.Type, Enc: encodingOf(o), ExpireAt: expireAt}
-	switch v := o.Value.(type) {
+	switch v := o.Payload().(type) {
 	case nil:
 		if o.Type != memtier.TypeString {
 			return m, fmt.Errorf("disktier: %s value without payload", o.Type)
 		}
-		m.Count, m.Size = int64(len(o.Str)), int64(len(o.Str))
+		m.Count, m.Size = int64(len(o.Bytes())), int64(len(o.Bytes()))
 		return m, nil
 	case *types.List:
 		m.Count = int64(v.Len())
@@ -114,9 +114,9 @@ func metaOf(o *memtier.Object, expireAt int64) (Meta, error) {
 	case *types.ZSet:
 		m.Count = int64(v.Len())
 	default:
-		return m, fmt.Errorf("disktier: cannot encode %s payload %T", o.Type, o.Value)
+		return m, fmt.Errorf("disktier: cannot encode %s payload %T", o.Type, o.Payload())
 	}
-	m.Size = int64(o.Value.(memSizer).MemSize())
+	m.Size = int64(o.Payload().(memSizer).MemSize())
 	return m, nil
 }
 
@@ -215,7 +215,7 @@ func (r *reader) score() float64 {
 // list elements head to tail, hash field then value, set members, zset
 // member then score. The slices alias o.
 func each(o *memtier.Object, fn func(a, b types.Elem, score float64)) {
-	switch v := o.Value.(type) {
+	switch v := o.Payload().(type) {
 	case *types.List:
 		v.Each(false, func(_ int, e types.Elem) bool { fn(e, types.Elem{}, 0); return true })
 	case *types.Hash:
@@ -232,7 +232,7 @@ func each(o *memtier.Object, fn func(a, b types.Elem, score float64)) {
 // member·score pairs, each string length-prefixed and each score 8 bytes.
 func appendInline(dst []byte, o *memtier.Object) []byte {
 	if o.Type == memtier.TypeString {
-		return append(dst, o.Str...)
+		return append(dst, o.Bytes()...)
 	}
 	each(o, func(a, b types.Elem, score float64) {
 		dst = appendElem(dst, a)
@@ -274,13 +274,13 @@ func newBuilder(m Meta) (*builder, error) {
 	}
 	switch {
 	case m.Type == memtier.TypeList && m.Enc == memtier.EncQuicklist:
-		b.obj.Value = types.NewList()
+		b.obj.SetPayload(types.NewList())
 	case m.Type == memtier.TypeHash && (m.Enc == memtier.EncListpack || m.Enc == memtier.EncHashtable):
-		b.obj.Value = types.NewHash()
+		b.obj.SetPayload(types.NewHash())
 	case m.Type == memtier.TypeSet && (m.Enc == memtier.EncIntset || m.Enc == memtier.EncHashtable):
-		b.obj.Value = types.NewSet()
+		b.obj.SetPayload(types.NewSet())
 	case m.Type == memtier.TypeZSet && (m.Enc == memtier.EncListpack || m.Enc == memtier.EncSkiplist):
-		b.obj.Value = types.NewZSet()
+		b.obj.SetPayload(types.NewZSet())
 	default:
 		return nil, corrupt("%s value with encoding %s", m.Type, m.Enc)
 	}
@@ -289,7 +289,7 @@ func newBuilder(m Meta) (*builder, error) {
 
 // add adds one element (b is the hash value, score the zset score).
 func (b *builder) add(a, val []byte, score float64) {
-	switch v := b.obj.Value.(type) {
+	switch v := b.obj.Payload().(type) {
 	case *types.List:
 		v.Push(a, false, types.DefaultListFill)
 	case *types.Hash:
@@ -365,7 +365,7 @@ func (b *builder) addElem(elem, v []byte) error {
 // finish checks the element count against the metadata and returns the
 // object.
 func (b *builder) finish() (*memtier.Object, error) {
-	if n := int64(b.obj.Value.(interface{ Len() int }).Len()); n != b.m.Count {
+	if n := int64(b.obj.Payload().(interface{ Len() int }).Len()); n != b.m.Count {
 		return nil, corrupt("%s has %d elements, metadata says %d", b.m.Type, n, b.m.Count)
 	}
 	return b.obj, nil
@@ -379,7 +379,7 @@ func decodeString(m Meta, p []byte) (*memtier.Object, error) {
 	if m.Enc != memtier.EncRaw && m.Enc != memtier.EncInt && m.Enc != memtier.EncEmbstr {
 		return nil, corrupt("string with encoding %s", m.Enc)
 	}
-	return &memtier.Object{Type: memtier.TypeString, Enc: m.Enc, Str: append([]byte{}, p...)}, nil
+	return memtier.NewStringEncoded(m.Enc, append([]byte{}, p...)), nil
 }
 
 // element is one sub-key's element part and value, for writing.
@@ -431,7 +431,7 @@ func elements(o *memtier.Object) []element {
 // elementOf returns the sub-key record of one hash field, set or zset
 // member of o, or ok false when o no longer holds it (it was removed).
 func elementOf(o *memtier.Object, elem []byte) (val []byte, ok bool) {
-	switch v := o.Value.(type) {
+	switch v := o.Payload().(type) {
 	case *types.Hash:
 		e, ok := v.Get(elem)
 		if !ok {

@@ -29,7 +29,7 @@ func openTest(t testing.TB) (*Store, string) {
 // intsets, sorted sets), sorted where the order is a hash table's.
 func dump(o *memtier.Object) string {
 	if o.Type == memtier.TypeString {
-		return fmt.Sprintf("string/%s %q", o.EncodingName(), o.Str)
+		return fmt.Sprintf("string/%s %q", o.EncodingName(), o.Bytes())
 	}
 	var parts []string
 	each(o, func(a, b types.Elem, score float64) {
@@ -53,7 +53,7 @@ func listOf(elems ...string) *memtier.Object {
 	for _, e := range elems {
 		l.Push([]byte(e), false, types.DefaultListFill)
 	}
-	return &memtier.Object{Type: memtier.TypeList, Enc: memtier.EncQuicklist, Value: l}
+	return memtier.NewCollection(l)
 }
 
 func hashOf(lim types.Limits, pairs ...string) *memtier.Object {
@@ -61,7 +61,7 @@ func hashOf(lim types.Limits, pairs ...string) *memtier.Object {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		h.Set([]byte(pairs[i]), []byte(pairs[i+1]), lim)
 	}
-	return &memtier.Object{Type: memtier.TypeHash, Value: h}
+	return memtier.NewCollection(h)
 }
 
 func setOf(maxIntset int, members ...string) *memtier.Object {
@@ -69,7 +69,7 @@ func setOf(maxIntset int, members ...string) *memtier.Object {
 	for _, m := range members {
 		s.Add([]byte(m), maxIntset)
 	}
-	return &memtier.Object{Type: memtier.TypeSet, Value: s}
+	return memtier.NewCollection(s)
 }
 
 func zsetOf(lim types.Limits, pairs ...any) *memtier.Object {
@@ -77,7 +77,7 @@ func zsetOf(lim types.Limits, pairs ...any) *memtier.Object {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		z.Add([]byte(pairs[i].(string)), pairs[i+1].(float64), 0, lim)
 	}
-	return &memtier.Object{Type: memtier.TypeZSet, Value: z}
+	return memtier.NewCollection(z)
 }
 
 // seq returns n strings prefix0..prefix(n-1).

@@ -132,12 +132,12 @@ func (db *DB) SetString(key, val []byte) {
 		db.put(key, NewString(val), false)
 		return
 	}
-	if cap(old.Str) >= len(val) && cap(old.Str) <= 2*len(val)+64 {
-		old.Str = append(old.Str[:0], val...)
+	if cap(old.Bytes()) >= len(val) && cap(old.Bytes()) <= 2*len(val)+64 {
+		old.SetBytes(append(old.Bytes()[:0], val...))
 	} else {
-		old.Str = append([]byte(nil), val...)
+		old.SetBytes(append([]byte(nil), val...))
 	}
-	old.Enc = stringEncoding(old.Str)
+	old.Enc = stringEncoding(old.Bytes())
 	old.access = db.ks.accessClock.Load()
 	db.removeExpire(&db.slots[s], string(key))
 }
