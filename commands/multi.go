@@ -56,6 +56,9 @@ type MultiState struct {
 	// QueuedBytes is the size of Queue's arguments (CLIENT LIST
 	// multi-mem).
 	QueuedBytes int
+	// Flags are the queued commands' flags together (CLIENT PAUSE WRITE
+	// holds an EXEC that writes).
+	Flags Flags
 	// Watch is the WATCHed keys; EXEC, DISCARD, UNWATCH, RESET and
 	// disconnection clear them.
 	Watch memtier.Watch
@@ -80,7 +83,7 @@ func (m *MultiState) Enqueue(args [][]byte) {
 
 // Discard drops the transaction (not the watched keys).
 func (m *MultiState) Discard() {
-	m.Active, m.Aborted, m.Queue, m.QueuedBytes = false, false, nil, 0
+	m.Active, m.Aborted, m.Queue, m.QueuedBytes, m.Flags = false, false, nil, 0, 0
 }
 
 // QueuesCommand reports whether the server queues cmd for a session in

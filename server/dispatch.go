@@ -68,7 +68,7 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 		return cmd, false
 	}
 	if s.pause.mode.Load() != uint32(commands.PauseOff) && !cl.ctx.InExec {
-		if !s.waitPause(cl, cmd) {
+		if !s.waitPause(cl, cl.pauseCommand(cmd)) {
 			return cmd, false
 		}
 		cl.cmdStart = s.monoNow() // time paused is not the command's

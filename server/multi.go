@@ -37,8 +37,19 @@ func (cl *client) gate(cmd *commands.Command, args [][]byte) bool {
 		return false
 	}
 	m.Enqueue(args)
+	m.Flags |= cmd.Flags
 	cl.writer.Simple("QUEUED")
 	return true
+}
+
+// pauseCommand is the command CLIENT PAUSE judges: for EXEC, one with the
+// flags of every queued command, so a transaction that writes waits out a
+// PAUSE WRITE as Redis makes it wait.
+func (cl *client) pauseCommand(cmd *commands.Command) *commands.Command {
+	if m := &cl.session.Multi; cmd.Name == "exec" && m.Active {
+		return &commands.Command{Name: cmd.Name, Flags: cmd.Flags | m.Flags}
+	}
+	return cmd
 }
 
 // allowedSubscribed reports whether a RESP2 client in subscribed mode may

@@ -268,3 +268,30 @@ func TestExecServesBlockedClients(t *testing.T) {
 	}
 	a.expect(":1", "LLEN", "q")
 }
+
+// TestExecWaitsOutPauseWrite: CLIENT PAUSE WRITE holds an EXEC whose
+// queue writes, not one that only reads.
+func TestExecWaitsOutPauseWrite(t *testing.T) {
+	s := startServer(t)
+	admin, a := dial(t, s), dial(t, s)
+	admin.expect("+OK", "CLIENT", "PAUSE", "100000", "WRITE")
+	if v := execTx(t, a, []string{"GET", "k"}); v.Kind != resp.KindArray || len(v.Elems) != 1 {
+		t.Fatalf("read-only EXEC during PAUSE WRITE: %s", v)
+	}
+	a.expect("+OK", "MULTI")
+	a.expect("+QUEUED", "SET", "k", "v")
+	a.send("EXEC")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(admin.do("INFO", "clients"), "blocked_clients:1") {
+		if time.Now().After(deadline) {
+			t.Fatal("EXEC of a write was not held by the pause")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	admin.expect("(nil)", "GET", "k")
+	admin.expect("+OK", "CLIENT", "UNPAUSE")
+	if v := a.read(); v.Kind != resp.KindArray || len(v.Elems) != 1 {
+		t.Fatalf("EXEC after UNPAUSE: %s", v)
+	}
+	admin.expect("$v", "GET", "k")
+}

@@ -288,8 +288,8 @@ func (s *Server) closeIdleClients() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, cl := range s.clients {
-		if cl.blocked.Load() {
-			continue // paused clients wait, as Redis's blocked clients do
+		if cl.blocked.Load() || cl.subCount.Load() > 0 {
+			continue // paused clients wait, as Redis's blocked clients do; subscribers are exempt
 		}
 		if now-cl.lastInteraction.Load() > int64(timeout) {
 			s.log.Debug("closing idle client", "id", cl.session.ID, "addr", cl.addr)
