@@ -20,6 +20,9 @@ func (cl *client) Dispatch(args [][]byte) {
 // restriction, the commands MULTI refuses, and queueing inside MULTI. It
 // returns true when it answered in the command's place (error or QUEUED).
 func (cl *client) gate(cmd *commands.Command, args [][]byte) bool {
+	if cl.ctx.InExec {
+		return false // EXEC runs what it queued, as Redis's call() does
+	}
 	if cl.session.Subscriptions > 0 && cl.session.Proto == 2 && !allowedSubscribed(cmd) {
 		cl.writer.Error("ERR Can't execute '" + cmd.Name +
 			"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
