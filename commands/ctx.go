@@ -74,30 +74,43 @@ type Ctx struct {
 // The caller has checked arity, authentication and transaction state.
 func Exec(c *Ctx, cmd *Command) {
 	c.Cmd = cmd
+	defer func() { c.DB = nil }()
 	switch {
 	case c.InExec:
 		c.DB = c.KS.DB(c.Session.DB)
 		cmd.Handler(c)
 	case cmd.Flags&KeyspaceWide != 0 || (cmd.Wide != nil && cmd.Wide(c.Args)):
-		c.KS.LockAll()
-		c.DB = c.KS.DB(c.Session.DB)
-		cmd.Handler(c)
-		ServeReadyKeys(c) // blocked clients, after the whole command
-		c.KS.UnlockAll()
+		execAll(c, cmd)
 	default:
 		slots := c.keySlots(cmd.AppendKeyPositions(c.posBuf[:0], c.Args))
-		c.KS.LockSlots(slots)
-		c.DB = c.KS.DB(c.Session.DB)
-		cmd.Handler(c)
-		served := serveReadyIn(c, slots) // blocked clients (blocking.go)
-		c.KS.UnlockSlots(slots)
-		if !served {
-			c.KS.LockAll()
-			ServeReadyKeys(c)
-			c.KS.UnlockAll()
+		if !execSlots(c, cmd, slots) {
+			// A blocked client needs a slot this command did not hold.
+			execAll(c, nil)
 		}
 	}
-	c.DB = nil
+}
+
+// execAll runs cmd (if any) with the keyspace locked exclusively, then
+// serves clients blocked on keys it filled. The deferred unlock keeps the
+// server usable if a handler panics (a bug: the connection reports it).
+func execAll(c *Ctx, cmd *Command) {
+	c.KS.LockAll()
+	defer c.KS.UnlockAll()
+	c.DB = c.KS.DB(c.Session.DB)
+	if cmd != nil {
+		cmd.Handler(c)
+	}
+	ServeReadyKeys(c) // blocked clients, after the whole command
+}
+
+// execSlots runs cmd holding the locks of slots and serves the blocked
+// clients it can with them; false means some are left for execAll.
+func execSlots(c *Ctx, cmd *Command, slots []int) bool {
+	c.KS.LockSlots(slots)
+	defer c.KS.UnlockSlots(slots)
+	c.DB = c.KS.DB(c.Session.DB)
+	cmd.Handler(c)
+	return serveReadyIn(c, slots) // blocked clients (blocking.go)
 }
 
 // keySlots returns the sorted, distinct slots of the keys at positions.

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -89,6 +91,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 // ends. All commands parsed from one read run before one write of their
 // replies, so a pipeline costs one syscall each way.
 func (cl *client) serve() {
+	defer cl.recoverPanic()
 	for {
 		cl.refreshLimits()
 		n, err := cl.conn.Read(cl.reader.Space())
@@ -104,6 +107,20 @@ func (cl *client) serve() {
 		if err != nil {
 			return
 		}
+	}
+}
+
+// recoverPanic keeps a panicking command from taking the server down: the
+// command's locks were released by Exec's deferred unlocks, the panic is
+// logged with its stack and counted, and only this connection is closed.
+// A panic is always a bug to fix; this is the last line of defence.
+func (cl *client) recoverPanic() {
+	if v := recover(); v != nil {
+		cl.srv.stats.HandlerPanics.Add(1)
+		cl.srv.log.Error("BUG: command panicked; closing the client",
+			"id", cl.session.ID, "addr", cl.addr, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		cl.writer.Error("ERR internal error")
+		cl.flush()
 	}
 }
 

@@ -51,10 +51,17 @@ type Stats struct {
 	NetInputBytes       atomic.Int64
 	NetOutputBytes      atomic.Int64
 	ErrorReplies        atomic.Int64
+	// HandlerPanics counts connections closed because a command panicked.
+	// Every one is a bug; the tests require it to stay zero.
+	HandlerPanics atomic.Int64
 
 	errMu       sync.Mutex
 	errorCounts map[string]int64 // by error prefix, for INFO errorstats
 }
+
+// HandlerPanics is how many commands have panicked since start (see
+// client.serve); tests assert it is zero.
+func (s *Server) HandlerPanics() int64 { return s.stats.HandlerPanics.Load() }
 
 // Options configure New beyond the Config.
 type Options struct {
@@ -86,6 +93,8 @@ func New(cfg *config.Config, opts Options) *Server {
 		cancel:  cancel,
 	}
 	s.ks.OnExpired = s.keyExpired
+	s.ks.OnKeyMiss = s.keyMissed
+	s.ks.OnNewKey = s.keyAdded
 	return s
 }
 

@@ -27,6 +27,16 @@ var env struct {
 
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
+// noPanics fails the run if any command panicked (the server survives a
+// panic by closing that client, but each one is a bug).
+func noPanics(code int) int {
+	if n := env.structd.HandlerPanics(); n > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d command(s) panicked in StructD (see the server log)\n", n)
+		return 1
+	}
+	return code
+}
+
 // runMain starts StructD in this process and, when it is on PATH,
 // redis-server as a child; tests that compare with Redis skip without it.
 func runMain(m *testing.M) int {
@@ -51,7 +61,7 @@ func runMain(m *testing.M) int {
 
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		env.noRedis = "redis-server is not on PATH; install it (apt-get install redis-server) to run the differential tests"
-		return m.Run()
+		return noPanics(m.Run())
 	}
 	rs, err := startRedis(dir)
 	if err != nil {
@@ -65,7 +75,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer env.redisAdmin.close()
-	return m.Run()
+	return noPanics(m.Run())
 }
 
 // needRedis skips t when redis-server is missing.
