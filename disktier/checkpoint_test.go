@@ -115,7 +115,7 @@ func TestCheckpointIngestAndCrashBeforeIngest(t *testing.T) {
 	// "crashes" (the store closes): the reopened store is exactly C1.
 	bigger := hashOf(types.DefaultHashLimits, pairsOf(10)...)
 	for i := 0; i < 3000; i++ {
-		bigger.Value.(*types.Hash).Set(fmt.Appendf(nil, "other:%d", i), []byte("x"), types.DefaultHashLimits)
+		bigger.Payload().(*types.Hash).Set(fmt.Appendf(nil, "other:%d", i), []byte("x"), types.DefaultHashLimits)
 	}
 	second := []change{
 		{0, "k0", memtier.NewString([]byte("changed"))},
@@ -260,13 +260,13 @@ func TestCheckpointPutFieldsIsIncremental(t *testing.T) {
 	s, _ := openTest(t)
 	z := zsetOf(types.DefaultZSetLimits)
 	for i := 0; i < 20000; i++ {
-		z.Value.(*types.ZSet).Add(fmt.Appendf(nil, "m%d", i), float64(i), 0, types.DefaultZSetLimits)
+		z.Payload().(*types.ZSet).Add(fmt.Appendf(nil, "m%d", i), float64(i), 0, types.DefaultZSetLimits)
 	}
 	full := writeCheckpoint(t, s, 1, []change{{0, "z", z}})
 	if err := s.IngestCheckpoint(full); err != nil {
 		t.Fatal(err)
 	}
-	zs := z.Value.(*types.ZSet)
+	zs := z.Payload().(*types.ZSet)
 	zs.Add([]byte("m3"), -1, 0, types.DefaultZSetLimits)
 	zs.Remove([]byte("m4"))
 	c, err := s.NewCheckpoint(t.TempDir(), Record{Seq: 2})
@@ -337,7 +337,7 @@ func TestChecksumCatchesFlippedByte(t *testing.T) {
 	defer s.Close()
 	o, _, err := s.Load(0, []byte("k"))
 	if err == nil {
-		t.Fatalf("corrupt block read without error (equal to the original: %v)", bytes.Equal(o.Str, val))
+		t.Fatalf("corrupt block read without error (equal to the original: %v)", bytes.Equal(o.Bytes(), val))
 	}
 	t.Logf("Load: %v", err)
 	if err := s.Keys(0, 0, func(KeyInfo) bool { return true }); err == nil {

@@ -203,7 +203,18 @@ type KeyInfo struct {
 // record per key and seeks past each key's sub-keys, so a big collection
 // costs one seek, not one step per element. For SCAN and KEYS on cold data.
 func (s *Store) Keys(db, fromSlot int, fn func(k KeyInfo) bool) error {
-	lo, hi := slotRange(db, fromSlot, memtier.NumSlots)
+	lo, _ := slotRange(db, fromSlot, memtier.NumSlots)
+	return s.keysFrom(db, lo, fn)
+}
+
+// KeysAfter is Keys resuming right after key (in its slot), for a SCAN
+// cursor that stopped inside a slot.
+func (s *Store) KeysAfter(db int, key []byte, fn func(k KeyInfo) bool) error {
+	return s.keysFrom(db, append(appendKeyBase(nil, db, memtier.SlotOf(key), key), kindEnd), fn)
+}
+
+func (s *Store) keysFrom(db int, lo []byte, fn func(k KeyInfo) bool) error {
+	_, hi := dbRange(db)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ func TestMillionFieldHashUpdatesOneSubKey(t *testing.T) {
 	for i := 0; i < n; i++ {
 		h.Set(fmt.Appendf(nil, "field:%07d", i), fmt.Appendf(nil, "v%d", i), types.DefaultHashLimits)
 	}
-	o := &memtier.Object{Type: memtier.TypeHash, Value: h}
+	o := memtier.NewCollection(h)
 	key := []byte("big")
 	b := s.NewBatch()
 	if err := b.Put(0, key, o, 0); err != nil {
@@ -82,7 +82,7 @@ func TestMillionFieldHashUpdatesOneSubKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gh := got.Value.(*types.Hash)
+	gh := got.Payload().(*types.Hash)
 	if exp != 1234 || gh.Len() != n || got.EncodingName() != "hashtable" {
 		t.Fatalf("loaded exp %d len %d enc %s", exp, gh.Len(), got.EncodingName())
 	}
@@ -266,6 +266,16 @@ func TestColdKeyIterationOrder(t *testing.T) {
 	if tail != want {
 		t.Errorf("Keys from slot %d yielded %d keys, want %d", from, tail, want)
 	}
+	// Resuming after any key yields exactly the keys after it.
+	for _, i := range []int{0, 1, len(got) / 3, len(got) - 2, len(got) - 1} {
+		var after []string
+		if err := s.KeysAfter(0, got[i].Key, func(k KeyInfo) bool { after = append(after, string(k.Key)); return true }); err != nil {
+			t.Fatal(err)
+		}
+		if len(after) != len(got)-i-1 || (len(after) > 0 && after[0] != string(got[i+1].Key)) {
+			t.Errorf("KeysAfter %q: %d keys, want %d", got[i].Key, len(after), len(got)-i-1)
+		}
+	}
 }
 
 // PutFields writes the whole key when the stored copy is missing, inline,
@@ -304,7 +314,7 @@ func TestPutFieldsFallsBackToPut(t *testing.T) {
 	}
 	b := s.NewBatch()
 	defer b.Close()
-	if err := b.Put(0, []byte("x"), &memtier.Object{Type: memtier.TypeStream, Value: struct{}{}}, 0); err == nil {
+	if err := b.Put(0, []byte("x"), &memtier.Object{Type: memtier.TypeStream}, 0); err == nil {
 		t.Error("a stream payload was encoded")
 	}
 }
