@@ -163,7 +163,7 @@ func BenchmarkCompression(b *testing.B) {
 			sortIdx(order, keys)
 			start := time.Now()
 			path := filepath.Join(dir, "bench.sst")
-			w, err := NewSSTWriter(s.fs, path, s.sstOptions())
+			w, err := NewSSTWriter(s.fs, path, s.SSTOptions())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -28,7 +29,7 @@ type SSTWriter struct {
 }
 
 // NewSSTWriter creates path on fs and writes an SST with opts (see
-// Store.sstOptions for the options matching a store).
+// Store.SSTOptions for the options matching a store).
 func NewSSTWriter(fs vfs.FS, path string, opts sstable.WriterOptions) (*SSTWriter, error) {
 	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
@@ -66,13 +67,31 @@ func (w *SSTWriter) set(k, v []byte) error            { return w.Set(k, v) }
 func (w *SSTWriter) del(k []byte) error               { return w.Delete(k) }
 func (w *SSTWriter) delRange(start, end []byte) error { return w.DeleteRange(start, end) }
 
-// sstOptions are the writer options of an SST the store can ingest: its
+// WriteSST writes pairs, keys strictly increasing, as a new SST at path on
+// the store's file system, ready for IngestCheckpoint. It is the raw form
+// of what Checkpoint does (which also keeps key counts and the Record):
+// for tools and for records outside the key encoding.
+func (s *Store) WriteSST(path string, pairs iter.Seq2[[]byte, []byte]) error {
+	w, err := NewSSTWriter(s.fs, path, s.SSTOptions())
+	if err != nil {
+		return err
+	}
+	for k, v := range pairs {
+		if err := w.Set(k, v); err != nil {
+			w.w.Close()
+			return err
+		}
+	}
+	return w.Close()
+}
+
+// SSTOptions are the writer options of an SST the store can ingest: its
 // table format, comparer and compression. They are level 0's on purpose:
 // the bottom level's options set WritingToLowestLevel, which lets the
 // writer drop point deletions as obsolete, and an ingested file lands above
 // older data whenever it overlaps it, where those deletions must survive
 // (TestCheckpointPutFieldsIsIncremental fails with the bottom level's).
-func (s *Store) sstOptions() sstable.WriterOptions {
+func (s *Store) SSTOptions() sstable.WriterOptions {
 	return s.po.MakeWriterOptions(0, s.db.TableFormat())
 }
 
@@ -159,7 +178,7 @@ type dataSink struct{ c *Checkpoint }
 func (d dataSink) file() (*SSTWriter, error) {
 	if d.c.cur == nil {
 		path := d.c.s.fs.PathJoin(d.c.dir, fmt.Sprintf("ckpt-%06d-%04d.sst", d.c.rec.Seq, len(d.c.files)))
-		w, err := NewSSTWriter(d.c.s.fs, path, d.c.s.sstOptions())
+		w, err := NewSSTWriter(d.c.s.fs, path, d.c.s.SSTOptions())
 		if err != nil {
 			return nil, err
 		}
@@ -283,7 +302,7 @@ func (c *Checkpoint) Finish() ([]string, error) {
 		c.rec.Bytes += st.Size()
 	}
 	path := c.s.fs.PathJoin(c.dir, fmt.Sprintf("ckpt-%06d-sys.sst", c.rec.Seq))
-	w, err := NewSSTWriter(c.s.fs, path, c.s.sstOptions())
+	w, err := NewSSTWriter(c.s.fs, path, c.s.SSTOptions())
 	if err != nil {
 		return nil, err
 	}

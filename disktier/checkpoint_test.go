@@ -392,3 +392,32 @@ func TestLoadDuringIngestSeesOneVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteSST(t *testing.T) {
+	s, _ := openTest(t)
+	dir := t.TempDir()
+	pairs := func(keys ...string) func(yield func(k, v []byte) bool) {
+		return func(yield func(k, v []byte) bool) {
+			for _, k := range keys {
+				if !yield([]byte(k), []byte("v-"+k)) {
+					return
+				}
+			}
+		}
+	}
+	if err := s.WriteSST(filepath.Join(dir, "bad.sst"), pairs("\x02b", "\x02a")); err == nil {
+		t.Error("keys out of order written")
+	}
+	path := filepath.Join(dir, "ok.sst")
+	if err := s.WriteSST(path, pairs("\x02a", "\x02b", "\x02c")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IngestCheckpoint([]string{path}); err != nil {
+		t.Fatal(err)
+	}
+	v, closer, err := s.Pebble().Get([]byte("\x02b"))
+	if err != nil || string(v) != "v-\x02b" {
+		t.Fatalf("Get = %q %v", v, err)
+	}
+	closer.Close()
+}
