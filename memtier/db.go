@@ -53,6 +53,7 @@ func (db *DB) Get(key []byte) *Object {
 	o := db.Peek(key)
 	if o == nil {
 		db.ks.Stats.KeyspaceMisses.Add(1)
+		db.ks.keyMissed(db, key)
 		return nil
 	}
 	db.ks.Stats.KeyspaceHits.Add(1)
@@ -67,6 +68,7 @@ func (db *DB) LookupNoTouch(key []byte) *Object {
 	o := db.Peek(key)
 	if o == nil {
 		db.ks.Stats.KeyspaceMisses.Add(1)
+		db.ks.keyMissed(db, key)
 	} else {
 		db.ks.Stats.KeyspaceHits.Add(1)
 	}
@@ -169,6 +171,7 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 	sd.keys[string(key)] = o
 	db.size.Add(1)
 	db.groupLen[s/slotsPerGroup].Add(1)
+	db.ks.keyAdded(db, key)
 	db.ks.signalReady(s, db.id, key)
 }
 

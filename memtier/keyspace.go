@@ -69,6 +69,11 @@ type Keyspace struct {
 	// slot lock held: the server emits the "expired" keyspace event. Set it
 	// before the keyspace is used.
 	OnExpired func(db *DB, key string)
+	// OnKeyMiss and OnNewKey, if set, are called when a client read finds
+	// no key (Get, LookupNoTouch) and when a key is created: the "keymiss"
+	// and "new" keyspace events. Set them before the keyspace is used.
+	OnKeyMiss func(db *DB, key []byte)
+	OnNewKey  func(db *DB, key []byte)
 
 	// blk is the registry of clients blocked on keys (blocking.go).
 	blk blocking

@@ -249,8 +249,9 @@ func (s *Server) Publish(from commands.Conn, kind commands.SubKind, channel, pay
 	if set := t[string(channel)]; len(set) > 0 {
 		m := message{kind: kind, channel: channel, payload: payload}
 		for cl := range set {
-			cl.deliver(from, m.bytes(cl.protoOf()))
-			n++
+			if cl.deliver(from, m.bytes(cl.protoOf())) {
+				n++
+			}
 		}
 	}
 	if kind != commands.SubChannel {
@@ -262,8 +263,9 @@ func (s *Server) Publish(from commands.Conn, kind commands.SubKind, channel, pay
 		}
 		m := message{kind: kind, channel: channel, payload: payload, pattern: pat}
 		for cl := range set {
-			cl.deliver(from, m.bytes(cl.protoOf()))
-			n++
+			if cl.deliver(from, m.bytes(cl.protoOf())) {
+				n++
+			}
 		}
 	}
 	return n
@@ -272,17 +274,27 @@ func (s *Server) Publish(from commands.Conn, kind commands.SubKind, channel, pay
 // protoOf is the protocol a subscriber speaks, as it last published it.
 func (cl *client) protoOf() int { return int(uint8(cl.pubState.Load() >> 32)) }
 
-// deliver queues a message on a subscriber's output. A message the client
+// deliver queues a message on a subscriber's output and reports whether
+// it did: a client being disconnected (killed, or past its output limit)
+// still in the hub until its goroutine leaves receives nothing, as Redis
+// frees such a client before the next command. A message the client
 // publishes to itself (or a keyspace event its own command causes) goes
 // into its reply buffer, after the replies before it, as in Redis.
-func (cl *client) deliver(from commands.Conn, b []byte) {
+func (cl *client) deliver(from commands.Conn, b []byte) bool {
 	if from == commands.Conn(cl) {
 		cl.writer.Raw(b)
-		return
+		return true
+	}
+	select {
+	case <-cl.killed:
+		return false
+	default:
 	}
 	if o := cl.out.Load(); o != nil {
 		o.enqueue(cl, b)
+		return true
 	}
+	return false
 }
 
 // ActiveChannels implements commands.PubSubHub.
@@ -337,6 +349,20 @@ func (s *Server) NotifyKeyspaceEvent(from commands.Conn, flags, class int, event
 	if flags&config.NotifyKeyevent != 0 {
 		var buf [64]byte
 		s.Publish(from, commands.SubChannel, commands.KeyeventChannel(buf[:0], db, event), key)
+	}
+}
+
+// keyMissed is the keyspace's OnKeyMiss hook: the "keymiss" event.
+func (s *Server) keyMissed(db *memtier.DB, key []byte) {
+	if flags := s.cfg.Limits().KeyspaceEvents; flags&config.NotifyKeyMiss != 0 {
+		s.NotifyKeyspaceEvent(nil, flags, config.NotifyKeyMiss, "keymiss", key, db.ID())
+	}
+}
+
+// keyAdded is the keyspace's OnNewKey hook: the "new" event.
+func (s *Server) keyAdded(db *memtier.DB, key []byte) {
+	if flags := s.cfg.Limits().KeyspaceEvents; flags&config.NotifyNew != 0 {
+		s.NotifyKeyspaceEvent(nil, flags, config.NotifyNew, "new", key, db.ID())
 	}
 }
 

@@ -223,7 +223,9 @@ func TestSlowSubscriberDisconnected(t *testing.T) {
 		t.Fatalf("the slow subscriber's connection is still open: %v", werr)
 	}
 	// The fast subscriber is still subscribed and gets every message.
-	pub.expect(":1", "PUBLISH", "ch", payload)
+	if got := pub.do("PUBLISH", "ch", payload); got != ":1" {
+		t.Fatalf("PUBLISH after the slow subscriber left reached %s, want :1", got)
+	}
 	published++
 	deadline := time.Now().Add(30 * time.Second)
 	for received.Load() != published {

@@ -1,0 +1,15 @@
+package memtier
+
+// keyMissed runs the OnKeyMiss hook (the "keymiss" keyspace event).
+func (ks *Keyspace) keyMissed(db *DB, key []byte) {
+	if ks.OnKeyMiss != nil {
+		ks.OnKeyMiss(db, key)
+	}
+}
+
+// keyAdded runs the OnNewKey hook (the "new" keyspace event).
+func (ks *Keyspace) keyAdded(db *DB, key []byte) {
+	if ks.OnNewKey != nil {
+		ks.OnNewKey(db, key)
+	}
+}
