@@ -55,7 +55,7 @@ type Ctx struct {
 	// the keyspace is already locked exclusively, so Exec takes no locks,
 	// and blocking commands (BLPOP, BZPOPMIN, ...) must not block: they
 	// answer at once as their non-blocking forms would (nil on timeout),
-	// as Redis does inside MULTI. Lists engineer: read this flag.
+	// as Redis does inside MULTI (blocking.go).
 	InExec bool
 
 	// Blocked is set by a blocking command (BLPOP, ...) that found nothing

@@ -10,9 +10,15 @@ import (
 // call (dispatch.go) at the point Redis's processCommand checks them.
 
 // Dispatch implements commands.Conn: EXEC runs each queued command through
-// the same path as a command read from the socket.
+// the same path as a command read from the socket. Each is timed on its
+// own, and EXEC stays the connection's current command (CLIENT LIST cmd=)
+// and keeps its start time, so its own time includes the queue's, as in
+// Redis.
 func (cl *client) Dispatch(args [][]byte) {
+	outer, start := cl.lastCmd, cl.cmdStart
+	cl.cmdStart = cl.srv.monoNow()
 	cl.srv.dispatch(cl, args)
+	cl.lastCmd, cl.cmdStart = outer, start
 }
 
 // gate applies, to a command that passed lookup, arity and authentication,
