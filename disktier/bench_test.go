@@ -56,7 +56,7 @@ func benchValues(n int) [][]byte {
 			"city", word(), "score", fmt.Sprint(r.Float64()*1000), "created", fmt.Sprint(1700000000+r.IntN(1e7)),
 			"plan", []string{"free", "pro", "team"}[r.IntN(3)], "visits", fmt.Sprint(r.IntN(5000)))
 		m, _ := metaOf(o, 0)
-		out[i] = appendInline(appendMeta(nil, m), o)
+		out[i] = append(appendMeta(nil, m), inline(o)...)
 	}
 	return out
 }
@@ -249,7 +249,7 @@ func BenchmarkLayout(b *testing.B) {
 				if err := s.db.Flush(); err != nil {
 					b.Fatal(err)
 				}
-				payload := len(appendInline(nil, o))
+				payload := len(inline(o))
 				bt = s.NewBatch()
 				if err := bt.PutFields(0, []byte("h"), o, 0, [][]byte{[]byte("field:1")}); err != nil {
 					b.Fatal(err)

@@ -211,30 +211,34 @@ func (r *reader) score() float64 {
 	return f
 }
 
-// each calls fn for each element of o in the order its payload stores it:
-// list elements head to tail, hash field then value, set members, zset
-// member then score. The slices alias o.
-func each(o *memtier.Object, fn func(a, b types.Elem, score float64)) {
+// each calls fn for each element of o in the order its payload stores it
+// (list elements head to tail, hash field then value, set members, zset
+// member then score) until fn returns false. The slices alias o.
+func each(o *memtier.Object, fn func(a, b types.Elem, score float64) bool) {
 	switch v := o.Payload().(type) {
 	case *types.List:
-		v.Each(false, func(_ int, e types.Elem) bool { fn(e, types.Elem{}, 0); return true })
+		v.Each(false, func(_ int, e types.Elem) bool { return fn(e, types.Elem{}, 0) })
 	case *types.Hash:
-		v.Each(func(f, val types.Elem) bool { fn(f, val, 0); return true })
+		v.Each(func(f, val types.Elem) bool { return fn(f, val, 0) })
 	case *types.Set:
-		v.Each(func(m types.Elem) bool { fn(m, types.Elem{}, 0); return true })
+		v.Each(func(m types.Elem) bool { return fn(m, types.Elem{}, 0) })
 	case *types.ZSet:
-		v.Each(func(m types.Elem, s float64) bool { fn(m, types.Elem{}, s); return true })
+		v.Each(func(m types.Elem, s float64) bool { return fn(m, types.Elem{}, s) })
 	}
 }
 
 // appendInline appends o's whole payload in the inline form: a string's
 // bytes; list elements, set members, hash field·value pairs, zset
 // member·score pairs, each string length-prefixed and each score 8 bytes.
-func appendInline(dst []byte, o *memtier.Object) []byte {
+// It stops and reports false once the payload passes limit bytes (the
+// caller then keeps the elements under sub-keys), so deciding the layout of
+// a big collection costs no more than limit bytes of encoding.
+func appendInline(dst []byte, o *memtier.Object, limit int) ([]byte, bool) {
 	if o.Type == memtier.TypeString {
-		return append(dst, o.Bytes()...)
+		return append(dst, o.Bytes()...), true
 	}
-	each(o, func(a, b types.Elem, score float64) {
+	start, fits := len(dst), true
+	each(o, func(a, b types.Elem, score float64) bool {
 		dst = appendElem(dst, a)
 		switch o.Type {
 		case memtier.TypeHash:
@@ -242,8 +246,10 @@ func appendInline(dst []byte, o *memtier.Object) []byte {
 		case memtier.TypeZSet:
 			dst = appendScore(dst, score)
 		}
+		fits = len(dst)-start <= limit
+		return fits
 	})
-	return dst
+	return dst, fits
 }
 
 // builder rebuilds a payload element by element with the encoding its
@@ -400,11 +406,12 @@ func elements(o *memtier.Object) []element {
 			seq++
 			chunk = nil
 		}
-		each(o, func(a, _ types.Elem, _ float64) {
+		each(o, func(a, _ types.Elem, _ float64) bool {
 			chunk = appendElem(chunk, a)
 			if len(chunk) >= listChunkMax {
 				flush()
 			}
+			return true
 		})
 		if len(chunk) > 0 {
 			flush()
@@ -412,7 +419,7 @@ func elements(o *memtier.Object) []element {
 		return out
 	}
 	var buf [24]byte
-	each(o, func(a, b types.Elem, score float64) {
+	each(o, func(a, b types.Elem, score float64) bool {
 		e := element{elem: append([]byte(nil), a.AppendTo(buf[:0])...)}
 		switch o.Type {
 		case memtier.TypeHash:
@@ -423,6 +430,7 @@ func elements(o *memtier.Object) []element {
 			e.val = appendScore(nil, score)
 		}
 		out = append(out, e)
+		return true
 	})
 	sort.Slice(out, func(i, j int) bool { return string(out[i].elem) < string(out[j].elem) })
 	return out

@@ -29,6 +29,7 @@ func roundTripCases() map[string]*memtier.Object {
 		"string big":          memtier.NewString(bytes.Repeat([]byte("0123456789"), 100000)),
 		"list small":          listOf("a", "", "12", "-7", "\x00\xff"),
 		"list big":            listOf(seq("element-", 20000)...),
+		"list few huge":       listOf(strings.Repeat("a", 100000), "", strings.Repeat("b", 70000)),
 		"hash listpack":       hashOf(types.DefaultHashLimits, "b", "1", "a", "two", "", "empty field", "c", ""),
 		"hash listpack long":  hashOf(types.Limits{Entries: 1000, Value: 1000}, "f", strings.Repeat("v", 300)),
 		"hash listpack big":   hashOf(types.Limits{Entries: 1000, Value: 1000}, reversed(pairsOf(600))...),
@@ -90,7 +91,7 @@ func TestRoundTripEveryTypeAndEncoding(t *testing.T) {
 	// The layouts are the documented ones.
 	for name, want := range map[string]Layout{"list small": LayoutInline, "list big": LayoutElems,
 		"hash hashtable tiny": LayoutInline, "hash hashtable big": LayoutElems, "set big": LayoutElems,
-		"zset skiplist big": LayoutElems, "string big": LayoutInline, "hash listpack big": LayoutInline} {
+		"zset skiplist big": LayoutElems, "string big": LayoutInline, "hash listpack big": LayoutInline, "list few huge": LayoutElems} {
 		m, err := s2.Meta(0, []byte(name))
 		if err != nil || m.Layout != want {
 			t.Errorf("%s: layout %d, %v; want %d", name, m.Layout, err, want)

@@ -15,7 +15,7 @@ import (
 func FuzzDecodeRecord(f *testing.F) {
 	for _, o := range roundTripCases() {
 		m, _ := metaOf(o, 7)
-		payload := appendInline(nil, o)
+		payload := inline(o)
 		if len(payload) > 2000 {
 			continue
 		}
@@ -23,7 +23,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	}
 	f.Add([]byte{1, byte(memtier.TypeZSet), byte(memtier.EncSkiplist), 1, 0, 1, 0}, []byte{0x7f, 0xf8, 0, 0, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, rec, sub []byte) {
-		m, inline, err := decodeMeta(rec)
+		m, payload, err := decodeMeta(rec)
 		if err != nil {
 			return
 		}
@@ -35,7 +35,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 			return
 		}
-		o, err := decodeInline(m, inline)
+		o, err := decodeInline(m, payload)
 		if err != nil {
 			return
 		}
@@ -43,7 +43,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded value does not encode: %v", err)
 		}
-		o2, err := decodeInline(m2, appendInline(nil, o))
+		o2, err := decodeInline(m2, inline(o))
 		if err != nil {
 			t.Fatalf("re-encoded value does not decode: %v", err)
 		}

@@ -32,7 +32,7 @@ func dump(o *memtier.Object) string {
 		return fmt.Sprintf("string/%s %q", o.EncodingName(), o.Bytes())
 	}
 	var parts []string
-	each(o, func(a, b types.Elem, score float64) {
+	each(o, func(a, b types.Elem, score float64) bool {
 		switch o.Type {
 		case memtier.TypeHash:
 			parts = append(parts, fmt.Sprintf("%q=%q", a.String(), b.String()))
@@ -41,6 +41,7 @@ func dump(o *memtier.Object) string {
 		default:
 			parts = append(parts, fmt.Sprintf("%q", a.String()))
 		}
+		return true
 	})
 	if o.EncodingName() == "hashtable" {
 		slices.Sort(parts)
@@ -96,4 +97,10 @@ func pairsOf(n int) []string {
 		out = append(out, fmt.Sprintf("field:%d", i), fmt.Sprintf("value-%d", i*7))
 	}
 	return out
+}
+
+// inline is o's whole inline payload, whatever its size.
+func inline(o *memtier.Object) []byte {
+	p, _ := appendInline(nil, o, math.MaxInt)
+	return p
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -82,8 +83,12 @@ func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) erro
 	if err != nil {
 		return err
 	}
-	payload := appendInline(nil, o)
-	if o.Type != memtier.TypeString && !compact(m.Enc) && len(payload) > inlineMax {
+	limit := inlineMax
+	if compact(m.Enc) {
+		limit = math.MaxInt
+	}
+	payload, fits := appendInline(nil, o, limit)
+	if !fits {
 		m.Layout, payload = LayoutElems, nil
 	}
 	base := appendKeyBase(w.kbuf[:0], db, slot, key)
