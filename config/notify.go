@@ -151,6 +151,12 @@ func init() {
 			return strings.Join(parts, " ")
 		},
 		set: func(c *Config, args []string) error {
+			if len(args) == 1 {
+				// One quoted word, as --client-output-buffer-limit
+				// "pubsub 32mb 8mb 60" gives it: split it, as Redis
+				// does for its multi-argument directives.
+				args = strings.Fields(args[0])
+			}
 			if len(args)%4 != 0 {
 				return errors.New("Wrong number of arguments in buffer limit configuration.")
 			}
