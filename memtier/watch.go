@@ -62,16 +62,16 @@ func (w *Watch) Dirty() bool { return w.dirty.Load() }
 // Watch adds key of db to w (WATCH). The caller holds the key's slot lock.
 // Watching a key twice is a no-op, as in Redis.
 func (ks *Keyspace) Watch(w *Watch, db *DB, key []byte) {
-	for _, wk := range w.keys {
-		if wk.db == db.id && wk.key == string(key) {
-			return
-		}
-	}
 	ks.watches.init(len(ks.dbs))
 	s := SlotOf(key)
 	t := &ks.watches.tables[db.id]
 	if t.slots[s] == nil {
 		t.slots[s] = make(map[string][]*watchedKey)
+	}
+	for _, wk := range t.slots[s][string(key)] {
+		if wk.w == w {
+			return
+		}
 	}
 	wk := &watchedKey{w: w, db: db.id, key: string(key), expired: db.isExpired(s, key)}
 	t.slots[s][wk.key] = append(t.slots[s][wk.key], wk)
