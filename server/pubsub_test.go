@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -170,9 +171,16 @@ func TestKeyspaceNotificationsFamilies(t *testing.T) {
 // another keeps up: past client-output-buffer-limit pubsub's hard limit
 // the slow one is disconnected, and the other receives every message.
 func TestSlowSubscriberDisconnected(t *testing.T) {
+	t.Run("hard", func(t *testing.T) { testSlowSubscriber(t, "pubsub 1mb 0 0") })
+	// Past the soft limit for longer than 0 seconds: the first message
+	// over it starts the clock, a later one ends the client.
+	t.Run("soft", func(t *testing.T) { testSlowSubscriber(t, "pubsub 0 512kb 0") })
+}
+
+func testSlowSubscriber(t *testing.T, limit string) {
 	s := startServer(t)
 	admin := dial(t, s)
-	admin.expect("+OK", "CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 0 0")
+	admin.expect("+OK", "CONFIG", "SET", "client-output-buffer-limit", limit)
 	slow := dial(t, s)
 	slow.nc.(*net.TCPConn).SetReadBuffer(4096)
 	slow.send("CLIENT", "SETNAME", "slow")
@@ -200,13 +208,24 @@ func TestSlowSubscriberDisconnected(t *testing.T) {
 	}()
 	pub := dial(t, s)
 	published := int64(0)
-	for strings.Contains(pub.do("CLIENT", "LIST"), "name=slow") {
+	maxOmem := 0
+	for {
+		line := clientLine(pub.do("CLIENT", "LIST"), "name=slow")
+		if line == "" {
+			break
+		}
+		if n := clientField(line, "omem"); n > maxOmem {
+			maxOmem = n
+		}
 		if published == maxMessages {
 			t.Fatal("the subscriber that does not read was never disconnected")
 		}
 		pub.send("PUBLISH", "ch", payload)
 		pub.read()
 		published++
+	}
+	if maxOmem == 0 {
+		t.Error("CLIENT LIST never showed the slow subscriber's pending output (omem)")
 	}
 	// Gone from the registry, and the server has closed its end: what the
 	// client sends now is refused.
@@ -234,4 +253,25 @@ func TestSlowSubscriberDisconnected(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// clientLine is the CLIENT LIST line containing marker, or "".
+func clientLine(list, marker string) string {
+	for _, line := range strings.Split(list, "\n") {
+		if strings.Contains(line, marker) {
+			return line
+		}
+	}
+	return ""
+}
+
+// clientField is a numeric field of a CLIENT LIST line.
+func clientField(line, name string) int {
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, name+"="); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return -1
 }
