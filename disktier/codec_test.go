@@ -17,8 +17,8 @@ func roundTripCases() map[string]*memtier.Object {
 	zero := types.Limits{}
 	bigPairs := pairsOf(5000)
 	zbig := make([]any, 0, 6000)
-	for i := 0; i < 3000; i++ {
-		zbig = append(zbig, seq("member:", 3000)[i], float64(i%97)-40.5)
+	for i, m := range seq("member:", 3000) {
+		zbig = append(zbig, m, float64(i%97)-40.5)
 	}
 	return map[string]*memtier.Object{
 		"string int":          memtier.NewString([]byte("-9223372036854775808")),
