@@ -65,11 +65,20 @@ var collectionEventScript = [][]string{
 // subscriber receives: the events of hash and set commands must be
 // Redis's, in Redis's order.
 func TestCollectionEvents(t *testing.T) {
+	compareEvents(t, collectionEventScript, 20)
+}
+
+// compareEvents runs script on both servers with keyspace notifications on
+// and requires the keyevent messages a subscriber receives to be the same,
+// in the same order, and at least minEvents of them (so that a script that
+// silently stopped emitting does not pass).
+func compareEvents(t *testing.T, script [][]string, minEvents int) {
+	t.Helper()
 	needRedis(t)
 	flushAll(t)
 	got := map[string][]string{}
 	for _, srv := range []struct{ name, addr string }{{"redis-server", env.redisAddr}, {"structd", env.structdAddr}} {
-		events, err := recordEvents(srv.addr, collectionEventScript)
+		events, err := recordEvents(srv.addr, script)
 		if errors.Is(err, errNoNotifications) && srv.name == "structd" {
 			t.Skip("structd does not take notify-keyspace-events yet")
 		}
@@ -82,7 +91,7 @@ func TestCollectionEvents(t *testing.T) {
 	if strings.Join(r, "\n") != strings.Join(s, "\n") {
 		t.Fatalf("keyevent messages differ\n--- redis-server:\n%s\n--- structd:\n%s", strings.Join(r, "\n"), strings.Join(s, "\n"))
 	}
-	if len(r) < 20 {
+	if len(r) < minEvents {
 		t.Fatalf("only %d events recorded: %v", len(r), r)
 	}
 	t.Logf("%d events: %s", len(r), strings.Join(r, ", "))
@@ -172,6 +181,12 @@ var collectionReadScript = [][]string{
 // and set commands count keyspace hits and misses: reads count them (as
 // Redis's lookupKeyRead), writes do not (lookupKeyWrite).
 func TestCollectionKeyspaceStats(t *testing.T) {
+	compareKeyspaceStats(t, collectionReadScript)
+}
+
+// compareKeyspaceStats runs script on a connection to each server and
+// compares the keyspace_hits and keyspace_misses each command adds.
+func compareKeyspaceStats(t *testing.T, script [][]string) {
 	needRedis(t)
 	flushAll(t)
 	got := map[string][]string{}
@@ -181,7 +196,7 @@ func TestCollectionKeyspaceStats(t *testing.T) {
 			t.Fatal(err)
 		}
 		hits, misses := keyspaceStats(t, c)
-		for _, args := range collectionReadScript {
+		for _, args := range script {
 			if _, err := c.doStrings(args...); err != nil {
 				t.Fatalf("%s: %v: %v", srv.name, args, err)
 			}

@@ -1,11 +1,6 @@
 package differential
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // listEventScript exercises every list write and the blocking pops that
 // find data at once, including calls that change nothing (no event) and
@@ -35,26 +30,7 @@ var listEventScript = [][]string{
 
 // TestListEvents compares the keyevent messages of listEventScript.
 func TestListEvents(t *testing.T) {
-	needRedis(t)
-	flushAll(t)
-	got := map[string][]string{}
-	for _, srv := range []struct{ name, addr string }{{"redis-server", env.redisAddr}, {"structd", env.structdAddr}} {
-		events, err := recordEvents(srv.addr, listEventScript)
-		if errors.Is(err, errNoNotifications) && srv.name == "structd" {
-			t.Skip("structd does not take notify-keyspace-events yet")
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", srv.name, err)
-		}
-		got[srv.name] = events
-	}
-	r, s := got["redis-server"], got["structd"]
-	if strings.Join(r, "\n") != strings.Join(s, "\n") {
-		t.Fatalf("keyevent messages differ\n--- redis-server:\n%s\n--- structd:\n%s", strings.Join(r, "\n"), strings.Join(s, "\n"))
-	}
-	if len(r) < 30 {
-		t.Fatalf("only %d events recorded: %v", len(r), r)
-	}
+	compareEvents(t, listEventScript, 30)
 }
 
 // listReadScript mixes list reads and writes on keys that exist and that
@@ -75,30 +51,5 @@ var listReadScript = [][]string{
 // TestListKeyspaceStats compares, command by command, how list commands
 // count keyspace hits and misses (reads count them, writes do not).
 func TestListKeyspaceStats(t *testing.T) {
-	needRedis(t)
-	flushAll(t)
-	got := map[string][]string{}
-	for _, srv := range []struct{ name, addr string }{{"redis-server", env.redisAddr}, {"structd", env.structdAddr}} {
-		c, err := dial(srv.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hits, misses := keyspaceStats(t, c)
-		for _, args := range listReadScript {
-			if _, err := c.doStrings(args...); err != nil {
-				t.Fatalf("%s: %v: %v", srv.name, args, err)
-			}
-			h, m := keyspaceStats(t, c)
-			got[srv.name] = append(got[srv.name], fmt.Sprintf("%s: hits +%d misses +%d", strings.Join(args, " "), h-hits, m-misses))
-			hits, misses = h, m
-		}
-		c.doStrings("FLUSHALL")
-		c.close()
-	}
-	r, s := got["redis-server"], got["structd"]
-	for i := range r {
-		if r[i] != s[i] {
-			t.Errorf("redis-server %s\n      structd %s", r[i], s[i])
-		}
-	}
+	compareKeyspaceStats(t, listReadScript)
 }

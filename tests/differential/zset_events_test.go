@@ -1,11 +1,6 @@
 package differential
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // zsetEventScript exercises every sorted set write and SORT ... STORE,
 // including calls that change nothing (they must emit nothing), calls that
@@ -67,27 +62,7 @@ var zsetEventScript = [][]string{
 // notifications on and compares the keyevent messages, as
 // TestCollectionEvents does for hashes and sets.
 func TestZSetEvents(t *testing.T) {
-	needRedis(t)
-	flushAll(t)
-	got := map[string][]string{}
-	for _, srv := range []struct{ name, addr string }{{"redis-server", env.redisAddr}, {"structd", env.structdAddr}} {
-		events, err := recordEvents(srv.addr, zsetEventScript)
-		if errors.Is(err, errNoNotifications) && srv.name == "structd" {
-			t.Skip("structd does not take notify-keyspace-events yet")
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", srv.name, err)
-		}
-		got[srv.name] = events
-	}
-	r, s := got["redis-server"], got["structd"]
-	if strings.Join(r, "\n") != strings.Join(s, "\n") {
-		t.Fatalf("keyevent messages differ\n--- redis-server:\n%s\n--- structd:\n%s", strings.Join(r, "\n"), strings.Join(s, "\n"))
-	}
-	if len(r) < 30 {
-		t.Fatalf("only %d events recorded: %v", len(r), r)
-	}
-	t.Logf("%d events: %s", len(r), strings.Join(r, ", "))
+	compareEvents(t, zsetEventScript, 30)
 }
 
 // zsetReadScript mixes sorted set reads (which count keyspace hits and
@@ -115,35 +90,4 @@ var zsetReadScript = [][]string{
 // commands and SORT count keyspace hits and misses.
 func TestZSetKeyspaceStats(t *testing.T) {
 	compareKeyspaceStats(t, zsetReadScript)
-}
-
-// compareKeyspaceStats runs script on a connection to each server and
-// compares the keyspace_hits and keyspace_misses each command adds.
-func compareKeyspaceStats(t *testing.T, script [][]string) {
-	needRedis(t)
-	flushAll(t)
-	got := map[string][]string{}
-	for _, srv := range []struct{ name, addr string }{{"redis-server", env.redisAddr}, {"structd", env.structdAddr}} {
-		c, err := dial(srv.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hits, misses := keyspaceStats(t, c)
-		for _, args := range script {
-			if _, err := c.doStrings(args...); err != nil {
-				t.Fatalf("%s: %v: %v", srv.name, args, err)
-			}
-			h, m := keyspaceStats(t, c)
-			got[srv.name] = append(got[srv.name], fmt.Sprintf("%s: hits +%d misses +%d", strings.Join(args, " "), h-hits, m-misses))
-			hits, misses = h, m
-		}
-		c.doStrings("FLUSHALL")
-		c.close()
-	}
-	r, s := got["redis-server"], got["structd"]
-	for i := range r {
-		if r[i] != s[i] {
-			t.Errorf("redis-server %s\n      structd %s", r[i], s[i])
-		}
-	}
 }
