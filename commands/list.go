@@ -572,36 +572,8 @@ type lmpopArgs struct {
 // parseLMPop parses "numkeys key [key ...] LEFT|RIGHT [COUNT count]" from
 // argument at (1 for LMPOP, 2 for BLMPOP), replying Redis's errors.
 func parseLMPop(c *Ctx, at int) (lmpopArgs, bool) {
-	var a lmpopArgs
-	numkeys, ok := rangeInt(c, at, 1, math.MaxInt64, errNumKeys)
-	if !ok {
-		return a, false
-	}
-	if numkeys >= int64(len(c.Args)-at-1) { // no room for LEFT|RIGHT
-		c.W.Error(ErrSyntax)
-		return a, false
-	}
-	where := at + 1 + int(numkeys)
-	a.keys = c.Args[at+1 : where]
-	if a.head, ok = parseWhere(c, where); !ok {
-		return a, false
-	}
-	a.count = -1
-	for j := where + 1; j < len(c.Args); j++ {
-		if a.count == -1 && c.ArgIs(j, "count") && j+1 < len(c.Args) {
-			j++
-			if a.count, ok = rangeInt(c, j, 1, math.MaxInt64, errCountPosArg); !ok {
-				return a, false
-			}
-			continue
-		}
-		c.W.Error(ErrSyntax)
-		return a, false
-	}
-	if a.count == -1 {
-		a.count = 1
-	}
-	return a, true
+	keys, right, count, ok := parseMPop(c, at, "left", "right")
+	return lmpopArgs{keys, !right, count}, ok
 }
 
 // firstNonEmptyList returns the first of keys holding a list, replying
