@@ -249,15 +249,9 @@ func popWithKey(c *Ctx, key []byte, l *types.List, head bool) {
 
 // cmdBLMove is BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout.
 func cmdBLMove(c *Ctx) {
-	from, ok := parseWhere(c, 3)
-	if !ok {
-		return
+	if from, to, ok := parseMoveWheres(c); ok {
+		blmoveGeneric(c, from, to, 5)
 	}
-	to, ok := parseWhere(c, 4)
-	if !ok {
-		return
-	}
-	blmoveGeneric(c, from, to, 5)
 }
 
 // cmdBRPopLPush is BRPOPLPUSH source destination timeout.

@@ -511,17 +511,23 @@ func cmdLPos(c *Ctx) {
 	}
 }
 
+// parseMoveWheres parses LMOVE's and BLMOVE's wherefrom and whereto
+// (arguments 3 and 4), replying a syntax error for either.
+func parseMoveWheres(c *Ctx) (from, to, ok bool) {
+	if from, ok = parseWhere(c, 3); !ok {
+		return false, false, false
+	}
+	if to, ok = parseWhere(c, 4); !ok {
+		return false, false, false
+	}
+	return from, to, true
+}
+
 // cmdLMove is LMOVE source destination LEFT|RIGHT LEFT|RIGHT.
 func cmdLMove(c *Ctx) {
-	from, ok := parseWhere(c, 3)
-	if !ok {
-		return
+	if from, to, ok := parseMoveWheres(c); ok {
+		lmoveGeneric(c, from, to)
 	}
-	to, ok := parseWhere(c, 4)
-	if !ok {
-		return
-	}
-	lmoveGeneric(c, from, to)
 }
 
 // cmdRPopLPush is RPOPLPUSH source destination: LMOVE RIGHT LEFT.
