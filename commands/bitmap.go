@@ -13,10 +13,7 @@ import (
 // (2^32 bits with the default 512 MB), checked before any allocation.
 
 func init() {
-	bitCmd := func(name string, arity int, flags Flags, speed string, h Handler) *Command {
-		return &Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, KeyStep: 1,
-			Categories: familyCategories(flags, "bitmap", speed), Handler: h}
-	}
+	bitCmd := familyCommand("bitmap")
 	register(
 		bitCmd("setbit", 4, Write|DenyOOM, "slow", cmdSetBit),
 		bitCmd("getbit", 3, ReadOnly|Fast, "fast", cmdGetBit),

@@ -11,10 +11,7 @@ import (
 )
 
 func init() {
-	hashCmd := func(name string, arity int, flags Flags, speed string, h Handler) *Command {
-		return &Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, KeyStep: 1,
-			Categories: familyCategories(flags, "hash", speed), Handler: h}
-	}
+	hashCmd := familyCommand("hash")
 	register(
 		hashCmd("hset", -4, Write|DenyOOM|Fast, "fast", cmdHSet),
 		hashCmd("hmset", -4, Write|DenyOOM|Fast, "fast", cmdHMSet),

@@ -13,10 +13,7 @@ import (
 // are in blocking.go and reuse the pops below.
 
 func init() {
-	lcmd := func(name string, arity int, flags Flags, speed string, h Handler) *Command {
-		return &Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, KeyStep: 1,
-			Categories: familyCategories(flags, "list", speed), Handler: h}
-	}
+	lcmd := familyCommand("list")
 	lmove := lcmd("lmove", 5, Write|DenyOOM, "slow", cmdLMove)
 	lmove.LastKey = 2
 	rpoplpush := lcmd("rpoplpush", 3, Write|DenyOOM, "slow", cmdRPopLPush)

@@ -7,10 +7,7 @@ import (
 )
 
 func init() {
-	setCmd := func(name string, arity int, flags Flags, speed string, h Handler) *Command {
-		return &Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, KeyStep: 1,
-			Categories: familyCategories(flags, "set", speed), Handler: h}
-	}
+	setCmd := familyCommand("set")
 	multi := func(cmd *Command) *Command { cmd.LastKey = -1; return cmd }
 	register(
 		setCmd("sadd", -3, Write|DenyOOM|Fast, "fast", cmdSAdd),

@@ -8,10 +8,7 @@ import (
 )
 
 func init() {
-	strCmd := func(name string, arity int, flags Flags, cat string, h Handler) *Command {
-		return &Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, KeyStep: 1,
-			Categories: familyCategories(flags, "string", cat), Handler: h}
-	}
+	strCmd := familyCommand("string")
 	register(
 		strCmd("get", 2, ReadOnly|Fast, "fast", cmdGet),
 		strCmd("set", -3, Write|DenyOOM, "slow", cmdSet),
@@ -52,6 +49,15 @@ func familyCategories(flags Flags, family, speed string) []string {
 		rw = "write"
 	}
 	return []string{rw, family, speed}
+}
+
+// familyCommand returns the constructor of family's single-key commands
+// (the key at argument 1), whose ACL categories are familyCategories'.
+func familyCommand(family string) func(name string, arity int, flags Flags, speed string, h Handler) *Command {
+	return func(name string, arity int, flags Flags, speed string, h Handler) *Command {
+		return &Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, KeyStep: 1,
+			Categories: familyCategories(flags, family, speed), Handler: h}
+	}
 }
 
 // Errors of the string family.

@@ -26,10 +26,7 @@ const (
 )
 
 func init() {
-	zcmd := func(name string, arity int, flags Flags, speed string, h Handler) *Command {
-		return &Command{Name: name, Arity: arity, Flags: flags, FirstKey: 1, LastKey: 1, KeyStep: 1,
-			Categories: familyCategories(flags, "sortedset", speed), Handler: h}
-	}
+	zcmd := familyCommand("sortedset")
 	// numkeys forms: Redis reports no fixed key range for them (0 0 0) and
 	// finds the keys from numkeys at argument 1.
 	numkeys := func(c *Command) *Command {
