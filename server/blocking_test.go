@@ -447,7 +447,9 @@ func blockingConcurrent(t *testing.T, timeout string) {
 		}
 		return &conn{t: t, nc: nc, br: bufio.NewReader(nc)}, nil
 	}
-	for i := range consumers {
+	// client runs body on a connection of its own in a goroutine of wg;
+	// the error it returns (or dialing's) goes to errs.
+	client := func(body func(c *conn) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -457,16 +459,21 @@ func blockingConcurrent(t *testing.T, timeout string) {
 				return
 			}
 			defer c.nc.Close()
+			if err := body(c); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	for i := range consumers {
+		client(func(c *conn) error {
 			for got := 0; got < perConsumer; {
 				if _, err := c.nc.Write(encode(cmdsFor(i)...)); err != nil {
-					errs <- err
-					return
+					return err
 				}
 				c.nc.SetReadDeadline(time.Now().Add(60 * time.Second))
 				v, err := resp.ReadReply(c.br)
 				if err != nil {
-					errs <- err
-					return
+					return err
 				}
 				if v.Kind == resp.KindArray && v.Null {
 					continue // timed out: wait again
@@ -474,45 +481,29 @@ func blockingConcurrent(t *testing.T, timeout string) {
 				got++
 				parts := strings.Fields(flat(v))
 				if len(parts) != 2 {
-					errs <- fmt.Errorf("consumer got %v", v)
-					return
+					return fmt.Errorf("consumer got %v", v)
 				}
 				mu.Lock()
 				popped[parts[1]]++
 				mu.Unlock()
 			}
-		}()
+			return nil
+		})
 	}
 	for range movers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := dialRaw()
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.nc.Close()
+		client(func(c *conn) error {
 			for range perMover {
 				c.nc.Write(encode("BLMOVE", "x", keys[0], "LEFT", "RIGHT", "0"))
 				c.nc.SetReadDeadline(time.Now().Add(60 * time.Second))
 				if v, err := resp.ReadReply(c.br); err != nil || v.Kind != resp.KindBulk {
-					errs <- fmt.Errorf("mover got %v, %v", v, err)
-					return
+					return fmt.Errorf("mover got %v, %v", v, err)
 				}
 			}
-		}()
+			return nil
+		})
 	}
 	for p := range pushers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := dialRaw()
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer c.nc.Close()
+		client(func(c *conn) error {
 			for j := p; j < direct+viaX; j += pushers {
 				key := "x"
 				if j < direct {
@@ -521,11 +512,11 @@ func blockingConcurrent(t *testing.T, timeout string) {
 				c.nc.Write(encode("RPUSH", key, "e"+strconv.Itoa(j)))
 				c.nc.SetReadDeadline(time.Now().Add(60 * time.Second))
 				if v, err := resp.ReadReply(c.br); err != nil || v.Kind != resp.KindInt {
-					errs <- fmt.Errorf("pusher got %v, %v", v, err)
-					return
+					return fmt.Errorf("pusher got %v, %v", v, err)
 				}
 			}
-		}()
+			return nil
+		})
 	}
 	wg.Wait()
 	close(errs)
