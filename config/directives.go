@@ -159,11 +159,7 @@ func boolDirective(name string, field func(*Config) *bool) {
 		name: name,
 		get:  func(c *Config) string { return yesNo(*field(c)) },
 		set: func(c *Config, args []string) error {
-			v, err := one(args)
-			if err != nil {
-				return err
-			}
-			b, err := parseYesNo(v)
+			b, err := parseBool(args)
 			if err != nil {
 				return err
 			}
@@ -178,6 +174,15 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// parseBool parses a one-word yes/no argument, with Redis's error texts.
+func parseBool(args []string) (bool, error) {
+	v, err := one(args)
+	if err != nil {
+		return false, err
+	}
+	return parseYesNo(v)
 }
 
 func parseYesNo(v string) (bool, error) {
@@ -268,11 +273,7 @@ func init() {
 		name: "daemonize", immutable: true,
 		get: func(c *Config) string { return "no" },
 		set: func(c *Config, args []string) error {
-			v, err := one(args)
-			if err != nil {
-				return err
-			}
-			b, err := parseYesNo(v)
+			b, err := parseBool(args)
 			if err != nil {
 				return err
 			}
