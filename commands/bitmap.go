@@ -169,12 +169,8 @@ func parseBitUnit(c *Ctx, i int) (isBit, ok bool) {
 func cmdBitCount(c *Ctx) {
 	// Redis 7.0 looks the key up first: a missing key counts 0 whatever
 	// the other arguments are.
-	o, ok := lookupString(c, c.Args[1])
-	if !ok {
-		return
-	}
+	o := orZero(c, lookupString)
 	if o == nil {
-		c.W.Int(0)
 		return
 	}
 	s := o.Bytes()

@@ -251,9 +251,9 @@ func cmdHDel(c *Ctx) {
 	}
 }
 
-// orZero looks up argument 1 with lookup and returns the collection, or
+// orZero looks up argument 1 with lookup and returns the value, or
 // replies 0 for a missing key (Redis's lookupKey*OrReply with czero) and
-// returns nil, as it does after WRONGTYPE.
+// returns nil, as it does after WRONGTYPE. Every family's lookups fit it.
 func orZero[P any](c *Ctx, lookup func(*Ctx, []byte) (*P, bool)) *P {
 	p, ok := lookup(c, c.Args[1])
 	if ok && p == nil {

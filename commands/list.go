@@ -236,15 +236,9 @@ func popRange(c *Ctx, l *types.List, head bool, count int64) {
 
 // cmdLLen is LLEN key.
 func cmdLLen(c *Ctx) {
-	l, ok := lookupList(c, c.Args[1])
-	if !ok {
-		return
+	if l := orZero(c, lookupList); l != nil {
+		c.W.Int(int64(l.Len()))
 	}
-	if l == nil {
-		c.W.Int(0)
-		return
-	}
-	c.W.Int(int64(l.Len()))
 }
 
 // resolveRange turns LRANGE/LTRIM's start and stop (negative from the end)
@@ -357,12 +351,8 @@ func cmdLInsert(c *Ctx) {
 		return
 	}
 	key := c.Args[1]
-	l, ok := lookupListWrite(c, key)
-	if !ok {
-		return
-	}
+	l := orZero(c, lookupListWrite)
 	if l == nil {
-		c.W.Int(0)
 		return
 	}
 	n := l.InsertPivot(c.Args[3], c.Args[4], after, listFill(c))
@@ -379,12 +369,8 @@ func cmdLRem(c *Ctx) {
 		return
 	}
 	key := c.Args[1]
-	l, ok := lookupListWrite(c, key)
-	if !ok {
-		return
-	}
+	l := orZero(c, lookupListWrite)
 	if l == nil {
-		c.W.Int(0)
 		return
 	}
 	// A list never holds more; and |LONG_MIN| would not fit the limit.

@@ -444,15 +444,9 @@ func cmdAppend(c *Ctx) {
 }
 
 func cmdStrlen(c *Ctx) {
-	o, ok := lookupString(c, c.Args[1])
-	if !ok {
-		return
+	if o := orZero(c, lookupString); o != nil {
+		c.W.Int(int64(len(o.Bytes())))
 	}
-	if o == nil {
-		c.W.Int(0)
-		return
-	}
-	c.W.Int(int64(len(o.Bytes())))
 }
 
 func cmdIncr(c *Ctx) { incrDecr(c, 1) }

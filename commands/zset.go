@@ -149,24 +149,6 @@ func lookupZSetWrite(c *Ctx, key []byte) (*types.ZSet, bool) {
 	return o.Payload().(*types.ZSet), true
 }
 
-// zsetOrZero looks up key's sorted set for a command that answers 0 when
-// there is nothing to act on: it returns nil after replying 0 for a
-// missing key or WRONGTYPE for another type. write selects the lookup
-// that does not count keyspace hits and misses.
-func zsetOrZero(c *Ctx, key []byte, write bool) *types.ZSet {
-	var z *types.ZSet
-	var ok bool
-	if write {
-		z, ok = lookupZSetWrite(c, key)
-	} else {
-		z, ok = lookupZSet(c, key)
-	}
-	if ok && z == nil {
-		c.W.Int(0)
-	}
-	return z
-}
-
 // storeZSet stores z under key, replacing any value and clearing its TTL
 // (Redis's setKey/dbAdd). z must not be empty once the command returns.
 func storeZSet(c *Ctx, key []byte, z *types.ZSet) {
@@ -420,7 +402,7 @@ func zaddNotify(c *Ctx, key []byte, incr bool, changed int64) {
 // cmdZRem is ZREM key member [member ...].
 func cmdZRem(c *Ctx) {
 	key := c.Args[1]
-	z := zsetOrZero(c, key, true)
+	z := orZero(c, lookupZSetWrite)
 	if z == nil {
 		return
 	}
@@ -442,7 +424,7 @@ func cmdZRem(c *Ctx) {
 
 // cmdZCard is ZCARD key.
 func cmdZCard(c *Ctx) {
-	if z := zsetOrZero(c, c.Args[1], false); z != nil {
+	if z := orZero(c, lookupZSet); z != nil {
 		c.W.Int(int64(z.Len()))
 	}
 }
@@ -463,7 +445,7 @@ func zcountGeneric(c *Ctx, lex bool) {
 	if !ok {
 		return
 	}
-	z := zsetOrZero(c, c.Args[1], false)
+	z := orZero(c, lookupZSet)
 	switch {
 	case z == nil:
 	case lex:

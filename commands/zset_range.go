@@ -282,7 +282,7 @@ func zremrangeGeneric(c *Ctx, kind zrangeKind) {
 	if !ok {
 		return
 	}
-	z := zsetOrZero(c, key, true)
+	z := orZero(c, lookupZSetWrite)
 	if z == nil {
 		return
 	}
