@@ -70,6 +70,22 @@ func randLimit(rng *rand.Rand, args []string) []string {
 	return append(args, "LIMIT", strconv.Itoa(rng.IntN(6)-1), strconv.Itoa(rng.IntN(7)-2))
 }
 
+// randSortOptions appends SORT's options to args, each at random and in
+// this order: the GET patterns get (one time in two), DESC (one in two),
+// STORE sorted (one in storeOdds), then randLimit's LIMIT.
+func randSortOptions(rng *rand.Rand, args, get []string, storeOdds int) []string {
+	if rng.IntN(2) == 0 {
+		args = append(args, get...)
+	}
+	if rng.IntN(2) == 0 {
+		args = append(args, "DESC")
+	}
+	if rng.IntN(storeOdds) == 0 {
+		args = append(args, "STORE", "sorted")
+	}
+	return randLimit(rng, args)
+}
+
 func randomZSetCommand(rng *rand.Rand) []string {
 	k := randZKey(rng)
 	switch rng.IntN(35) {
@@ -212,16 +228,7 @@ func randomZSetCommand(rng *rand.Rand) []string {
 		return []string{"SET", "w_" + randMember(rng), pick(rng, randScores)}
 	case 29:
 		args := []string{"SORT", k, "BY", "w_*"}
-		if rng.IntN(2) == 0 {
-			args = append(args, "GET", "#", "GET", "w_*")
-		}
-		if rng.IntN(2) == 0 {
-			args = append(args, "DESC")
-		}
-		if rng.IntN(3) == 0 {
-			args = append(args, "STORE", "sorted")
-		}
-		return randLimit(rng, args)
+		return randSortOptions(rng, args, []string{"GET", "#", "GET", "w_*"}, 3)
 	case 30:
 		return []string{"RPUSH", "l", randMember(rng), randMember(rng)}
 	case 31:
@@ -244,16 +251,7 @@ func randomZSetCommand(rng *rand.Rand) []string {
 				args = append(args, "BY", "nosort")
 			}
 		}
-		if rng.IntN(2) == 0 {
-			args = append(args, "GET", "h_*->n", "GET", "#")
-		}
-		if rng.IntN(2) == 0 {
-			args = append(args, "DESC")
-		}
-		if rng.IntN(4) == 0 {
-			args = append(args, "STORE", "sorted")
-		}
-		return randLimit(rng, args)
+		return randSortOptions(rng, args, []string{"GET", "h_*->n", "GET", "#"}, 4)
 	default:
 		if rng.IntN(2) == 0 {
 			return []string{"ZCARD", k}
