@@ -223,6 +223,10 @@ func testSlowSubscriber(t *testing.T, limit string) {
 		pub.send("PUBLISH", "ch", payload)
 		pub.read()
 		published++
+		// Pace the publisher by the fast subscriber, so its own pending
+		// output never nears the limit however slowly its reader is
+		// scheduled: only the subscriber that does not read can reach it.
+		waitReceived(t, &received, published)
 	}
 	if maxOmem == 0 {
 		t.Error("CLIENT LIST never showed the slow subscriber's pending output (omem)")
@@ -246,13 +250,8 @@ func testSlowSubscriber(t *testing.T, limit string) {
 		t.Fatalf("PUBLISH after the slow subscriber left reached %s, want :1", got)
 	}
 	published++
-	deadline := time.Now().Add(30 * time.Second)
-	for received.Load() != published {
-		if time.Now().After(deadline) {
-			t.Fatalf("fast subscriber received %d of %d messages", received.Load(), published)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitReceived(t, &received, published)
+
 }
 
 // clientLine is the CLIENT LIST line containing marker, or "".
@@ -274,4 +273,17 @@ func clientField(line, name string) int {
 		}
 	}
 	return -1
+}
+
+// waitReceived waits until the subscriber's reader has counted want
+// messages (bounded, so a lost message fails instead of hanging).
+func waitReceived(t *testing.T, received *atomic.Int64, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for received.Load() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("fast subscriber received %d of %d messages", received.Load(), want)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
