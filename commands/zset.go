@@ -56,8 +56,8 @@ func init() {
 		zcmd("zlexcount", 4, ReadOnly|Fast, "fast", cmdZLexCount),
 		zcmd("zscore", 3, ReadOnly|Fast, "fast", cmdZScore),
 		zcmd("zmscore", -3, ReadOnly|Fast, "fast", cmdZMScore),
-		zcmd("zrank", 3, ReadOnly|Fast, "fast", cmdZRank),
-		zcmd("zrevrank", 3, ReadOnly|Fast, "fast", cmdZRevRank),
+		zcmd("zrank", -3, ReadOnly|Fast, "fast", cmdZRank),
+		zcmd("zrevrank", -3, ReadOnly|Fast, "fast", cmdZRevRank),
 		zcmd("zrange", -4, ReadOnly, "slow", cmdZRange),
 		zrangestore,
 		zcmd("zrangebyscore", -4, ReadOnly, "slow", cmdZRangeByScore),
@@ -491,21 +491,42 @@ func writeScore(c *Ctx, z *types.ZSet, member []byte) {
 func cmdZRank(c *Ctx)    { zrankGeneric(c, false) }
 func cmdZRevRank(c *Ctx) { zrankGeneric(c, true) }
 
-// zrankGeneric is ZRANK and ZREVRANK (Redis 7.0: no WITHSCORE), O(log n)
-// once the set is a skiplist.
+// zrankGeneric is ZRANK and ZREVRANK [WITHSCORE], O(log n) once the set is
+// a skiplist. WITHSCORE is Redis 7.2's: the reply becomes [rank, score],
+// and a missing key or member a null array instead of a null.
 func zrankGeneric(c *Ctx, reverse bool) {
+	withScore := false
+	switch {
+	case len(c.Args) > 4:
+		c.W.Error(WrongArity(c.Cmd.Name))
+		return
+	case len(c.Args) == 4 && !c.ArgIs(3, "withscore"):
+		c.W.Error(ErrSyntax)
+		return
+	case len(c.Args) == 4:
+		withScore = true
+	}
 	z, ok := lookupZSet(c, c.Args[1])
 	if !ok {
 		return
 	}
-	if z == nil {
-		c.W.Null()
-		return
+	var rank int
+	var score float64
+	found := false
+	if z != nil {
+		rank, score, found = z.Rank(c.Args[2], reverse)
 	}
-	if r, _, found := z.Rank(c.Args[2], reverse); found {
-		c.W.Int(int64(r))
-	} else {
+	switch {
+	case !found && withScore:
+		c.W.NullArray()
+	case !found:
 		c.W.Null()
+	case withScore:
+		c.W.Array(2)
+		c.W.Int(int64(rank))
+		c.W.Double(score)
+	default:
+		c.W.Int(int64(rank))
 	}
 }
 

@@ -228,3 +228,39 @@ func TestZRandMemberRepeatsAreBounded(t *testing.T) {
 		t.Error("the connection is not closed after the cut reply")
 	}
 }
+
+// TestZRankWithScore checks Redis 7.2's WITHSCORE option of ZRANK and
+// ZREVRANK (the differential reference, 7.0.15, predates it): replies
+// as Redis 7.2 documents them, in RESP2 and RESP3.
+func TestZRankWithScore(t *testing.T) {
+	kt := newKeyTester(t)
+	kt.do("zadd", "z", "1", "a", "2.5", "b", "3", "c")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"zrank", "z", "b", "withscore"}, "*2\r\n:1\r\n$3\r\n2.5\r\n"},
+		{[]string{"zrevrank", "z", "b", "WITHSCORE"}, "*2\r\n:1\r\n$3\r\n2.5\r\n"},
+		{[]string{"zrevrank", "z", "c", "withscore"}, "*2\r\n:0\r\n$1\r\n3\r\n"},
+		{[]string{"zrank", "z", "x", "withscore"}, "*-1\r\n"},
+		{[]string{"zrank", "nokey", "a", "withscore"}, "*-1\r\n"},
+		{[]string{"zrank", "z", "x"}, "$-1\r\n"},
+		{[]string{"zrank", "z", "a", "withscores"}, "-ERR syntax error\r\n"},
+		{[]string{"zrank", "z", "a", "withscore", "x"}, "-ERR wrong number of arguments for 'zrank' command\r\n"},
+	} {
+		if got := kt.do(tc.args...); got != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	kt.ctx.W.Proto = 3
+	if got, want := kt.do("zrank", "z", "b", "withscore"), "*2\r\n:1\r\n,2.5\r\n"; got != want {
+		t.Errorf("RESP3: got %q, want %q", got, want)
+	}
+	if got, want := kt.do("zrank", "z", "x", "withscore"), "_\r\n"; got != want {
+		t.Errorf("RESP3 missing member: got %q, want %q", got, want)
+	}
+	kt.do("set", "s", "v")
+	if got := kt.do("zrank", "s", "a", "withscore"); got != "-"+ErrWrongType+"\r\n" {
+		t.Errorf("wrong type: got %q", got)
+	}
+}
