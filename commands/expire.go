@@ -123,8 +123,8 @@ func expireGeneric(c *Ctx, base int64, seconds bool) {
 		return
 	}
 	c.DB.SetExpire(key, when)
+	c.W.Int(1) // Redis replies before the "expire" event (after "del" above)
 	c.KeyChanged(EventGeneric, "expire", key)
-	c.W.Int(1)
 }
 
 const (

@@ -138,12 +138,14 @@ func hsetGeneric(c *Ctx, replyOK bool) {
 			created++
 		}
 	}
-	c.KeyChanged(EventHash, "hset", key)
+	// Redis replies before it notifies: a RESP3 client subscribed to its
+	// own events sees the reply first.
 	if replyOK {
 		c.W.OK()
-		return
+	} else {
+		c.W.Int(created)
 	}
-	c.W.Int(created)
+	c.KeyChanged(EventHash, "hset", key)
 }
 
 func cmdHSetNX(c *Ctx) {
@@ -334,8 +336,8 @@ func cmdHIncrBy(c *Ctx) {
 	}
 	cur += incr
 	var buf [20]byte
+	c.W.Int(cur) // the reply precedes the event, as in Redis
 	storeHashField(c, h, strconv.AppendInt(buf[:0], cur, 10), "hincrby")
-	c.W.Int(cur)
 }
 
 // cmdHIncrByFloat is HINCRBYFLOAT key field increment, in long double
@@ -369,8 +371,8 @@ func cmdHIncrByFloat(c *Ctx) {
 		return
 	}
 	val := sum.appendHuman(nil)
+	c.W.Bulk(val) // the reply precedes the event, as in Redis
 	storeHashField(c, h, val, "hincrbyfloat")
-	c.W.Bulk(val)
 }
 
 // lookupHashField finds, for HINCRBY and HINCRBYFLOAT, the hash under

@@ -338,8 +338,8 @@ func storeSetResult(c *Ctx, dst []byte, s *types.Set, event string) {
 		return
 	}
 	c.DB.Set(dst, newSetObject(s))
+	c.W.Int(int64(s.Len())) // the reply precedes the event, as in Redis
 	c.KeyChanged(EventSet, event, dst)
-	c.W.Int(int64(s.Len()))
 }
 
 // hasNil reports whether some key of a set operation is missing.
@@ -383,7 +383,12 @@ func cmdSInterStore(c *Ctx) {
 		return
 	}
 	if hasNil(sets) {
-		storeSetResult(c, dst, nil, "sinterstore")
+		// A missing source: Redis deletes dst and notifies before it
+		// replies (an empty intersection replies first: storeSetResult).
+		if c.DB.Delete(dst) {
+			c.KeyChanged(EventGeneric, "del", dst)
+		}
+		c.W.Int(0)
 		return
 	}
 	out := types.NewSet()
