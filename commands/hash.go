@@ -330,7 +330,7 @@ func cmdHIncrBy(c *Ctx) {
 			return
 		}
 	}
-	if incr < 0 && cur < 0 && incr < minInt64-cur || incr > 0 && cur > 0 && incr > maxInt64-cur {
+	if addOverflows(cur, incr) {
 		c.W.Error(ErrOverflow)
 		return
 	}

@@ -470,6 +470,12 @@ func cmdDecrBy(c *Ctx) {
 	incrDecr(c, -n)
 }
 
+// addOverflows reports whether v+incr leaves the int64 range: Redis's
+// check for INCRBY, DECRBY and HINCRBY.
+func addOverflows(v, incr int64) bool {
+	return (incr < 0 && v < 0 && incr < minInt64-v) || (incr > 0 && v > 0 && incr > maxInt64-v)
+}
+
 // incrDecr adds incr to the integer under args[1] (a missing key counts as
 // 0), keeping its TTL, with Redis's overflow check.
 func incrDecr(c *Ctx, incr int64) {
@@ -485,7 +491,7 @@ func incrDecr(c *Ctx, incr int64) {
 			return
 		}
 	}
-	if (incr < 0 && v < 0 && incr < -1<<63-v) || (incr > 0 && v > 0 && incr > 1<<63-1-v) {
+	if addOverflows(v, incr) {
 		c.W.Error(ErrOverflow)
 		return
 	}
