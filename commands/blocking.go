@@ -498,10 +498,12 @@ func (p *servePass) serveKey(rk memtier.ReadyKey) bool {
 		if !w.Claim() {
 			continue // its client gave up meanwhile
 		}
-		sc := &Ctx{W: &op.reply, Session: &op.session, Server: p.c.Server, KS: p.c.KS, DB: db, InExec: true}
+		sc := &Ctx{W: &op.reply, Session: &op.session, Server: p.c.Server, KS: p.c.KS, DB: db, InExec: true, Log: p.c.Log}
 		sc.Args = op.equivalent(key)
 		sc.Cmd = registry[string(sc.Args[0])]
-		op.serve(sc, key, o)
+		p.c.KS.PrepareWrite(sc.keySlots(sc.Cmd.AppendKeyPositions(sc.posBuf[:0], sc.Args)))
+		gatherEffects(sc, func() { op.serve(sc, key, o) })
+		sc.logEffects() // before the client wakes: it waits on the log from then
 		w.Wake()
 	}
 	return true

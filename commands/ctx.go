@@ -63,6 +63,13 @@ type Ctx struct {
 	// (see Blocked) and clear it.
 	Blocked *Blocked
 
+	// Log receives the effects of the writes this Ctx runs (effects.go);
+	// nil when nothing is logged (AOF off, replay).
+	Log EffectLog
+	effects   []Effect
+	changed   bool // the running handler reported a change
+	rewritten bool // the running handler called Propagate
+
 	// Reused by Exec for key positions and slots: sized for MSET of ten
 	// keys, the largest common multi-key command, so it does not allocate.
 	slotBuf [24]int
@@ -71,23 +78,62 @@ type Ctx struct {
 
 // Exec runs cmd with the locks its key positions call for: the keyspace
 // exclusively for KeyspaceWide commands, otherwise the slots of its keys.
-// The caller has checked arity, authentication and transaction state.
+// Before a write command's handler runs, the slots it may change are
+// prepared for the running checkpoint (memtier.Keyspace.PrepareWrite,
+// invariant 5); after it, its effects go to the log while its locks are
+// still held (invariant 3). The caller has checked arity, authentication
+// and transaction state.
 func Exec(c *Ctx, cmd *Command) {
 	c.Cmd = cmd
+	mark := len(c.W.Buf)
 	defer func() { c.DB = nil }()
+	defer recoverDiskError(c, mark)
+	wide := cmd.Flags&KeyspaceWide != 0 || (cmd.Wide != nil && cmd.Wide(c.Args))
 	switch {
 	case c.InExec:
 		c.DB = c.KS.DB(c.Session.DB)
-		cmd.Handler(c)
-	case cmd.Flags&KeyspaceWide != 0 || (cmd.Wide != nil && cmd.Wide(c.Args)):
+		prepareWrite(c, cmd, wide)
+		runHandler(c, cmd) // EXEC logs the transaction's effects as one unit
+	case wide:
 		execAll(c, cmd)
 	default:
-		slots := c.keySlots(cmd.AppendKeyPositions(c.posBuf[:0], c.Args))
-		if !execSlots(c, cmd, slots) {
+		if !execSlots(c, cmd) {
 			// A blocked client needs a slot this command did not hold.
 			execAll(c, nil)
 		}
 	}
+}
+
+// prepareWrite front-runs the running checkpoint over the slots a write
+// command may change: its keys' slots, or every slot for a keyspace-wide
+// one. Caller holds those slots' locks.
+func prepareWrite(c *Ctx, cmd *Command, wide bool) {
+	switch {
+	case cmd.Flags&Write == 0:
+	case wide:
+		c.KS.PrepareWriteAll()
+	default:
+		c.KS.PrepareWrite(c.keySlots(cmd.AppendKeyPositions(c.posBuf[:0], c.Args)))
+	}
+}
+
+// recoverDiskError answers a command that needed a key from the disk tier
+// and could not read it (memtier.DiskError) with the error, in place of
+// whatever it had written. Other panics are bugs and go on up.
+func recoverDiskError(c *Ctx, mark int) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	de, ok := v.(*memtier.DiskError)
+	if !ok {
+		panic(v)
+	}
+	c.W.Buf = c.W.Buf[:mark]
+	c.W.Error("ERR " + de.Error())
+	clear(c.effects)
+	c.effects = c.effects[:0]
+	c.changed, c.rewritten = false, false
 }
 
 // execAll runs cmd (if any) with the keyspace locked exclusively, then
@@ -98,18 +144,25 @@ func execAll(c *Ctx, cmd *Command) {
 	defer c.KS.UnlockAll()
 	c.DB = c.KS.DB(c.Session.DB)
 	if cmd != nil {
-		cmd.Handler(c)
+		prepareWrite(c, cmd, true)
+		runHandler(c, cmd)
+		c.logEffects()
 	}
 	ServeReadyKeys(c) // blocked clients, after the whole command
 }
 
-// execSlots runs cmd holding the locks of slots and serves the blocked
-// clients it can with them; false means some are left for execAll.
-func execSlots(c *Ctx, cmd *Command, slots []int) bool {
+// execSlots runs cmd holding the locks of its keys' slots and serves the
+// blocked clients it can with them; false means some are left for execAll.
+func execSlots(c *Ctx, cmd *Command) bool {
+	slots := c.keySlots(cmd.AppendKeyPositions(c.posBuf[:0], c.Args))
 	c.KS.LockSlots(slots)
 	defer c.KS.UnlockSlots(slots)
 	c.DB = c.KS.DB(c.Session.DB)
-	cmd.Handler(c)
+	if cmd.Flags&Write != 0 {
+		c.KS.PrepareWrite(slots)
+	}
+	runHandler(c, cmd)
+	c.logEffects()
 	return serveReadyIn(c, slots) // blocked clients (blocking.go)
 }
 
@@ -229,6 +282,8 @@ func (c *Ctx) KeyChanged(class EventClass, event string, key []byte) {
 // session's (MOVE, COPY ... DB).
 func (c *Ctx) KeyChangedIn(db *memtier.DB, class EventClass, event string, key []byte) {
 	c.KS.Stats.Dirty.Add(1)
+	c.changed = true
+	db.MarkDirty(key)
 	c.KS.TouchWatched(db, key)
 	notifyKeyspaceEvent(c, class, event, key, db.ID())
 }

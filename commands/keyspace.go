@@ -54,6 +54,7 @@ func cmdFlushDB(c *Ctx) {
 	}
 	c.KS.Stats.Dirty.Add(c.DB.Size())
 	c.DB.Flush()
+	c.Changed() // logged even when the database was empty, as Redis does
 	c.W.OK()
 }
 
@@ -67,6 +68,7 @@ func cmdFlushAll(c *Ctx) {
 	}
 	c.KS.FlushAll()
 	c.KS.Stats.Dirty.Add(n + 1)
+	c.Changed()
 	c.W.OK()
 }
 
@@ -85,6 +87,7 @@ func cmdSwapDB(c *Ctx) {
 	}
 	c.KS.SwapDB(int(a), int(b))
 	c.KS.Stats.Dirty.Add(1)
+	c.Changed()
 	c.W.OK()
 }
 

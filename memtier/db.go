@@ -10,6 +10,14 @@ type slotData struct {
 	// expires has the deadline (Unix ms) of each key in keys that has one,
 	// like Redis's expires dict: active expiry samples it.
 	expires map[string]int64
+
+	// Persistence state (persist.go), guarded by the slot lock like keys.
+	cold           int64               // keys on disk not in memory
+	dirty          map[string]struct{} // changed since a checkpoint wrote the slot
+	pending        map[string]struct{} // written by the running checkpoint, not committed
+	written        uint32              // epoch of the last checkpoint that wrote the slot
+	rewrite        bool                // the next checkpoint replaces the slot on disk whole
+	pendingRewrite bool
 }
 
 // DB is one numbered database. Except where noted, its methods require the
@@ -106,7 +114,12 @@ func (db *DB) peek(s int, key []byte) *Object {
 	sd := &db.slots[s]
 	o := sd.keys[string(key)]
 	if o == nil {
-		return nil
+		if sd.cold == 0 {
+			return nil
+		}
+		if o = db.faultIn(s, key); o == nil {
+			return nil
+		}
 	}
 	if len(sd.expires) > 0 {
 		if at, ok := sd.expires[string(key)]; ok && at <= db.ks.NowMs() {
@@ -142,6 +155,7 @@ func (db *DB) SetString(key, val []byte) {
 	old.Enc = stringEncoding(old.Bytes())
 	old.access = db.ks.accessClock.Load()
 	db.removeExpire(&db.slots[s], string(key))
+	db.markDirty(s, string(key))
 }
 
 // SetKeepTTL stores o under key, keeping the TTL of the value it replaces.
@@ -157,7 +171,13 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 		sd.keys = make(map[string]*Object)
 	}
 	o.access = db.ks.accessClock.Load()
-	if old, ok := sd.keys[string(key)]; ok {
+	old, ok := sd.keys[string(key)]
+	if !ok && sd.cold > 0 {
+		old = db.faultIn(s, key)
+		ok = old != nil
+	}
+	db.markDirty(s, string(key))
+	if ok {
 		if old == o && keepTTL {
 			return
 		}
@@ -190,6 +210,7 @@ func (db *DB) remove(s int, key string) {
 	sd := &db.slots[s]
 	delete(sd.keys, key)
 	db.removeExpire(sd, key)
+	db.markDirty(s, key)
 	db.size.Add(-1)
 	db.groupLen[s/slotsPerGroup].Add(-1)
 }
@@ -221,7 +242,9 @@ func (db *DB) Expire(key []byte) int64 {
 
 // SetExpire sets the deadline (Unix ms) of an existing key.
 func (db *DB) SetExpire(key []byte, atMs int64) {
-	sd := &db.slots[SlotOf(key)]
+	s := SlotOf(key)
+	sd := &db.slots[s]
+	db.markDirty(s, string(key))
 	if sd.expires == nil {
 		sd.expires = make(map[string]int64)
 	}
@@ -233,14 +256,26 @@ func (db *DB) SetExpire(key []byte, atMs int64) {
 
 // Persist removes the TTL of key and reports whether it had one.
 func (db *DB) Persist(key []byte) bool {
-	return db.removeExpire(&db.slots[SlotOf(key)], string(key))
+	s := SlotOf(key)
+	if !db.removeExpire(&db.slots[s], string(key)) {
+		return false
+	}
+	db.markDirty(s, string(key))
+	return true
 }
 
 // Flush removes every key. Caller holds LockAll.
 func (db *DB) Flush() {
 	db.ks.touchAllWatched(db.id, db, nil)
+	db.ks.PrepareWriteAll()
 	for i := range db.slots {
-		db.slots[i] = slotData{}
+		sd := &db.slots[i]
+		had := db.occupied(i)
+		db.ks.Persist.ColdKeys.Add(-sd.cold)
+		sd.keys, sd.expires, sd.cold = nil, nil, 0
+		if had {
+			db.markRewrite(i)
+		}
 	}
 	db.size.Store(0)
 	db.withExpiry.Store(0)
@@ -253,6 +288,7 @@ func (db *DB) Flush() {
 // expired ones, until fn returns false. The caller holds the slot's lock or
 // LockAll. fn must not add or remove keys.
 func (db *DB) SlotKeys(s int, fn func(key string, o *Object) bool) {
+	db.loadSlot(s)
 	sd := &db.slots[s]
 	now := db.ks.NowMs()
 	var expired []string
@@ -270,5 +306,6 @@ func (db *DB) SlotKeys(s int, fn func(key string, o *Object) bool) {
 	}
 }
 
-// SlotLen is the number of keys (live or not yet reclaimed) in slot s.
-func (db *DB) SlotLen(s int) int { return len(db.slots[s].keys) }
+// SlotLen is the number of keys (live or not yet reclaimed, in memory or
+// on disk) in slot s.
+func (db *DB) SlotLen(s int) int { return len(db.slots[s].keys) + int(db.slots[s].cold) }

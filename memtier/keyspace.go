@@ -77,6 +77,13 @@ type Keyspace struct {
 
 	// blk is the registry of clients blocked on keys (blocking.go).
 	blk blocking
+
+	// Persistence (persist.go): the disk tier, whether changes are
+	// tracked for checkpoints, and the running checkpoint.
+	cold     ColdStore
+	tracking bool
+	ck       checkpointState
+	Persist  PersistStats
 }
 
 // New returns a keyspace of n empty databases.
@@ -132,6 +139,20 @@ func (ks *Keyspace) RUnlockAll() { ks.wide.RUnlock() }
 
 // SwapDB exchanges the contents of databases a and b. Caller holds LockAll.
 func (ks *Keyspace) SwapDB(a, b int) {
+	ks.PrepareWriteAll()
+	if ks.tracking {
+		// Both databases change index: on disk each is rewritten whole
+		// under its new number, so both must be in memory whole.
+		da, dbb := ks.dbs[a], ks.dbs[b]
+		da.LoadAll()
+		dbb.LoadAll()
+		for s := range da.slots {
+			if da.occupied(s) || dbb.occupied(s) {
+				da.markRewrite(s)
+				dbb.markRewrite(s)
+			}
+		}
+	}
 	ks.touchAllWatched(a, ks.dbs[a], ks.dbs[b])
 	ks.touchAllWatched(b, ks.dbs[b], ks.dbs[a])
 	ks.dbs[a], ks.dbs[b] = ks.dbs[b], ks.dbs[a]

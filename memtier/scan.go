@@ -28,14 +28,15 @@ func (db *DB) ScanSlots(cursor uint64, count int64, fn func(key string)) uint64 
 			s += slotsPerGroup - 1
 			continue
 		}
-		keys := db.slots[s].keys
-		if len(keys) == 0 {
+		sd := &db.slots[s]
+		if len(sd.keys) == 0 && sd.cold == 0 {
 			continue
 		}
-		for k := range keys {
+		for k := range sd.keys {
 			fn(k)
 		}
-		found += int64(len(keys))
+		db.coldKeys(int(s), func(k string, _ int64) { fn(k) })
+		found += int64(len(sd.keys)) + sd.cold
 		if found >= count {
 			if s+1 == NumSlots {
 				return 0
@@ -59,6 +60,11 @@ func (db *DB) Keys(fn func(key string)) {
 			}
 			fn(k)
 		}
+		db.coldKeys(s, func(k string, at int64) {
+			if at == 0 || at > now {
+				fn(k)
+			}
+		})
 	}
 }
 
@@ -95,12 +101,13 @@ func (db *DB) nthKey(n int64) (int, string) {
 	}
 	s := g * slotsPerGroup
 	for ; s < NumSlots-1; s++ {
-		l := int64(len(db.slots[s].keys))
+		l := int64(db.SlotLen(s))
 		if n < l {
 			break
 		}
 		n -= l
 	}
+	db.loadSlot(s)
 	for k := range db.slots[s].keys {
 		if n == 0 {
 			return s, k

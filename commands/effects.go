@@ -1,0 +1,71 @@
+package commands
+
+// Effects are what the redo log and replicas get of a write (DESIGN.md
+// invariant 3): the deterministic commands that redo it exactly. By default
+// a command that changed something (reported a KeyChanged, or Changed) is
+// logged as it was called, as Redis propagates its argv; a handler whose
+// call is not deterministic (relative TTLs, SPOP, INCRBYFLOAT, a blocking
+// pop) calls Propagate with the commands that are, and then only those are
+// logged, as Redis's alsoPropagate/rewriteClientCommandVector.
+
+// Effect is one logged command and the database it ran in.
+type Effect struct {
+	DB   int
+	Args [][]byte
+}
+
+// EffectLog receives the effects of each command, transaction or served
+// blocked client, while the locks of the keys they changed are still held,
+// so the log's order is the order in which keys changed. The server
+// implements it over the AOF writer.
+type EffectLog interface {
+	// LogEffects appends effects as one unit (a crash keeps all or none),
+	// wrapped in MULTI/EXEC when there is more than one. The args may be
+	// reused once it returns.
+	LogEffects(effects []Effect)
+}
+
+// Changed records that the command changed the dataset without a key event
+// of its own (FLUSHALL of an empty server, SWAPDB), so that it is logged.
+func (c *Ctx) Changed() { c.changed = true }
+
+// Propagate logs args, run in the current database, as (one of) the
+// deterministic effects of the command, instead of the command itself.
+// args must stay unchanged until the command returns.
+func (c *Ctx) Propagate(args ...[]byte) {
+	c.rewritten = true
+	c.effects = append(c.effects, Effect{DB: c.DB.ID(), Args: args})
+}
+
+// runHandler runs cmd's handler and gathers its effects into c.effects.
+// Handlers run nested (EXEC runs the queued commands through it), so each
+// level keeps its own changed/rewritten state.
+func runHandler(c *Ctx, cmd *Command) {
+	gatherEffects(c, func() { cmd.Handler(c) })
+}
+
+// gatherEffects runs fn, a handler or the serving of a blocked client, and
+// adds c.Args to c.effects if fn changed something without calling
+// Propagate.
+func gatherEffects(c *Ctx, fn func()) {
+	changed, rewritten := c.changed, c.rewritten
+	c.changed, c.rewritten = false, false
+	db := c.DB.ID()
+	fn()
+	if c.changed && !c.rewritten {
+		c.effects = append(c.effects, Effect{DB: db, Args: c.Args})
+	}
+	c.changed, c.rewritten = changed, rewritten
+}
+
+// logEffects hands the effects gathered so far to the log and forgets them.
+func (c *Ctx) logEffects() {
+	if len(c.effects) == 0 {
+		return
+	}
+	if c.Log != nil {
+		c.Log.LogEffects(c.effects)
+	}
+	clear(c.effects)
+	c.effects = c.effects[:0]
+}

@@ -1,0 +1,468 @@
+package memtier
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// The keyspace's side of persistence (DESIGN.md invariants 1, 2, 5 and 8).
+//
+// Pebble holds the whole dataset as of the last committed checkpoint C; the
+// keyspace holds a subset of it plus everything changed since. Per slot of
+// each database it keeps:
+//
+//   - cold: how many keys of the slot are on disk and not in memory. While it
+//     is above zero a miss asks the disk tier (ColdStore) before answering
+//     "no such key", and a faulted-in key is clean.
+//   - dirty: the keys changed since a checkpoint last wrote the slot. A dirty
+//     key present in the map is written by the next checkpoint; one absent
+//     from it is a tombstone, written as a deletion (invariant 2), and is
+//     never faulted back in from the stale disk copy.
+//   - rewrite: the slot's disk copy is stale as a whole (FLUSHDB, FLUSHALL,
+//     SWAPDB, persistence switched on): the next checkpoint deletes the
+//     slot on disk and writes every key in memory. Such a slot has no cold
+//     keys.
+//   - written: the epoch of the last checkpoint that wrote the slot, for the
+//     point-in-time rule (invariant 5): while checkpoint E runs, a slot with
+//     written < E is written (front-run, through Checkpoint.Aside) before
+//     the first write to it after E's point in time. PrepareWrite does that;
+//     every write path calls it with the slot's lock held.
+//   - pending/pendingRewrite: what the running checkpoint wrote for the slot
+//     and has not committed yet. Until it commits the disk still has the old
+//     copy, so pending tombstones still block fault-in; if it fails they go
+//     back to dirty.
+//
+// All of it is guarded by the slot's lock, like the slot's map.
+
+// ColdStore is the disk tier as the keyspace reads it: the state of the
+// last committed checkpoint. The snapshot package adapts disktier to it.
+type ColdStore interface {
+	// Load returns key's value and expiry (absolute Unix ms, 0 for none),
+	// or a nil object when the store does not hold it.
+	Load(db int, key []byte) (*Object, int64, error)
+	// LoadSlot calls fn for every key stored in a slot of a database.
+	// key is only valid during the call.
+	LoadSlot(db, slot int, fn func(key []byte, o *Object, expireAt int64) bool) error
+	// SlotKeys calls fn for every key stored in a slot of a database,
+	// without reading values. key is only valid during the call.
+	SlotKeys(db, slot int, fn func(key []byte, expireAt int64) bool) error
+	// SlotCounts calls fn for each slot of db holding keys, with their
+	// number.
+	SlotCounts(db int, fn func(slot int, n int64) bool) error
+}
+
+// DiskError is raised (as a panic caught by the command layer, which
+// replies with it) when a key must be read from the disk tier and cannot
+// be: a checksum mismatch, a record that does not decode, an I/O error.
+// The lookup that needed the key cannot answer without it, and answering
+// "no such key" would let a write replace data that still exists.
+type DiskError struct {
+	DB  int
+	Key string
+	Err error
+}
+
+func (e *DiskError) Error() string {
+	return fmt.Sprintf("disk tier read of key '%s' in db %d failed: %v", e.Key, e.DB, e.Err)
+}
+
+func (e *DiskError) Unwrap() error { return e.Err }
+
+// SlotEntry is one key a checkpoint writes: its value and expiry, or its
+// deletion when Obj is nil.
+type SlotEntry struct {
+	Key      string
+	Obj      *Object
+	ExpireAt int64
+}
+
+// SlotWriter receives the keys of one slot that a checkpoint writes, with
+// the slot's lock held: the objects must be encoded before it returns.
+// rewrite asks for every key the disk holds in the slot to be deleted
+// first. Entries come in no particular order.
+type SlotWriter interface {
+	WriteSlot(db, slot int, rewrite bool, entries []SlotEntry) error
+}
+
+// AsideFunc writes a slot out of order for the running checkpoint: it is
+// called by PrepareWrite, with the slot's lock held, before the first write
+// to a slot the checkpoint has not reached yet, and must call write with the
+// SlotWriter that puts the records aside.
+type AsideFunc func(db, slot int, write func(SlotWriter) error) error
+
+// checkpointState is the running checkpoint as the keyspace sees it.
+type checkpointState struct {
+	running atomic.Bool
+	// epoch is the running (or last) checkpoint's number; written under
+	// LockAll, read under any slot lock.
+	epoch uint32
+	aside AsideFunc
+
+	mu      sync.Mutex
+	err     error           // first front-run failure
+	written []writtenSlot   // slots holding pending state
+}
+
+type writtenSlot struct {
+	db   *DB
+	slot int
+}
+
+// PersistStats are the persistence figures INFO reports.
+type PersistStats struct {
+	DirtyKeys atomic.Int64 // keys in dirty sets (checkpoint_dirty_keys)
+	ColdKeys  atomic.Int64 // keys on disk not yet in memory (cold_keys)
+	// UnpreparedWrites counts keys changed in a slot the running
+	// checkpoint had not written, without PrepareWrite first: a write path
+	// that breaks invariant 5. Tests require it to stay zero.
+	UnpreparedWrites atomic.Int64
+}
+
+// AttachStore makes the keyspace persistent over cold, the state of the
+// last committed checkpoint: from now on every change is tracked for the
+// next checkpoint, and the slots cold holds keys of are faulted in on
+// demand. Call it once, before the keyspace is used.
+func (ks *Keyspace) AttachStore(cold ColdStore) error {
+	ks.cold = cold
+	ks.tracking = true
+	for _, db := range ks.dbs {
+		err := cold.SlotCounts(db.id, func(slot int, n int64) bool {
+			db.slots[slot].cold = n
+			db.size.Add(n)
+			db.groupLen[slot/slotsPerGroup].Add(n)
+			ks.Persist.ColdKeys.Add(n)
+			return true
+		})
+		if err != nil {
+			return fmt.Errorf("memtier: key counts of db %d: %w", db.id, err)
+		}
+	}
+	return nil
+}
+
+// Persistent reports whether changes are tracked for checkpoints.
+func (ks *Keyspace) Persistent() bool { return ks.tracking }
+
+// markDirty records that key of slot s changed since the last checkpoint.
+func (db *DB) markDirty(s int, key string) {
+	if !db.ks.tracking {
+		return
+	}
+	sd := &db.slots[s]
+	if sd.rewrite {
+		return // the next checkpoint writes the whole slot anyway
+	}
+	if _, ok := sd.dirty[key]; ok {
+		return
+	}
+	if sd.dirty == nil {
+		sd.dirty = make(map[string]struct{})
+	}
+	sd.dirty[key] = struct{}{}
+	db.ks.Persist.DirtyKeys.Add(1)
+	if ck := &db.ks.ck; ck.running.Load() && sd.written != ck.epoch {
+		db.ks.Persist.UnpreparedWrites.Add(1)
+	}
+}
+
+// MarkDirty records that key changed in place (a field of a hash, an
+// element of a list): every write handler reports its changes through it
+// (commands.Ctx.KeyChanged). Caller holds the key's slot lock.
+func (db *DB) MarkDirty(key []byte) {
+	if db.ks.tracking {
+		db.markDirty(SlotOf(key), string(key))
+	}
+}
+
+// tombstoned reports whether key was deleted since the disk copy was
+// written (or is being replaced by the running checkpoint): the disk's copy
+// must not be faulted in.
+func (sd *slotData) tombstoned(key []byte) bool {
+	if _, ok := sd.dirty[string(key)]; ok {
+		return true
+	}
+	_, ok := sd.pending[string(key)]
+	return ok
+}
+
+// faultIn loads key of slot s from the disk tier into memory, clean, and
+// returns it; nil when the disk does not hold it. The caller has found it
+// missing from the slot's map and sd.cold > 0.
+func (db *DB) faultIn(s int, key []byte) *Object {
+	sd := &db.slots[s]
+	if sd.tombstoned(key) {
+		return nil
+	}
+	o, expireAt, err := db.ks.cold.Load(db.id, key)
+	if err != nil {
+		panic(&DiskError{DB: db.id, Key: string(key), Err: err})
+	}
+	if o == nil {
+		return nil
+	}
+	db.adopt(sd, string(key), o, expireAt)
+	return o
+}
+
+// adopt puts a key read from disk into slot sd's map, clean.
+func (db *DB) adopt(sd *slotData, key string, o *Object, expireAt int64) {
+	if sd.keys == nil {
+		sd.keys = make(map[string]*Object)
+	}
+	o.access = db.ks.accessClock.Load()
+	sd.keys[key] = o
+	if expireAt != 0 {
+		if sd.expires == nil {
+			sd.expires = make(map[string]int64)
+		}
+		sd.expires[key] = expireAt
+		db.withExpiry.Add(1)
+	}
+	sd.cold--
+	db.ks.Persist.ColdKeys.Add(-1)
+}
+
+// loadSlot faults in every cold key of slot s. Caller holds its lock.
+func (db *DB) loadSlot(s int) {
+	sd := &db.slots[s]
+	if sd.cold == 0 {
+		return
+	}
+	err := db.ks.cold.LoadSlot(db.id, s, func(key []byte, o *Object, expireAt int64) bool {
+		if _, ok := sd.keys[string(key)]; !ok && !sd.tombstoned(key) {
+			db.adopt(sd, string(key), o, expireAt)
+		}
+		return true
+	})
+	if err != nil {
+		panic(&DiskError{DB: db.id, Key: fmt.Sprintf("<slot %d>", s), Err: err})
+	}
+	// Keys counted cold but not found were deleted on disk meanwhile: none
+	// can be, the disk changes only by checkpoints of keys in memory.
+	db.ks.Persist.ColdKeys.Add(-sd.cold)
+	sd.cold = 0
+}
+
+// coldKeys calls fn for each key of slot s that is on disk and not in
+// memory, with its expiry, without loading values (SCAN, KEYS). Caller
+// holds the slot's lock.
+func (db *DB) coldKeys(s int, fn func(key string, expireAt int64)) {
+	sd := &db.slots[s]
+	if sd.cold == 0 {
+		return
+	}
+	err := db.ks.cold.SlotKeys(db.id, s, func(key []byte, expireAt int64) bool {
+		if _, ok := sd.keys[string(key)]; !ok && !sd.tombstoned(key) {
+			fn(string(key), expireAt)
+		}
+		return true
+	})
+	if err != nil {
+		panic(&DiskError{DB: db.id, Key: fmt.Sprintf("<slot %d>", s), Err: err})
+	}
+}
+
+// LoadAll faults in every cold key of the database. Caller holds LockAll.
+func (db *DB) LoadAll() {
+	for s := range db.slots {
+		db.loadSlot(s)
+	}
+}
+
+// occupied reports whether slot s may hold keys in memory or on disk: a key
+// on disk is in memory, cold, or a tombstone.
+func (db *DB) occupied(s int) bool {
+	sd := &db.slots[s]
+	return len(sd.keys) > 0 || sd.cold > 0 || len(sd.dirty) > 0 || len(sd.pending) > 0 || sd.rewrite || sd.pendingRewrite
+}
+
+// markRewrite makes the next checkpoint replace slot s on disk as a whole.
+// The slot has no cold keys.
+func (db *DB) markRewrite(s int) {
+	if !db.ks.tracking {
+		return
+	}
+	sd := &db.slots[s]
+	db.ks.Persist.DirtyKeys.Add(-int64(len(sd.dirty)))
+	sd.dirty = nil
+	sd.rewrite = true
+}
+
+// WarmSlot faults in the cold keys of slot s of database i, taking the
+// slot's lock: the background warm-up after a restart. It returns how many
+// keys it loaded.
+func (ks *Keyspace) WarmSlot(i, s int) int64 {
+	ks.wide.RLock()
+	defer ks.wide.RUnlock()
+	ks.slots[s].Lock()
+	defer ks.slots[s].Unlock()
+	db := ks.dbs[i]
+	n := db.slots[s].cold
+	db.loadSlot(s)
+	return n
+}
+
+// BeginCheckpoint starts checkpoint epoch at this point in time P: from now
+// on a write to a slot the checkpoint has not written yet front-runs it
+// through aside. The caller holds LockAll, so no command is between its
+// change and its log record. It returns the checkpoint's epoch.
+func (ks *Keyspace) BeginCheckpoint(aside AsideFunc) uint32 {
+	ck := &ks.ck
+	ck.epoch++
+	ck.aside = aside
+	ck.err = nil
+	ck.written = ck.written[:0]
+	ck.running.Store(true)
+	return ck.epoch
+}
+
+// WriteSlot is the checkpoint walker's step: it writes slot s of database
+// i through w unless a write already front-ran it, which it reports with
+// aside true (the caller then copies the records put aside). It takes the
+// slot's lock.
+func (ks *Keyspace) WriteSlot(i, s int, w SlotWriter) (aside bool, err error) {
+	ks.wide.RLock()
+	defer ks.wide.RUnlock()
+	ks.slots[s].Lock()
+	defer ks.slots[s].Unlock()
+	db := ks.dbs[i]
+	if db.slots[s].written == ks.ck.epoch {
+		return true, nil
+	}
+	return false, db.writeSlot(s, w)
+}
+
+// writeSlot hands slot s's changes to w and moves them to pending. Caller
+// holds the slot's lock; the slot has not been written in this epoch.
+func (db *DB) writeSlot(s int, w SlotWriter) error {
+	sd := &db.slots[s]
+	ck := &db.ks.ck
+	sd.written = ck.epoch
+	if len(sd.dirty) == 0 && !sd.rewrite {
+		return nil
+	}
+	entries := make([]SlotEntry, 0, max(len(sd.dirty), len(sd.keys)*boolInt(sd.rewrite)))
+	if sd.rewrite {
+		for k, o := range sd.keys {
+			entries = append(entries, SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]})
+		}
+	} else {
+		for k := range sd.dirty {
+			o := sd.keys[k]
+			entries = append(entries, SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]})
+		}
+	}
+	if err := w.WriteSlot(db.id, s, sd.rewrite, entries); err != nil {
+		return err
+	}
+	db.ks.Persist.DirtyKeys.Add(-int64(len(sd.dirty)))
+	sd.pending, sd.dirty = sd.dirty, nil
+	sd.pendingRewrite, sd.rewrite = sd.rewrite, false
+	ck.mu.Lock()
+	ck.written = append(ck.written, writtenSlot{db, s})
+	ck.mu.Unlock()
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// PrepareWrite front-runs the running checkpoint (invariant 5): each of
+// slots, in every database, that the checkpoint has not written yet is
+// written aside now, before the caller changes it. Every write path calls it
+// with the slots' locks (or LockAll) held: commands.Exec for write commands,
+// the serving of blocked clients. Cheap when no checkpoint runs.
+func (ks *Keyspace) PrepareWrite(slots []int) {
+	if !ks.ck.running.Load() {
+		return
+	}
+	for _, s := range slots {
+		for _, db := range ks.dbs {
+			db.frontRun(s)
+		}
+	}
+}
+
+// PrepareWriteAll is PrepareWrite for every slot: for keyspace-wide writes
+// (FLUSHALL, SWAPDB, a transaction). Caller holds LockAll.
+func (ks *Keyspace) PrepareWriteAll() {
+	if !ks.ck.running.Load() {
+		return
+	}
+	for _, db := range ks.dbs {
+		for s := range db.slots {
+			db.frontRun(s)
+		}
+	}
+}
+
+// frontRun writes slot s aside if the running checkpoint has not written
+// it. A failure fails the checkpoint (CheckpointErr), not the write: the
+// slot's changes stay dirty for the next one.
+func (db *DB) frontRun(s int) {
+	ck := &db.ks.ck
+	sd := &db.slots[s]
+	if sd.written == ck.epoch {
+		return
+	}
+	if len(sd.dirty) == 0 && !sd.rewrite {
+		sd.written = ck.epoch
+		return
+	}
+	err := ck.aside(db.id, s, func(w SlotWriter) error { return db.writeSlot(s, w) })
+	if err != nil {
+		sd.written = ck.epoch
+		ck.mu.Lock()
+		if ck.err == nil {
+			ck.err = err
+		}
+		ck.mu.Unlock()
+	}
+}
+
+// CheckpointErr is the first error of a front-run write of the running
+// checkpoint, which must then be abandoned.
+func (ks *Keyspace) CheckpointErr() error {
+	ks.ck.mu.Lock()
+	defer ks.ck.mu.Unlock()
+	return ks.ck.err
+}
+
+// EndCheckpoint ends the running checkpoint. committed says whether its
+// files are in Pebble: then what it wrote is clean; otherwise it all
+// becomes dirty again for the next one.
+func (ks *Keyspace) EndCheckpoint(committed bool) {
+	ck := &ks.ck
+	ck.running.Store(false)
+	ck.mu.Lock()
+	written := ck.written
+	ck.written = nil
+	ck.mu.Unlock()
+	ks.wide.RLock()
+	defer ks.wide.RUnlock()
+	for _, ws := range written {
+		ks.slots[ws.slot].Lock()
+		sd := &ws.db.slots[ws.slot]
+		if !committed {
+			for k := range sd.pending {
+				if _, ok := sd.dirty[k]; !ok && !sd.rewrite {
+					if sd.dirty == nil {
+						sd.dirty = make(map[string]struct{})
+					}
+					sd.dirty[k] = struct{}{}
+					ks.Persist.DirtyKeys.Add(1)
+				}
+			}
+			if sd.pendingRewrite {
+				ws.db.markRewrite(ws.slot)
+			}
+		}
+		sd.pending, sd.pendingRewrite = nil, false
+		ks.slots[ws.slot].Unlock()
+	}
+}
