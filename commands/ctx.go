@@ -65,7 +65,7 @@ type Ctx struct {
 
 	// Log receives the effects of the writes this Ctx runs (effects.go);
 	// nil when nothing is logged (AOF off, replay).
-	Log EffectLog
+	Log       EffectLog
 	effects   []Effect
 	changed   bool // the running handler reported a change
 	rewritten bool // the running handler called Propagate

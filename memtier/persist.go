@@ -100,8 +100,8 @@ type checkpointState struct {
 	aside AsideFunc
 
 	mu      sync.Mutex
-	err     error           // first front-run failure
-	written []writtenSlot   // slots holding pending state
+	err     error         // first front-run failure
+	written []writtenSlot // slots holding pending state
 }
 
 type writtenSlot struct {
