@@ -135,18 +135,36 @@ func (w *Writer) Append(db int, args [][]byte) (Pos, error) {
 // transaction, or the writes of a script, wrapped in MULTI and EXEC by the
 // caller as Redis logs them). It returns the position after the last one.
 func (w *Writer) AppendMulti(db int, cmds [][][]byte) (Pos, error) {
+	batch := make([]Command, len(cmds))
+	for i, args := range cmds {
+		batch[i] = Command{DB: db, Args: args}
+	}
+	return w.AppendBatch(batch)
+}
+
+// Command is one logged command and the database it ran in.
+type Command struct {
+	DB   int
+	Args [][]byte
+}
+
+// AppendBatch logs cmds as one unit, like AppendMulti, for commands that
+// ran in different databases (a transaction that SELECTs): a SELECT is
+// logged before each command whose database differs from the one before.
+// args are copied.
+func (w *Writer) AppendBatch(cmds []Command) (Pos, error) {
 	if len(cmds) == 0 {
 		return Pos{}, errors.New("aof: append of no commands")
 	}
-	if db < 0 {
-		return Pos{}, fmt.Errorf("aof: append to database %d", db)
-	}
-	size := selectLen(db)
-	for _, args := range cmds {
-		if len(args) == 0 {
+	var size int64
+	for _, c := range cmds {
+		if len(c.Args) == 0 {
 			return Pos{}, errors.New("aof: append of an empty command")
 		}
-		size += encodedLen(args)
+		if c.DB < 0 {
+			return Pos{}, fmt.Errorf("aof: append to database %d", c.DB)
+		}
+		size += selectLen(c.DB) + encodedLen(c.Args)
 	}
 	if size > maxPayload {
 		return Pos{}, fmt.Errorf("aof: %d bytes of commands are more than a block can hold", size)
@@ -159,16 +177,13 @@ func (w *Writer) AppendMulti(db int, cmds [][][]byte) (Pos, error) {
 	if w.off >= w.o.SegmentSize {
 		w.rotateLocked()
 	}
-	if db == w.db {
-		size -= selectLen(db)
-	}
-	w.reserveLocked(size)
-	if db != w.db {
-		w.cur.buf = appendSelect(w.cur.buf, db)
-		w.db = db
-	}
-	for _, args := range cmds {
-		w.cur.buf = appendCommand(w.cur.buf, args)
+	w.reserveLocked(size) // counting every SELECT: a bound, not the size
+	for _, c := range cmds {
+		if c.DB != w.db {
+			w.cur.buf = appendSelect(w.cur.buf, c.DB)
+			w.db = c.DB
+		}
+		w.cur.buf = appendCommand(w.cur.buf, c.Args)
 	}
 	w.off = w.cur.base + int64(len(w.cur.buf))
 	w.stats.Appends += uint64(len(cmds))
@@ -446,16 +461,7 @@ func (w *Writer) flush() bool {
 func (w *Writer) writeAndSync(chunks []*chunk, end Pos, mode SyncMode, force bool) error {
 	for _, c := range chunks {
 		if c.seg != w.fileSeg {
-			// Segment order is durability order: the old segment is
-			// complete on disk before the next one gets a name.
-			if err := w.syncFile(); err != nil {
-				return err
-			}
-			if err := w.file.Close(); err != nil {
-				return fmt.Errorf("close %s: %w", SegmentName(w.o.Name, w.fileSeg), err)
-			}
-			w.file = nil
-			if err := w.createSegment(c.seg); err != nil {
+			if err := w.openSegment(c.seg); err != nil {
 				return err
 			}
 		}
@@ -478,6 +484,14 @@ func (w *Writer) writeAndSync(chunks []*chunk, end Pos, mode SyncMode, force boo
 		}
 		w.mu.Unlock()
 	}
+	if end.Seg != w.fileSeg {
+		// Rotate started a segment nothing was appended to yet: create it
+		// now, so a checkpoint whose position is its start can rely on it
+		// (replay from a position needs that position's segment).
+		if err := w.openSegment(end.Seg); err != nil {
+			return err
+		}
+	}
 	if !(force || mode == SyncAlways || mode == SyncEverySec && time.Since(w.lastSync) >= time.Second) {
 		w.advance(end, false)
 		return nil
@@ -492,6 +506,20 @@ func (w *Writer) writeAndSync(chunks []*chunk, end Pos, mode SyncMode, force boo
 	// name an empty segment Rotate started).
 	w.advance(end, true)
 	return nil
+}
+
+// openSegment closes the open segment and creates segment n. Segment order
+// is durability order: the old segment is complete on disk before the next
+// one gets a name.
+func (w *Writer) openSegment(n uint64) error {
+	if err := w.syncFile(); err != nil {
+		return err
+	}
+	if err := w.file.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", SegmentName(w.o.Name, w.fileSeg), err)
+	}
+	w.file = nil
+	return w.createSegment(n)
 }
 
 // syncFile fsyncs the open segment if it has unsynced bytes and records the
