@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/structd/structd/aof"
 	"github.com/structd/structd/internal/resp"
 	"github.com/structd/structd/memtier"
 )
@@ -65,7 +66,14 @@ type Ctx struct {
 
 	// Log receives the effects of the writes this Ctx runs (effects.go);
 	// nil when nothing is logged (AOF off, replay).
-	Log       EffectLog
+	Log EffectLog
+	// LogPos is the log position after the last effects this Ctx logged,
+	// and LogErr the first failure to log one: the connection waits for
+	// LogPos to be durable before its replies acknowledge the writes, and
+	// answers none of them if LogErr is set. It resets both.
+	LogPos aof.Pos
+	LogErr error
+
 	effects   []Effect
 	changed   bool // the running handler reported a change
 	rewritten bool // the running handler called Propagate
@@ -96,6 +104,8 @@ func Exec(c *Ctx, cmd *Command) {
 		runHandler(c, cmd) // EXEC logs the transaction's effects as one unit
 	case wide:
 		execAll(c, cmd)
+	case cmd.Flags&Unlocked != 0:
+		runHandler(c, cmd)
 	default:
 		if !execSlots(c, cmd) {
 			// A blocked client needs a slot this command did not hold.

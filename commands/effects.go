@@ -1,5 +1,7 @@
 package commands
 
+import "github.com/structd/structd/aof"
+
 // Effects are what the redo log and replicas get of a write (DESIGN.md
 // invariant 3): the deterministic commands that redo it exactly. By default
 // a command that changed something (reported a KeyChanged, or Changed) is
@@ -9,10 +11,7 @@ package commands
 // logged, as Redis's alsoPropagate/rewriteClientCommandVector.
 
 // Effect is one logged command and the database it ran in.
-type Effect struct {
-	DB   int
-	Args [][]byte
-}
+type Effect = aof.Command
 
 // EffectLog receives the effects of each command, transaction or served
 // blocked client, while the locks of the keys they changed are still held,
@@ -20,9 +19,10 @@ type Effect struct {
 // implements it over the AOF writer.
 type EffectLog interface {
 	// LogEffects appends effects as one unit (a crash keeps all or none),
-	// wrapped in MULTI/EXEC when there is more than one. The args may be
-	// reused once it returns.
-	LogEffects(effects []Effect)
+	// wrapped in MULTI/EXEC when there is more than one, and returns the
+	// log position after them: a reply acknowledging them waits for it to
+	// be durable. The args may be reused once it returns.
+	LogEffects(effects []Effect) (aof.Pos, error)
 }
 
 // Changed records that the command changed the dataset without a key event
@@ -50,7 +50,10 @@ func runHandler(c *Ctx, cmd *Command) {
 func gatherEffects(c *Ctx, fn func()) {
 	changed, rewritten := c.changed, c.rewritten
 	c.changed, c.rewritten = false, false
-	db := c.DB.ID()
+	db := c.Session.DB
+	if c.DB != nil {
+		db = c.DB.ID() // a served blocked client's database
+	}
 	fn()
 	if c.changed && !c.rewritten {
 		c.effects = append(c.effects, Effect{DB: db, Args: c.Args})
@@ -64,7 +67,13 @@ func (c *Ctx) logEffects() {
 		return
 	}
 	if c.Log != nil {
-		c.Log.LogEffects(c.effects)
+		pos, err := c.Log.LogEffects(c.effects)
+		if err != nil && c.LogErr == nil {
+			c.LogErr = err
+		}
+		if c.LogPos.Less(pos) {
+			c.LogPos = pos
+		}
 	}
 	clear(c.effects)
 	c.effects = c.effects[:0]

@@ -223,28 +223,6 @@ func infoMemory(b *infoBuilder, _ *Ctx, _ *ServerStats) {
 	b.field("lazyfree_pending_objects", "0")
 }
 
-// infoPersistence reports the state of a server without persistence: no
-// load, no save, no AOF (the persistence issue replaces these).
-func infoPersistence(b *infoBuilder, c *Ctx, st *ServerStats) {
-	b.field("loading", "0")
-	b.field("async_loading", "0")
-	b.int("rdb_changes_since_last_save", c.KS.Stats.Dirty.Load())
-	b.field("rdb_bgsave_in_progress", "0")
-	b.int("rdb_last_save_time", st.Start.Unix())
-	b.field("rdb_last_bgsave_status", "ok")
-	b.field("rdb_last_bgsave_time_sec", "-1")
-	b.field("rdb_current_bgsave_time_sec", "-1")
-	b.field("rdb_saves", "0")
-	b.field("aof_enabled", "0")
-	b.field("aof_rewrite_in_progress", "0")
-	b.field("aof_rewrite_scheduled", "0")
-	b.field("aof_last_rewrite_time_sec", "-1")
-	b.field("aof_current_rewrite_time_sec", "-1")
-	b.field("aof_last_bgrewrite_status", "ok")
-	b.field("aof_rewrites", "0")
-	b.field("aof_last_write_status", "ok")
-}
-
 func infoStats(b *infoBuilder, c *Ctx, st *ServerStats) {
 	ks := &c.KS.Stats
 	b.int("total_connections_received", st.ConnectionsReceived)

@@ -25,7 +25,7 @@ func init() {
 		},
 		&Command{Name: "time", Arity: 1, Flags: Loading | Stale | Fast, Categories: []string{"fast"},
 			Tips: []string{"nondeterministic_output"}, Handler: cmdTime},
-		&Command{Name: "shutdown", Arity: -1, Flags: Admin | NoScript | Loading | Stale | NoMulti | AllowBusy,
+		&Command{Name: "shutdown", Arity: -1, Flags: Admin | NoScript | Loading | Stale | NoMulti | AllowBusy | Unlocked,
 			Categories: []string{"admin", "slow", "dangerous"}, Handler: cmdShutdown},
 	)
 }
@@ -58,6 +58,10 @@ func cmdConfigSet(c *Ctx) {
 	}
 	if err := c.Server.Config().Set(pairs); err != nil {
 		c.W.Error(err.Error())
+		return
+	}
+	if err := c.Server.ApplyConfig(); err != nil {
+		c.W.Error("ERR CONFIG SET failed - " + err.Error())
 		return
 	}
 	c.W.OK()
@@ -103,19 +107,22 @@ func cmdTime(c *Ctx) {
 	c.W.BulkInt(int64(now.Nanosecond() / 1000))
 }
 
-// cmdShutdown is SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Without
-// persistence there is nothing to save or wait for: the server stops at
-// once and the process exits 0. SAVE is refused until persistence exists,
-// rather than exiting without the snapshot it asks for.
+// cmdShutdown is SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Like Redis,
+// it takes a final checkpoint when SAVE is given or save points are
+// configured (so the next start replays no AOF), and refuses to stop when
+// that fails unless FORCE is given. The AOF is synced and closed as the
+// server closes.
 func cmdShutdown(c *Ctx) {
-	var save, nosave, abort, other bool
+	var save, nosave, abort, force, other bool
 	for i := 1; i < len(c.Args); i++ {
 		switch {
 		case c.ArgIs(i, "nosave"):
 			nosave = true
 		case c.ArgIs(i, "save"):
 			save = true
-		case c.ArgIs(i, "now"), c.ArgIs(i, "force"):
+		case c.ArgIs(i, "force"):
+			force = true
+		case c.ArgIs(i, "now"):
 			other = true
 		case c.ArgIs(i, "abort"):
 			abort = true
@@ -124,7 +131,7 @@ func cmdShutdown(c *Ctx) {
 			return
 		}
 	}
-	if (abort && (save || nosave || other)) || (save && nosave) {
+	if (abort && (save || nosave || other || force)) || (save && nosave) {
 		c.W.Error(ErrSyntax)
 		return
 	}
@@ -132,10 +139,18 @@ func cmdShutdown(c *Ctx) {
 		c.W.Error("ERR No shutdown in progress.")
 		return
 	}
-	if save {
-		slog.Warn("SHUTDOWN SAVE refused: StructD has no persistence yet")
+	p := c.Server.Persistence()
+	if save && p == nil {
+		slog.Warn("SHUTDOWN SAVE refused: persistence is off")
 		c.W.Error("ERR Errors trying to SHUTDOWN. Check logs.")
 		return
+	}
+	if p != nil && !nosave && (save || c.Server.Config().PersistenceSettings().Save != "") {
+		if err := p.Save(); err != nil && !force {
+			slog.Warn("SHUTDOWN refused: the final checkpoint failed", "err", err)
+			c.W.Error("ERR Errors trying to SHUTDOWN. Check logs.")
+			return
+		}
 	}
 	c.Server.Shutdown()
 	c.Session.CloseAfterReply = true

@@ -38,6 +38,13 @@ type Server interface {
 	// ResetStats zeroes the counters CONFIG RESETSTAT resets.
 	ResetStats()
 
+	// Persistence is the server's disk side, nil when it runs as a pure
+	// cache (appendonly no, save "").
+	Persistence() Persistence
+	// ApplyConfig acts on a CONFIG SET of directives that change running
+	// subsystems (appendonly, appendfsync), after the values are stored.
+	ApplyConfig() error
+
 	// Shutdown stops the server: it stops accepting, disconnects clients
 	// and closes Done, after the current command's reply is written.
 	Shutdown()

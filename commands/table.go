@@ -37,6 +37,10 @@ const (
 	// NoMandatoryKeys commands may be called with no key at all (EVAL with
 	// numkeys 0): COMMAND GETKEYS answers an empty array for them.
 	NoMandatoryKeys
+	// Unlocked commands run with no keyspace lock held: those that wait
+	// for the whole keyspace themselves (SAVE and SHUTDOWN wait for a
+	// checkpoint, which locks it). Their handlers must not use Ctx.DB.
+	Unlocked
 )
 
 var flagNames = []struct {

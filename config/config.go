@@ -48,11 +48,8 @@ type Config struct {
 	// network stack and the clients on small machines (config.Threads).
 	ServerThreads int
 
-	// Persistence directives: stored and reported, wired by the persistence
-	// issue (until then they have no effect, as the README says).
-	AppendOnly  bool
-	AppendFsync string
-	Save        string // "" or "seconds changes [seconds changes ...]"
+	// Persistence (persistence.go): the AOF and the checkpoint schedule.
+	Persistence Persistence
 
 	// Collections are the compact-encoding thresholds (collections.go).
 	Collections CollectionLimits
@@ -95,7 +92,7 @@ func Default() *Config {
 		ProtoMaxBulkLen:        512 << 20,
 		ClientQueryBufferLimit: 1 << 30,
 		Hz:                     10,
-		AppendFsync:            "everysec",
+		Persistence:            DefaultPersistence,
 		Collections:            DefaultCollectionLimits,
 		OutputBufferLimits:     DefaultOutputBufferLimits,
 	}

@@ -18,7 +18,7 @@ func TestLoadFileAndArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 7001 || c.RequirePass != "a b" || c.Save != "60 1 10 100" || c.Timeout != 3 ||
+	if c.Port != 7001 || c.RequirePass != "a b" || c.Persistence.Save != "60 1 10 100" || c.Timeout != 3 ||
 		strings.Join(c.Bind, ",") != "127.0.0.1,::1" || c.File != path {
 		t.Fatalf("loaded %+v", c)
 	}
@@ -83,8 +83,8 @@ func TestGetSet(t *testing.T) {
 	if err := c.Set([]string{"hz", "1000"}); err != nil || c.Hz != 500 {
 		t.Fatalf("hz clamp: %v %d", err, c.Hz)
 	}
-	if err := c.Set([]string{"save", "100 2 30 4"}); err != nil || c.Save != "100 2 30 4" {
-		t.Fatalf("save: %v %q", err, c.Save)
+	if err := c.Set([]string{"save", "100 2 30 4"}); err != nil || c.Persistence.Save != "100 2 30 4" {
+		t.Fatalf("save: %v %q", err, c.Persistence.Save)
 	}
 }
 

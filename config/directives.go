@@ -47,8 +47,8 @@ var unsupported = []string{
 	"lazyfree-lazy-expire", "lazyfree-lazy-server-del", "replicaof", "slaveof",
 	"masterauth", "masteruser", "cluster-enabled", "aclfile", "rename-command",
 	"lua-time-limit", "busy-reply-threshold", "slowlog-log-slower-than", "slowlog-max-len",
-	"latency-monitor-threshold", "dbfilename", "appendfilename", "appenddirname",
-	"rdbcompression", "rdbchecksum", "stop-writes-on-bgsave-error", "tls-port",
+	"latency-monitor-threshold", "dbfilename",
+	"rdbcompression", "rdbchecksum", "tls-port",
 	"io-threads", "activerehashing", "client-output-buffer-limit", "dynamic-hz",
 	"active-expire-effort",
 }
@@ -208,8 +208,6 @@ func init() {
 	stringDirective("logfile", func(c *Config) *string { return &c.LogFile }, true)
 	stringDirective("pidfile", func(c *Config) *string { return &c.PidFile }, true)
 	enumDirective("loglevel", func(c *Config) *string { return &c.LogLevel }, "debug", "verbose", "notice", "warning")
-	enumDirective("appendfsync", func(c *Config) *string { return &c.AppendFsync }, "everysec", "always", "no")
-	boolDirective("appendonly", func(c *Config) *bool { return &c.AppendOnly })
 
 	// hz is clamped to 1..500 as Redis does, after a range check.
 	define(&directive{
@@ -280,26 +278,6 @@ func init() {
 			if b {
 				return errors.New("StructD does not daemonize: run it in the foreground under a supervisor")
 			}
-			return nil
-		},
-	})
-	define(&directive{
-		name: "save", multiArg: true,
-		get: func(c *Config) string { return c.Save },
-		set: func(c *Config, args []string) error {
-			if len(args) == 1 && args[0] == "" {
-				c.Save = ""
-				return nil
-			}
-			if len(args) == 0 || len(args)%2 != 0 {
-				return errors.New("Invalid save parameters")
-			}
-			for _, a := range args {
-				if n, err := strconv.Atoi(a); err != nil || n < 1 {
-					return errors.New("Invalid save parameters")
-				}
-			}
-			c.Save = strings.Join(args, " ")
 			return nil
 		},
 	})

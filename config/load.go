@@ -90,8 +90,8 @@ func (c *Config) parse(text string, seen map[string]bool, depth int) error {
 				return err
 			}
 			continue
-		case name == "save" && seen["save"] && c.Save != "" && !(len(args) == 1 && args[0] == ""):
-			args = append(strings.Fields(c.Save), args...)
+		case name == "save" && seen["save"] && c.Persistence.Save != "" && !(len(args) == 1 && args[0] == ""):
+			args = append(strings.Fields(c.Persistence.Save), args...)
 		}
 		if err := c.Apply(name, args); err != nil {
 			return fail(err.Error())

@@ -202,6 +202,7 @@ func (db *DB) Delete(key []byte) bool {
 		return false
 	}
 	db.remove(s, string(key))
+	db.markDirty(s, string(key))
 	return true
 }
 
@@ -210,7 +211,6 @@ func (db *DB) remove(s int, key string) {
 	sd := &db.slots[s]
 	delete(sd.keys, key)
 	db.removeExpire(sd, key)
-	db.markDirty(s, key)
 	db.size.Add(-1)
 	db.groupLen[s/slotsPerGroup].Add(-1)
 }
@@ -226,6 +226,7 @@ func (db *DB) removeExpire(sd *slotData, key string) bool {
 
 func (db *DB) expireKey(s int, key string) {
 	db.remove(s, key)
+	db.markExpired(s, key)
 	db.ks.Stats.ExpiredKeys.Add(1)
 	db.ks.keyExpired(db, s, key)
 }

@@ -149,21 +149,38 @@ func (db *DB) markDirty(s int, key string) {
 	if !db.ks.tracking {
 		return
 	}
+	if db.addDirty(s, key) {
+		if ck := &db.ks.ck; ck.running.Load() && db.slots[s].written != ck.epoch {
+			db.ks.Persist.UnpreparedWrites.Add(1)
+		}
+	}
+}
+
+// markExpired records the removal of a key whose TTL passed. Expiry needs
+// no PrepareWrite: a checkpoint that writes the slot afterwards writes the
+// deletion of a key that had expired by its point in time anyway, and the
+// log's DEL of it replays as a no-op.
+func (db *DB) markExpired(s int, key string) {
+	if db.ks.tracking {
+		db.addDirty(s, key)
+	}
+}
+
+// addDirty adds key to slot s's dirty set and reports whether it was new.
+func (db *DB) addDirty(s int, key string) bool {
 	sd := &db.slots[s]
 	if sd.rewrite {
-		return // the next checkpoint writes the whole slot anyway
+		return false // the next checkpoint writes the whole slot anyway
 	}
 	if _, ok := sd.dirty[key]; ok {
-		return
+		return false
 	}
 	if sd.dirty == nil {
 		sd.dirty = make(map[string]struct{})
 	}
 	sd.dirty[key] = struct{}{}
 	db.ks.Persist.DirtyKeys.Add(1)
-	if ck := &db.ks.ck; ck.running.Load() && sd.written != ck.epoch {
-		db.ks.Persist.UnpreparedWrites.Add(1)
-	}
+	return true
 }
 
 // MarkDirty records that key changed in place (a field of a hash, an

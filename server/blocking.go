@@ -82,6 +82,9 @@ func (cl *client) waitBlocked(b *commands.Blocked) int {
 		cl.session.CloseAfterReply = true
 		return 0
 	}
+	// Served by another client's write: the pop was logged before the
+	// wake-up, so the log's end covers it.
+	cl.awaitLogEnd()
 	for len(pending) > 0 {
 		n := copy(cl.reader.Space(), pending)
 		cl.reader.Commit(n)

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/structd/structd/aof"
 	"github.com/structd/structd/commands"
 	"github.com/structd/structd/internal/resp"
 )
@@ -84,6 +85,9 @@ func (s *Server) newClient(nc net.Conn) *client {
 	cl.publish()
 	cl.lastInteraction.Store(int64(s.monoNow()))
 	cl.ctx = commands.Ctx{W: &cl.writer, Session: &cl.session, Server: s, KS: s.ks, Conn: cl}
+	if s.persist != nil {
+		cl.ctx.Log = s.persist
+	}
 	return cl
 }
 
@@ -166,8 +170,12 @@ func (cl *client) processInput() bool {
 	return cl.flush()
 }
 
-// flush writes buffered replies. It returns false if the write failed.
+// flush writes buffered replies. It returns false if the write failed, or
+// if the writes they acknowledge could not be made durable.
 func (cl *client) flush() bool {
+	if !cl.awaitDurable() {
+		return false
+	}
 	if cl.writer.Len() == 0 {
 		return true
 	}
@@ -186,6 +194,38 @@ func (cl *client) flush() bool {
 		cl.writer.Reset()
 	}
 	return err == nil
+}
+
+// awaitDurable waits until the writes whose replies are buffered are as
+// durable as appendfsync asks (fsynced under always: the reply is sent only
+// after the fsync that covers it, shared by every client waiting for it).
+// If they cannot be, no reply is sent and the connection closes: a client
+// is never told a write is safe when it is not (the next writes get
+// MISCONF).
+func (cl *client) awaitDurable() bool {
+	c := &cl.ctx
+	pos, logErr := c.LogPos, c.LogErr
+	c.LogPos, c.LogErr = aof.Pos{}, nil
+	if logErr == nil && !pos.IsZero() {
+		logErr = cl.srv.persist.waitDurable(pos)
+	}
+	if logErr != nil {
+		cl.srv.log.Error("closing a client whose writes could not be logged", "id", cl.session.ID, "addr", cl.addr, "err", logErr)
+		cl.writer.Reset()
+		return false
+	}
+	return true
+}
+
+// awaitLogEnd makes the next flush wait for everything logged so far.
+func (cl *client) awaitLogEnd() {
+	if p := cl.srv.persist; p != nil {
+		if w := p.log.Load(); w != nil {
+			if pos := w.Pos(); cl.ctx.LogPos.Less(pos) {
+				cl.ctx.LogPos = pos
+			}
+		}
+	}
 }
 
 // publish makes the state CLIENT LIST shows visible to other goroutines.

@@ -64,6 +64,14 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 		cl.writer.Error("NOAUTH Authentication required.")
 		return cmd, false
 	}
+	if s.persist != nil && cl.writesData(cmd) {
+		if msg := s.persist.writeError(); msg != "" {
+			cmd.Stats.RejectedCalls.Add(1)
+			cl.flagTransaction()
+			cl.writer.Error(msg)
+			return cmd, false
+		}
+	}
 	if cl.gate(cmd, args) {
 		return cmd, false
 	}
@@ -89,6 +97,22 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	cmd.Stats.Calls.Add(1)
 	s.stats.CommandsProcessed.Add(1)
 	return cmd, true
+}
+
+// writesData reports whether cmd may change the dataset, for the MISCONF
+// check: a write command, or EXEC of a transaction that queued one. PING
+// is refused too, as Redis refuses it, so a health check notices.
+func (cl *client) writesData(cmd *commands.Command) bool {
+	if cl.ctx.InExec {
+		return false // checked when EXEC began
+	}
+	switch {
+	case cmd.Flags&commands.Write != 0, cmd.Name == "ping":
+		return true
+	case cmd.Name == "exec":
+		return cl.session.Multi.Active && cl.session.Multi.Flags&commands.Write != 0
+	}
+	return false
 }
 
 // authRequired is Redis's authRequired: the client has not authenticated

@@ -23,7 +23,10 @@ func startServerClock(t *testing.T, clock memtier.Clock) *Server {
 	cfg := config.Default()
 	cfg.Port = 0
 	cfg.Dir = t.TempDir()
-	s := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock})
+	s, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}

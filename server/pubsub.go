@@ -368,6 +368,9 @@ func (s *Server) keyAdded(db *memtier.DB, key []byte) {
 
 // keyExpired is the keyspace's OnExpired hook: the "expired" event.
 func (s *Server) keyExpired(db *memtier.DB, key string) {
+	if s.persist != nil {
+		s.persist.logExpired(db, key)
+	}
 	flags := s.cfg.Limits().KeyspaceEvents
 	if flags&config.NotifyExpired == 0 {
 		return

@@ -38,6 +38,14 @@ type Server struct {
 	metrics instantMetrics // guarded by its own mutex
 	pause   pauseState
 
+	// persist is the disk side (persist.go); nil when the server runs as
+	// a pure cache (appendonly no, save "").
+	persist *persistence
+	// shutdownSaved is set by SHUTDOWN, which took (or declined) the final
+	// checkpoint itself: Close does not take another.
+	shutdownSaved atomic.Bool
+	persistClosed atomic.Bool
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -70,8 +78,10 @@ type Options struct {
 	Clock memtier.Clock
 }
 
-// New builds a server from cfg. It listens when Start is called.
-func New(cfg *config.Config, opts Options) *Server {
+// New builds a server from cfg and recovers its dataset from disk (unless
+// it is a pure cache): the Pebble store opens and the AOF tail is replayed
+// before it returns (invariant 4). It listens when Start is called.
+func New(cfg *config.Config, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -95,7 +105,11 @@ func New(cfg *config.Config, opts Options) *Server {
 	s.ks.OnExpired = s.keyExpired
 	s.ks.OnKeyMiss = s.keyMissed
 	s.ks.OnNewKey = s.keyAdded
-	return s
+	if err := s.openPersistence(); err != nil {
+		cancel()
+		return nil, err
+	}
+	return s, nil
 }
 
 // monoNow is the time since the server was created on the monotonic clock:
@@ -163,6 +177,7 @@ func (s *Server) Done() <-chan struct{} { return s.ctx.Done() }
 // of the server sees Done and calls Close.
 func (s *Server) Shutdown() {
 	s.log.Warn("user requested shutdown")
+	s.shutdownSaved.Store(true)
 	s.cancel()
 }
 
@@ -177,6 +192,13 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	if p := s.persist; p != nil && s.persistClosed.CompareAndSwap(false, true) {
+		// A signal, not SHUTDOWN: save as SHUTDOWN would with save points.
+		save := !s.shutdownSaved.Load() && s.cfg.PersistenceSettings().Save != ""
+		if err := p.close(save); err != nil {
+			s.log.Error("closing persistence", "err", err)
+		}
+	}
 }
 
 func (s *Server) closeListeners() {
@@ -271,6 +293,9 @@ func (s *Server) cron() {
 		s.ks.RefreshAccessClock()
 		s.ks.ActiveExpireCycle(time.Second / time.Duration(4*hz))
 		s.closeIdleClients()
+		if s.persist != nil {
+			s.persist.cron()
+		}
 		if now := time.Now(); now.Sub(lastSample) >= 100*time.Millisecond {
 			s.sampleMetrics(now)
 			lastSample = now

@@ -25,7 +25,10 @@ func startServer(t *testing.T, directives ...string) *Server {
 	if err := cfg.ParseFile(strings.Join(directives, "\n")); err != nil {
 		t.Fatal(err)
 	}
-	s := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}

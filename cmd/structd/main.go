@@ -70,7 +70,11 @@ func run(args []string) int {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(cfg.Threads())
 	}
-	srv := server.New(cfg, server.Options{Logger: logger})
+	srv, err := server.New(cfg, server.Options{Logger: logger})
+	if err != nil {
+		logger.Error("cannot load the data", "err", err)
+		return 1
+	}
 	if err := srv.Start(); err != nil {
 		logger.Error("cannot start server", "err", err)
 		return 1

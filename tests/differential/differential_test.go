@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -46,7 +47,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	sd, err := startStructD(dir)
+	sd, err := startStructD(filepath.Join(dir, "structd"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start structd:", err)
 		return 1
@@ -63,7 +64,12 @@ func runMain(m *testing.M) int {
 		env.noRedis = "redis-server is not on PATH; install it (apt-get install redis-server) to run the differential tests"
 		return noPanics(m.Run())
 	}
-	rs, err := startRedis(dir)
+	redisDir := filepath.Join(dir, "redis")
+	if err := os.Mkdir(redisDir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	rs, err := startRedis(redisDir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

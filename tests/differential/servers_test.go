@@ -21,20 +21,24 @@ import (
 // answers fails its case instead of hanging the test run.
 const replyTimeout = 10 * time.Second
 
-// startRedis runs redis-server with persistence off in dir.
+// startRedis runs redis-server in dir with the AOF on and no snapshots,
+// the persistence StructD runs the corpus with.
 func startRedis(dir string) (*redisproc.Proc, error) {
 	return redisproc.Start("redis-server", dir,
-		"--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no")
+		"--dir", dir, "--save", "", "--appendonly", "yes", "--daemonize", "no")
 }
 
 // startStructD runs StructD in this process on a free port.
 func startStructD(dir string) (*server.Server, error) {
-	cfg, err := config.Load([]string{"--port", "0", "--bind", "127.0.0.1", "--dir", dir})
+	cfg, err := config.Load([]string{"--port", "0", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes"})
 	if err != nil {
 		return nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := server.New(cfg, server.Options{Logger: quiet})
+	srv, err := server.New(cfg, server.Options{Logger: quiet})
+	if err != nil {
+		return nil, err
+	}
 	if err := srv.Start(); err != nil {
 		return nil, err
 	}

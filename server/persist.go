@@ -1,0 +1,560 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/structd/structd/aof"
+	"github.com/structd/structd/commands"
+	"github.com/structd/structd/config"
+	"github.com/structd/structd/disktier"
+	"github.com/structd/structd/internal/resp"
+	"github.com/structd/structd/memtier"
+	"github.com/structd/structd/snapshot"
+)
+
+// persistence is the server's disk side (DESIGN.md): the Pebble store
+// holding the dataset as of the last checkpoint, the AOF since it, and the
+// checkpoints that move the one into the other. Recovery (open) is
+// invariant 4: open Pebble, replay the AOF from the checkpoint's position,
+// serve; values fault in on first access.
+type persistence struct {
+	srv   *Server
+	dir   string
+	store *disktier.Store
+	ckpt  snapshot.Checkpointer
+
+	// log is the AOF writer, nil while appendonly is off. Commands read it
+	// on every write; appendonly on/off swaps it under logMu.
+	log   atomic.Pointer[aof.Writer]
+	logMu sync.Mutex
+	aofOp aof.Options
+	// logBase is the log's byte counter right after the last checkpoint,
+	// for auto-aof-rewrite (the AOF since then is what it measures).
+	logBase atomic.Int64
+
+	// One checkpoint runs at a time: saveMu is held while it runs.
+	saveMu        sync.Mutex
+	saving        atomic.Bool
+	saveStarted   atomic.Int64 // Unix ms the running one started
+	saveScheduled atomic.Bool  // BGSAVE SCHEDULE while one ran
+	saves         atomic.Int64
+	lastSave      atomic.Int64 // Unix seconds of the last committed checkpoint (LASTSAVE)
+	lastTry       atomic.Int64 // Unix seconds of the last attempt, for the retry delay
+	dirtyAtSave   atomic.Int64 // Stats.Dirty when the last committed one started
+	lastOK        atomic.Bool
+	lastDuration  atomic.Int64 // ms
+	lastBytes     atomic.Int64
+	lastKeys      atomic.Int64
+	peakExtra     atomic.Int64
+	lastErr       atomic.Pointer[error]
+
+	loading   atomic.Bool
+	warming   atomic.Bool
+	warmedKey atomic.Int64
+}
+
+// saveRetryDelay is how long a failed scheduled checkpoint waits before the
+// schedule tries again (Redis's CONFIG_BGSAVE_RETRY_DELAY).
+const saveRetryDelay = 5 * time.Second
+
+// openPersistence opens the store and the AOF under dir and recovers the
+// dataset: the store's last checkpoint, then the AOF's tail replayed on top
+// (invariant 4). It does nothing in pure-cache mode (appendonly no, save
+// ""). Startup fails, naming the file and offset, on a corrupt AOF or store
+// rather than serving partial data.
+func (s *Server) openPersistence() error {
+	set := s.cfg.PersistenceSettings()
+	if !set.Enabled() {
+		return nil
+	}
+	s.cfg.RLock()
+	dir := s.cfg.Dir
+	s.cfg.RUnlock()
+	p := &persistence{srv: s, dir: dir}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("persistence: create dir %s: %w", dir, err)
+	}
+	start := time.Now()
+	store, err := disktier.Open(filepath.Join(dir, "store"), disktier.Options{Logger: s.log})
+	if err != nil {
+		return err
+	}
+	p.store = store
+	rec, hasRec, err := store.Record()
+	if err != nil {
+		store.Close()
+		return err
+	}
+	if err := s.ks.AttachStore(snapshot.ColdStore{Store: store}); err != nil {
+		store.Close()
+		return err
+	}
+	p.ckpt = snapshot.Checkpointer{KS: s.ks, Store: store, Dir: filepath.Join(dir, "checkpoint.tmp"), Logger: s.log}
+	p.aofOp = aof.Options{Dir: filepath.Join(dir, set.AppendDirname), Name: set.AppendFilename, Sync: syncMode(set.AppendFsync)}
+	if hasRec {
+		p.lastSave.Store(rec.TimeMs / 1000)
+	} else {
+		p.lastSave.Store(time.Now().Unix())
+	}
+	p.lastOK.Store(true)
+	s.persist = p
+	if set.AppendOnly {
+		if err := p.recover(rec, hasRec); err != nil {
+			store.Close()
+			s.persist = nil
+			return err
+		}
+	}
+	p.dirtyAtSave.Store(s.ks.Stats.Dirty.Load())
+	s.log.Info("DB loaded from disk", "dir", dir, "checkpoint", rec.Seq, "cold_keys", s.ks.Persist.ColdKeys.Load(),
+		"dirty_keys", s.ks.Persist.DirtyKeys.Load(), "seconds", time.Since(start).Seconds())
+	if set.Warmup {
+		go p.warmUp(set.WarmupMaxMemory)
+	}
+	return nil
+}
+
+// recover replays the AOF from the checkpoint's position and opens the log
+// for appending.
+func (p *persistence) recover(rec disktier.Record, hasRec bool) error {
+	if err := os.MkdirAll(p.aofOp.Dir, 0o755); err != nil {
+		return fmt.Errorf("persistence: create %s: %w", p.aofOp.Dir, err)
+	}
+	from := aof.Pos{Seg: rec.AOFSegment, Off: int64(rec.AOFOffset)}
+	if hasRec && from.IsZero() {
+		// The checkpoint was taken with appendonly off: every segment
+		// there is older than it.
+		if err := p.removeSegments(); err != nil {
+			return err
+		}
+	}
+	p.loading.Store(true)
+	defer p.loading.Store(false)
+	r := newReplayer(p.srv)
+	rep, err := aof.Replay(p.aofOp, from, r.apply)
+	if err != nil {
+		var ce *aof.CorruptionError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("%w\nThe AOF is damaged at %s offset %d. To repair it, stop the server, back up %s, and run `go run ./cmd/structd check-aof --fix %s` (it moves the damaged part to .broken files), then start again",
+				err, ce.File, ce.Offset, p.aofOp.Dir, p.dir)
+		}
+		return err
+	}
+	if rep.Truncated != nil {
+		p.srv.log.Warn("!!! Warning: short read while loading the AOF: the last command was cut by a crash and has been removed (aof-load-truncated)",
+			"cut", rep.Truncated.String())
+	}
+	if r.errors > 0 {
+		p.srv.log.Warn("AOF commands answered with errors while replaying", "count", r.errors, "first", r.firstErr)
+	}
+	w, err := aof.Open(p.aofOp)
+	if err != nil {
+		return err
+	}
+	p.log.Store(w)
+	p.logBase.Store(0)
+	p.srv.log.Info("AOF replayed", "from", from.String(), "commands", rep.Commands, "segments", rep.Segments)
+	return nil
+}
+
+// removeSegments deletes every AOF segment: they predate the checkpoint.
+func (p *persistence) removeSegments() error {
+	names, err := filepath.Glob(filepath.Join(p.aofOp.Dir, p.aofOp.Name+".*"))
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, ".broken") {
+			continue
+		}
+		if err := os.Remove(n); err != nil {
+			return fmt.Errorf("persistence: remove stale AOF segment: %w", err)
+		}
+	}
+	return nil
+}
+
+func syncMode(s string) aof.SyncMode {
+	m, _ := aof.ParseSyncMode(s)
+	return m
+}
+
+// replayer applies logged commands through the command table, as one
+// client with no connection whose replies are discarded (Redis's fake AOF
+// client). MULTI and EXEC are dropped: a block is whole or absent already.
+type replayer struct {
+	srv      *Server
+	session  commands.Session
+	w        resp.Writer
+	ctx      commands.Ctx
+	errors   int
+	firstErr string
+}
+
+func newReplayer(s *Server) *replayer {
+	r := &replayer{srv: s}
+	r.session.Authenticated = true
+	r.session.Proto = 2
+	r.ctx = commands.Ctx{W: &r.w, Session: &r.session, Server: s, KS: s.ks}
+	return r
+}
+
+func (r *replayer) apply(db int, args [][]byte) error {
+	cmd := r.srv.table.Lookup(args[0])
+	if cmd == nil {
+		return fmt.Errorf("unknown command '%s' in the AOF", args[0])
+	}
+	if cmd.Subcommands != nil && len(args) >= 2 {
+		if sub := cmd.Subcommands[strings.ToLower(string(args[1]))]; sub != nil {
+			cmd = sub
+		}
+	}
+	switch cmd.Name {
+	case "multi", "exec":
+		return nil
+	}
+	if !cmd.ArityOK(len(args)) {
+		return fmt.Errorf("wrong number of arguments for '%s' in the AOF", cmd.Name)
+	}
+	r.session.DB = db
+	r.ctx.Args = args
+	r.w.Reset()
+	commands.Exec(&r.ctx, cmd)
+	if len(r.w.Buf) > 0 && r.w.Buf[0] == '-' {
+		reply := strings.TrimRight(string(r.w.Buf[1:]), "\r\n")
+		if strings.HasPrefix(reply, "ERR disk tier") {
+			return errors.New(reply)
+		}
+		if r.errors == 0 {
+			r.firstErr = reply
+		}
+		r.errors++
+	}
+	return nil
+}
+
+// LogEffects implements commands.EffectLog: a command's effects are
+// appended to the AOF (wrapped in MULTI/EXEC when there are several), or
+// nothing happens while appendonly is off.
+func (p *persistence) LogEffects(effects []commands.Effect) (aof.Pos, error) {
+	w := p.log.Load()
+	if w == nil {
+		return aof.Pos{}, nil
+	}
+	if len(effects) == 1 {
+		return w.Append(effects[0].DB, effects[0].Args)
+	}
+	batch := make([]aof.Command, 0, len(effects)+2)
+	batch = append(batch, aof.Command{DB: effects[0].DB, Args: [][]byte{[]byte("MULTI")}})
+	batch = append(batch, effects...)
+	batch = append(batch, aof.Command{DB: effects[len(effects)-1].DB, Args: [][]byte{[]byte("EXEC")}})
+	return w.AppendBatch(batch)
+}
+
+// logExpired logs the deletion of a key whose TTL passed, as Redis
+// propagates a DEL (invariant 3: the log never relies on the clock).
+func (p *persistence) logExpired(db *memtier.DB, key string) {
+	if w := p.log.Load(); w != nil {
+		w.Append(db.ID(), [][]byte{[]byte("DEL"), []byte(key)})
+	}
+}
+
+// writeError is the MISCONF error writes get while the data cannot be made
+// durable, or "" when they may run.
+func (p *persistence) writeError() string {
+	if w := p.log.Load(); w != nil {
+		if err := w.Err(); err != nil {
+			return "MISCONF Errors writing to the AOF file: " + err.Error()
+		}
+	}
+	if !p.lastOK.Load() && p.srv.cfg.PersistenceSettings().StopWritesOnBgsaveError {
+		return "MISCONF StructD is configured to save checkpoints, but it's currently unable to persist to disk. " +
+			"Commands that may modify the data set are disabled, because this instance is configured to report errors " +
+			"during writes if checkpoints fail (stop-writes-on-bgsave-error option). Please check the server logs for details about the error."
+	}
+	return ""
+}
+
+// waitDurable blocks until the log up to pos is as safe as appendfsync
+// asks (fsynced under always) before a reply acknowledges it.
+func (p *persistence) waitDurable(pos aof.Pos) error {
+	w := p.log.Load()
+	if w == nil || pos.IsZero() {
+		return nil
+	}
+	return w.Wait(pos)
+}
+
+// checkpoint takes a checkpoint now and records its outcome for INFO,
+// LASTSAVE and the schedule. It waits for a running one to finish first.
+func (p *persistence) checkpoint(reason string) error {
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	p.saving.Store(true)
+	defer p.saving.Store(false)
+	now := time.Now()
+	p.saveStarted.Store(now.UnixMilli())
+	p.lastTry.Store(now.Unix())
+	dirty := p.srv.ks.Stats.Dirty.Load()
+	w := p.log.Load()
+	if w != nil {
+		p.ckpt.Log = w
+	} else {
+		p.ckpt.Log = nil
+	}
+	res, err := p.ckpt.Run()
+	p.lastDuration.Store(time.Since(now).Milliseconds())
+	if err != nil {
+		p.lastOK.Store(false)
+		p.lastErr.Store(&err)
+		p.srv.log.Error("checkpoint failed", "reason", reason, "err", err)
+		return err
+	}
+	p.saves.Add(1)
+	p.lastOK.Store(true)
+	p.lastSave.Store(res.Record.TimeMs / 1000)
+	p.dirtyAtSave.Store(dirty)
+	p.lastBytes.Store(res.Record.Bytes)
+	p.lastKeys.Store(res.Record.Keys + res.Record.Deletes)
+	p.peakExtra.Store(res.PeakExtraMemory)
+	if w != nil {
+		p.logBase.Store(w.Stats().Bytes)
+	} else if err := p.removeSegments(); err != nil {
+		p.srv.log.Warn("stale AOF segments not removed", "err", err)
+	}
+	p.srv.log.Info("checkpoint done", "reason", reason, "seq", res.Record.Seq, "keys", res.Record.Keys,
+		"deletes", res.Record.Deletes, "bytes", res.Record.Bytes, "spill_bytes", res.SpillBytes,
+		"peak_extra_memory", res.PeakExtraMemory, "ms", res.Duration.Milliseconds())
+	return nil
+}
+
+// backgroundSave starts a checkpoint in the background; false if one is
+// already running.
+func (p *persistence) backgroundSave(reason string) bool {
+	if !p.saving.CompareAndSwap(false, true) {
+		return false
+	}
+	p.srv.wg.Add(1)
+	go func() {
+		defer p.srv.wg.Done()
+		p.checkpoint(reason)
+		if p.saveScheduled.Swap(false) {
+			p.backgroundSave("scheduled")
+		}
+	}()
+	return true
+}
+
+// cron runs the checkpoint schedule: the save points, and AOF growth
+// (auto-aof-rewrite-*), which keeps the replayed tail short (invariant 4).
+func (p *persistence) cron() {
+	if p.saving.Load() {
+		return
+	}
+	set := p.srv.cfg.PersistenceSettings()
+	now := time.Now().Unix()
+	if !p.lastOK.Load() && now-p.lastTry.Load() < int64(saveRetryDelay/time.Second) {
+		return
+	}
+	changes := p.srv.ks.Stats.Dirty.Load() - p.dirtyAtSave.Load()
+	for _, sp := range set.SavePoints() {
+		if changes >= sp[1] && now-p.lastSave.Load() >= sp[0] {
+			p.backgroundSave(fmt.Sprintf("%d changes in %d seconds", sp[1], sp[0]))
+			return
+		}
+	}
+	if w := p.log.Load(); w != nil && set.AutoAOFRewritePercentage > 0 {
+		size := w.Stats().Bytes - p.logBase.Load()
+		if size >= set.AutoAOFRewriteMinSize && size*100 >= int64(set.AutoAOFRewritePercentage)*max(set.AutoAOFRewriteMinSize, 1) {
+			p.backgroundSave("AOF growth")
+		}
+	}
+}
+
+// warmUp loads cold keys in the background, slot by slot, until every key
+// is in memory or the heap reaches budget bytes (0 = no limit).
+func (p *persistence) warmUp(budget int64) {
+	p.warming.Store(true)
+	defer p.warming.Store(false)
+	start := time.Now()
+	ks := p.srv.ks
+	for db := 0; db < ks.NumDBs(); db++ {
+		for s := 0; s < memtier.NumSlots; s++ {
+			if p.srv.ctx.Err() != nil || ks.Persist.ColdKeys.Load() == 0 {
+				goto done
+			}
+			if budget > 0 && s%64 == 0 {
+				if used, _ := commands.MemoryUsage(); int64(used) >= budget {
+					p.srv.log.Info("warm-up stopped at its memory budget", "budget", budget)
+					goto done
+				}
+			}
+			p.warmedKey.Add(p.warmSlot(db, s))
+		}
+	}
+done:
+	p.srv.log.Info("warm-up done", "keys", p.warmedKey.Load(), "cold_keys", ks.Persist.ColdKeys.Load(),
+		"seconds", time.Since(start).Seconds())
+}
+
+// warmSlot loads one slot, logging (not failing on) a disk error: the keys
+// stay cold and a client reading one gets the error.
+func (p *persistence) warmSlot(db, s int) (n int64) {
+	defer func() {
+		if v := recover(); v != nil {
+			de, ok := v.(*memtier.DiskError)
+			if !ok {
+				panic(v)
+			}
+			p.srv.log.Error("warm-up cannot read a slot", "err", de)
+		}
+	}()
+	return p.srv.ks.WarmSlot(db, s)
+}
+
+// setAppendOnly turns the AOF on or off at run time (CONFIG SET
+// appendonly). Turning it on opens a new segment and takes a checkpoint
+// whose position is that segment's start, as Redis rewrites the AOF.
+func (p *persistence) setAppendOnly(on bool) error {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	cur := p.log.Load()
+	switch {
+	case on && cur == nil:
+		if err := os.MkdirAll(p.aofOp.Dir, 0o755); err != nil {
+			return err
+		}
+		w, err := aof.Open(p.aofOp)
+		if err != nil {
+			return err
+		}
+		p.log.Store(w)
+		p.logBase.Store(0)
+		if !p.backgroundSave("appendonly turned on") {
+			p.saveScheduled.Store(true)
+		}
+	case !on && cur != nil:
+		p.log.Store(nil)
+		if err := cur.Close(); err != nil {
+			p.srv.log.Warn("closing the AOF", "err", err)
+		}
+	}
+	return nil
+}
+
+// close syncs and closes the AOF and the store, after a final checkpoint
+// when asked to.
+func (p *persistence) close(save bool) error {
+	var errs []error
+	if save {
+		errs = append(errs, p.checkpoint("shutdown"))
+	}
+	p.saveMu.Lock() // let a background checkpoint finish
+	defer p.saveMu.Unlock()
+	p.logMu.Lock()
+	if w := p.log.Load(); w != nil {
+		errs = append(errs, w.Close())
+		p.log.Store(nil)
+	}
+	p.logMu.Unlock()
+	errs = append(errs, p.store.Close())
+	return errors.Join(errs...)
+}
+
+// info is INFO persistence's figures.
+func (p *persistence) info() commands.PersistenceInfo {
+	in := commands.PersistenceInfo{
+		Enabled:          true,
+		Loading:          p.loading.Load(),
+		ChangesSinceSave: p.srv.ks.Stats.Dirty.Load() - p.dirtyAtSave.Load(),
+		Saving:           p.saving.Load(),
+		LastSave:         p.lastSave.Load(),
+		LastSaveOK:       p.lastOK.Load(),
+		LastSaveSeconds:  -1,
+		CurrentSeconds:   -1,
+		Saves:            p.saves.Load(),
+		DirtyKeys:        p.srv.ks.Persist.DirtyKeys.Load(),
+		ColdKeys:         p.srv.ks.Persist.ColdKeys.Load(),
+		LastBytes:        p.lastBytes.Load(),
+		LastKeys:         p.lastKeys.Load(),
+		LastMillis:       p.lastDuration.Load(),
+		PeakExtraMemory:  p.peakExtra.Load(),
+		Warming:          p.warming.Load(),
+	}
+	if p.saves.Load() > 0 || !p.lastOK.Load() {
+		in.LastSaveSeconds = (p.lastDuration.Load() + 500) / 1000
+	}
+	if in.Saving {
+		in.CurrentSeconds = (time.Now().UnixMilli() - p.saveStarted.Load()) / 1000
+	}
+	if w := p.log.Load(); w != nil {
+		st := w.Stats()
+		in.AOFEnabled = true
+		in.AOFWriteOK = st.Err == nil
+		in.AOFCurrentSize = st.Bytes - p.logBase.Load()
+		in.AOFBaseSize = 0
+		in.AOFMode = st.Mode.String()
+	} else {
+		in.AOFWriteOK = true
+	}
+	return in
+}
+
+var _ commands.EffectLog = (*persistence)(nil)
+
+// persistenceSettingsChanged applies CONFIG SET of the persistence
+// directives that act at once: appendonly and appendfsync.
+func (s *Server) persistenceSettingsChanged(set config.Persistence) error {
+	p := s.persist
+	if p == nil {
+		if set.Enabled() {
+			return errors.New("persistence was off at startup (appendonly no, save \"\"): restart with it on")
+		}
+		return nil
+	}
+	if w := p.log.Load(); w != nil {
+		w.SetSyncMode(syncMode(set.AppendFsync))
+	}
+	p.aofOp.Sync = syncMode(set.AppendFsync)
+	return p.setAppendOnly(set.AppendOnly)
+}
+
+// Persistence implements commands.Server.
+func (s *Server) Persistence() commands.Persistence {
+	if s.persist == nil {
+		return nil
+	}
+	return s.persist
+}
+
+// ApplyConfig implements commands.Server.
+func (s *Server) ApplyConfig() error {
+	return s.persistenceSettingsChanged(s.cfg.PersistenceSettings())
+}
+
+// Save implements commands.Persistence.
+func (p *persistence) Save() error { return p.checkpoint("SAVE") }
+
+// BackgroundSave implements commands.Persistence.
+func (p *persistence) BackgroundSave(schedule bool) bool {
+	if p.backgroundSave("BGSAVE") {
+		return true
+	}
+	if schedule {
+		p.saveScheduled.Store(true)
+	}
+	return false
+}
+
+// LastSave implements commands.Persistence.
+func (p *persistence) LastSave() int64 { return p.lastSave.Load() }
+
+// Info implements commands.Persistence.
+func (p *persistence) Info() commands.PersistenceInfo { return p.info() }
