@@ -3,6 +3,7 @@
 // Usage, as redis-server:
 //
 //	structd [/path/to/structd.conf] [--directive value ...]
+//	structd check-aof [--fix] <dir>    verify (or repair) the AOF of a stopped server
 package main
 
 import (
@@ -21,7 +22,12 @@ import (
 	"github.com/structd/structd/server"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "check-aof" {
+		os.Exit(checkAOF(os.Args[2:], os.Stdout))
+	}
+	os.Exit(run(os.Args[1:]))
+}
 
 // run starts the server and returns the process exit code: 0 after a
 // clean shutdown (signal or SHUTDOWN), 1 if it cannot start.
