@@ -278,7 +278,7 @@ func cmdScan(c *Ctx) {
 				continue
 			}
 		}
-		if c.DB.Peek([]byte(k)) == nil {
+		if !c.DB.Live([]byte(k)) {
 			continue
 		}
 		kept = append(kept, k)

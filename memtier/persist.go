@@ -280,6 +280,19 @@ func (db *DB) coldKeys(s int, fn func(key string, expireAt int64)) {
 	}
 }
 
+// Live reports whether key exists and has not expired, like Peek != nil,
+// without loading a cold key's value: SCAN's filter for the keys ScanSlots
+// handed it (which leaves out cold keys already expired). Caller holds the
+// key's slot lock or LockAll.
+func (db *DB) Live(key []byte) bool {
+	s := SlotOf(key)
+	sd := &db.slots[s]
+	if _, ok := sd.keys[string(key)]; ok || sd.cold == 0 {
+		return db.peek(s, key) != nil
+	}
+	return !sd.tombstoned(key)
+}
+
 // LoadAll faults in every cold key of the database. Caller holds LockAll.
 func (db *DB) LoadAll() {
 	for s := range db.slots {

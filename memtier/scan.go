@@ -35,7 +35,12 @@ func (db *DB) ScanSlots(cursor uint64, count int64, fn func(key string)) uint64 
 		for k := range sd.keys {
 			fn(k)
 		}
-		db.coldKeys(int(s), func(k string, _ int64) { fn(k) })
+		now := db.ks.NowMs()
+		db.coldKeys(int(s), func(k string, at int64) {
+			if at == 0 || at > now {
+				fn(k) // expired cold keys are skipped, not loaded to be reclaimed
+			}
+		})
 		found += int64(len(sd.keys)) + sd.cold
 		if found >= count {
 			if s+1 == NumSlots {

@@ -97,7 +97,7 @@ func (s *Server) openPersistence() error {
 		return err
 	}
 	p.ckpt = snapshot.Checkpointer{KS: s.ks, Store: store, Dir: filepath.Join(dir, "checkpoint.tmp"), Logger: s.log}
-	p.aofOp = aof.Options{Dir: filepath.Join(dir, set.AppendDirname), Name: set.AppendFilename, Sync: syncMode(set.AppendFsync)}
+	p.aofOp = aof.Options{FS: s.aofFS, Dir: filepath.Join(dir, set.AppendDirname), Name: set.AppendFilename, Sync: syncMode(set.AppendFsync)}
 	if hasRec {
 		p.lastSave.Store(rec.TimeMs / 1000)
 	} else {
@@ -124,7 +124,7 @@ func (s *Server) openPersistence() error {
 // recover replays the AOF from the checkpoint's position and opens the log
 // for appending.
 func (p *persistence) recover(rec disktier.Record, hasRec bool) error {
-	if err := os.MkdirAll(p.aofOp.Dir, 0o755); err != nil {
+	if err := p.aofOp.FS.MkdirAll(p.aofOp.Dir, 0o755); err != nil {
 		return fmt.Errorf("persistence: create %s: %w", p.aofOp.Dir, err)
 	}
 	from := aof.Pos{Seg: rec.AOFSegment, Off: int64(rec.AOFOffset)}
@@ -165,16 +165,18 @@ func (p *persistence) recover(rec disktier.Record, hasRec bool) error {
 }
 
 // removeSegments deletes every AOF segment: they predate the checkpoint.
+// Files Repair moved aside (".broken") stay.
 func (p *persistence) removeSegments() error {
-	names, err := filepath.Glob(filepath.Join(p.aofOp.Dir, p.aofOp.Name+".*"))
+	names, err := p.aofOp.FS.List(p.aofOp.Dir)
 	if err != nil {
-		return err
+		return fmt.Errorf("persistence: list %s: %w", p.aofOp.Dir, err)
 	}
 	for _, n := range names {
-		if strings.HasSuffix(n, ".broken") {
+		suffix, ok := strings.CutPrefix(n, p.aofOp.Name+".")
+		if !ok || strings.Trim(suffix, "0123456789") != "" {
 			continue
 		}
-		if err := os.Remove(n); err != nil {
+		if err := p.aofOp.FS.Remove(filepath.Join(p.aofOp.Dir, n)); err != nil {
 			return fmt.Errorf("persistence: remove stale AOF segment: %w", err)
 		}
 	}
@@ -428,7 +430,7 @@ func (p *persistence) setAppendOnly(on bool) error {
 	cur := p.log.Load()
 	switch {
 	case on && cur == nil:
-		if err := os.MkdirAll(p.aofOp.Dir, 0o755); err != nil {
+		if err := p.aofOp.FS.MkdirAll(p.aofOp.Dir, 0o755); err != nil {
 			return err
 		}
 		w, err := aof.Open(p.aofOp)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/structd/structd/commands"
 	"github.com/structd/structd/config"
+	"github.com/structd/structd/internal/vfs"
 	"github.com/structd/structd/memtier"
 )
 
@@ -41,6 +42,7 @@ type Server struct {
 	// persist is the disk side (persist.go); nil when the server runs as
 	// a pure cache (appendonly no, save "").
 	persist *persistence
+	aofFS   vfs.FS
 	// shutdownSaved is set by SHUTDOWN, which took (or declined) the final
 	// checkpoint itself: Close does not take another.
 	shutdownSaved atomic.Bool
@@ -76,6 +78,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock replaces the wall clock for expiry (tests).
 	Clock memtier.Clock
+	// AOFFS is the file system under the AOF; default the operating
+	// system's. Tests pass a vfs.MemFS to drop unsynced writes or fail
+	// fsyncs deterministically.
+	AOFFS vfs.FS
 }
 
 // New builds a server from cfg and recovers its dataset from disk (unless
@@ -101,6 +107,10 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		clients: make(map[int64]*client),
 		ctx:     ctx,
 		cancel:  cancel,
+	}
+	s.aofFS = opts.AOFFS
+	if s.aofFS == nil {
+		s.aofFS = vfs.Default
 	}
 	s.ks.OnExpired = s.keyExpired
 	s.ks.OnKeyMiss = s.keyMissed

@@ -1,0 +1,341 @@
+package server
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/structd/structd/config"
+	"github.com/structd/structd/internal/resp"
+	"github.com/structd/structd/internal/vfs"
+)
+
+// Persistence through the whole server: what a client wrote is what a
+// restart on the same directory serves (invariants 1-4), whether it comes
+// from the checkpoint, the AOF tail, or both.
+
+// persistentServer starts a server on dir with the given directives.
+func persistentServer(t *testing.T, dir string, opts Options, directives ...string) (*Server, error) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Port = 0
+	cfg.Dir = dir
+	if err := cfg.ParseFile(strings.Join(directives, "\n")); err != nil {
+		t.Fatal(err)
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := New(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s, nil
+}
+
+func mustPersistentServer(t *testing.T, dir string, directives ...string) *Server {
+	t.Helper()
+	s, err := persistentServer(t, dir, Options{}, directives...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// dumpState renders every key of every database with its type, content,
+// encoding and absolute expiry, sorted: two servers with the same dump hold
+// the same data.
+func dumpState(t *testing.T, c *conn) string {
+	t.Helper()
+	var lines []string
+	for db := range 16 {
+		c.expect("+OK", "SELECT", strconv.Itoa(db))
+		keys := strings.Fields(flat(c.sendRead("KEYS", "*")))
+		for _, k := range keys {
+			typ := flat(c.sendRead("TYPE", k))
+			var content string
+			switch typ {
+			case "string":
+				content = flat(c.sendRead("GET", k))
+			case "list":
+				content = flat(c.sendRead("LRANGE", k, "0", "-1"))
+			case "hash":
+				content = sortedWords(flat(c.sendRead("HGETALL", k)), 2)
+			case "set":
+				content = sortedWords(flat(c.sendRead("SMEMBERS", k)), 1)
+			case "zset":
+				content = flat(c.sendRead("ZRANGE", k, "0", "-1", "WITHSCORES"))
+			}
+			lines = append(lines, strings.Join([]string{strconv.Itoa(db), k, typ, content,
+				flat(c.sendRead("OBJECT", "ENCODING", k)), flat(c.sendRead("PEXPIRETIME", k))}, " | "))
+		}
+	}
+	c.expect("+OK", "SELECT", "0")
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// sendRead sends a command and returns its reply.
+func (c *conn) sendRead(args ...string) resp.Value {
+	c.t.Helper()
+	c.send(args...)
+	return c.read()
+}
+
+// sortedWords sorts the words of s in groups of n (field-value pairs).
+func sortedWords(s string, n int) string {
+	w := strings.Fields(s)
+	var groups []string
+	for i := 0; i+n <= len(w); i += n {
+		groups = append(groups, strings.Join(w[i:i+n], " "))
+	}
+	slices.Sort(groups)
+	return strings.Join(groups, " ")
+}
+
+// writeEveryType writes keys of every type, with and without TTLs, across
+// databases, including the commands whose effects are not their argv.
+func writeEveryType(t *testing.T, c *conn, tag string) {
+	t.Helper()
+	for _, cmd := range [][]string{
+		{"SET", "s" + tag, "hello"},
+		{"SET", "n" + tag, "10"},
+		{"INCRBY", "n" + tag, "5"},
+		{"INCRBYFLOAT", "f" + tag, "1.5"},
+		{"SET", "ttl" + tag, "v", "EX", "1000"},
+		{"EXPIRE", "n" + tag, "5000"},
+		{"RPUSH", "l" + tag, "a", "b", "c", "d"},
+		{"LPOP", "l" + tag},
+		{"HSET", "h" + tag, "f1", "v1", "f2", "v2"},
+		{"HINCRBYFLOAT", "h" + tag, "f3", "2.5"},
+		{"SADD", "set" + tag, "1", "2", "3", "x"},
+		{"SREM", "set" + tag, "x"},
+		{"ZADD", "z" + tag, "1", "a", "2.5", "b", "-1", "c"},
+		{"ZINCRBY", "z" + tag, "10", "a"},
+		{"SELECT", "3"},
+		{"SET", "db3" + tag, "three"},
+		{"MOVE", "db3" + tag, "4"},
+		{"SELECT", "0"},
+		{"SET", "gone" + tag, "x"},
+		{"DEL", "gone" + tag},
+	} {
+		if r := show(c.sendRead(cmd...)); strings.HasPrefix(r, "-") {
+			t.Fatalf("%v: %s", cmd, r)
+		}
+	}
+}
+
+// TestRestartKeepsEverything writes, checkpoints, writes more (the AOF
+// tail), restarts, and requires the same data; then once more after a
+// SWAPDB and a FLUSHDB.
+func TestRestartKeepsEverything(t *testing.T) {
+	dir := t.TempDir()
+	s := mustPersistentServer(t, dir, `save ""`)
+	c := dial(t, s)
+	writeEveryType(t, c, "1")
+	c.expect("+OK", "SAVE")
+	writeEveryType(t, c, "2")
+	c.expect("+OK", "SWAPDB", "0", "4")
+	c.expect("+OK", "SELECT", "5")
+	c.expect("+OK", "SET", "doomed", "1")
+	c.expect("+OK", "FLUSHDB")
+	c.expect("+OK", "SELECT", "0")
+	want := dumpState(t, c)
+	s.Close()
+
+	s2 := mustPersistentServer(t, dir, `save ""`)
+	c2 := dial(t, s2)
+	if got := dumpState(t, c2); got != want {
+		t.Fatalf("after restart:\n%s\nwant:\n%s", got, want)
+	}
+	// Everything again from a checkpoint alone, with no AOF tail.
+	c2.expect("+OK", "SAVE")
+	c2.expect("+OK", "FLUSHALL")
+	c2.expect("+OK", "SET", "after", "flushall")
+	want = dumpState(t, c2)
+	s2.Close()
+	s3 := mustPersistentServer(t, dir, `save ""`)
+	if got := dumpState(t, dial(t, s3)); got != want {
+		t.Fatalf("after FLUSHALL and restart:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestColdStart checks that after a restart DBSIZE, SCAN, KEYS and
+// LASTSAVE are right before any value is loaded, and that values fault in
+// on first access.
+func TestColdStart(t *testing.T) {
+	dir := t.TempDir()
+	s := mustPersistentServer(t, dir, `save ""`)
+	c := dial(t, s)
+	for i := range 500 {
+		c.expect("+OK", "SET", "key:"+strconv.Itoa(i), "v"+strconv.Itoa(i))
+	}
+	c.expect("+OK", "SAVE")
+	lastsave := show(c.sendRead("LASTSAVE"))
+	s.Close()
+
+	s2 := mustPersistentServer(t, dir, `save ""`)
+	c2 := dial(t, s2)
+	if got := infoField(t, c2, "cold_keys"); got != "500" {
+		t.Fatalf("cold_keys after restart = %s, want 500", got)
+	}
+	c2.expect(":500", "DBSIZE")
+	c2.expect(lastsave, "LASTSAVE")
+	keys := map[string]bool{}
+	cursor := "0"
+	for {
+		v := c2.sendRead("SCAN", cursor, "COUNT", "50")
+		cursor = string(v.Elems[0].Str)
+		for _, e := range v.Elems[1].Elems {
+			keys[string(e.Str)] = true
+		}
+		if cursor == "0" {
+			break
+		}
+	}
+	if len(keys) != 500 {
+		t.Fatalf("SCAN found %d keys, want 500", len(keys))
+	}
+	if got := infoField(t, c2, "cold_keys"); got != "500" {
+		t.Fatalf("cold_keys after SCAN = %s: SCAN loaded values", got)
+	}
+	c2.expect("$v123", "GET", "key:123")
+	if got := infoField(t, c2, "cold_keys"); got != "499" {
+		t.Fatalf("cold_keys after one GET = %s, want 499", got)
+	}
+	c2.expect(":1", "DEL", "key:7")
+	c2.expect("(nil)", "GET", "key:7")
+	c2.expect(":499", "DBSIZE")
+}
+
+// infoField reads one field of INFO.
+func infoField(t *testing.T, c *conn, name string) string {
+	t.Helper()
+	for _, line := range strings.Split(c.do("INFO", "everything"), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	t.Fatalf("INFO has no %s", name)
+	return ""
+}
+
+// TestCorruptAOFStopsStartup flips a byte in the AOF tail: startup fails
+// with an error naming the segment and offset and the repair command.
+func TestCorruptAOFStopsStartup(t *testing.T) {
+	dir := t.TempDir()
+	s := mustPersistentServer(t, dir, `save ""`)
+	c := dial(t, s)
+	for i := range 20 {
+		c.expect("+OK", "SET", "k"+strconv.Itoa(i), strings.Repeat("v", 100))
+	}
+	s.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "appendonlydir", "appendonly.aof.*"))
+	if len(segs) == 0 {
+		t.Fatal("no AOF segment written")
+	}
+	slices.Sort(segs)
+	seg := segs[0]
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0x20
+	if err := os.WriteFile(seg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = persistentServer(t, dir, Options{}, `save ""`)
+	if err == nil {
+		t.Fatal("a server started on a corrupt AOF")
+	}
+	for _, want := range []string{filepath.Base(seg), "offset", "check-aof --fix"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("startup error %q does not mention %q", err, want)
+		}
+	}
+}
+
+// TestCorruptSSTIsNotServed flips bytes in the checkpoint's data file: a
+// read that needs the damaged block gets an error, never a wrong value.
+func TestCorruptSSTIsNotServed(t *testing.T) {
+	dir := t.TempDir()
+	s := mustPersistentServer(t, dir, "save 3600 1", "appendonly no")
+	c := dial(t, s)
+	val := func(i int) string { return strings.Repeat(strconv.Itoa(i%10), 200) + strconv.Itoa(i) }
+	for i := range 2000 {
+		c.expect("+OK", "SET", "k"+strconv.Itoa(i), val(i))
+	}
+	c.expect("+OK", "SAVE")
+	s.Close()
+	ssts, _ := filepath.Glob(filepath.Join(dir, "store", "*.sst"))
+	var biggest string
+	var size int64
+	for _, f := range ssts {
+		if st, err := os.Stat(f); err == nil && st.Size() > size {
+			biggest, size = f, st.Size()
+		}
+	}
+	b, err := os.ReadFile(biggest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := len(b) / 8; off < len(b)/2; off += len(b) / 16 {
+		b[off] ^= 0xff
+	}
+	if err := os.WriteFile(biggest, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s2 := mustPersistentServer(t, dir, "save 3600 1", "appendonly no")
+	c2 := dial(t, s2)
+	errs := 0
+	for i := range 2000 {
+		v := c2.sendRead("GET", "k"+strconv.Itoa(i))
+		switch {
+		case v.Kind == resp.KindError:
+			if !strings.Contains(string(v.Str), "disk tier read") {
+				t.Fatalf("GET k%d: unexpected error %q", i, v.Str)
+			}
+			errs++
+		case string(v.Str) != val(i):
+			t.Fatalf("GET k%d served a wrong value %q", i, v.Str)
+		}
+	}
+	if errs == 0 {
+		t.Fatal("no read noticed the corruption")
+	}
+	if s2.HandlerPanics() != 0 {
+		t.Fatal("a handler panicked")
+	}
+}
+
+// TestFailedFsyncRefusesWrites makes the AOF's fsync fail under
+// appendfsync always: the write in flight is not acknowledged (its
+// connection closes) and later writes get MISCONF, reads still work.
+func TestFailedFsyncRefusesWrites(t *testing.T) {
+	fs := vfs.NewMem()
+	s, err := persistentServer(t, t.TempDir(), Options{AOFFS: fs}, `save ""`, "appendfsync always")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s)
+	c.expect("+OK", "SET", "a", "1")
+	fs.FailNext(vfs.OpSync, 1, nil)
+	c.send("SET", "b", "2")
+	c.expectClosed()
+	c2 := dial(t, s)
+	r := show(c2.sendRead("SET", "c", "3"))
+	if !strings.HasPrefix(r, "-MISCONF Errors writing to the AOF file") {
+		t.Fatalf("write after a failed fsync: %q", r)
+	}
+	c2.expect("$1", "GET", "a")
+	if got := infoField(t, c2, "aof_last_write_status"); got != "err" {
+		t.Fatalf("aof_last_write_status = %s", got)
+	}
+}
