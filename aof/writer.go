@@ -3,7 +3,9 @@ package aof
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/structd/structd/internal/vfs"
@@ -23,16 +25,18 @@ type Writer struct {
 	cond sync.Cond // broadcast when written, synced, err or closed change
 
 	// Appender state, guarded by mu.
-	mode    SyncMode
-	seg     uint64 // segment of the pending chunk
-	off     int64  // end of everything appended: Pos{seg, off}
-	db      int    // database of the last SELECT in this segment, -1 for none
-	cur     *chunk
-	sealed  []*chunk // chunks of earlier segments not yet taken by the flusher
-	open    bool     // cur's last block may take more commands
-	wantSyn bool     // Sync or Wait asked for an fsync
-	closing bool
-	closed  bool // the flusher has exited
+	mode SyncMode
+	// alwaysMode mirrors mode == SyncAlways for readers without the lock.
+	alwaysMode atomic.Bool
+	seg        uint64 // segment of the pending chunk
+	off        int64  // end of everything appended: Pos{seg, off}
+	db         int    // database of the last SELECT in this segment, -1 for none
+	cur        *chunk
+	sealed     []*chunk // chunks of earlier segments not yet taken by the flusher
+	open       bool     // cur's last block may take more commands
+	wantSyn    bool     // Sync or Wait asked for an fsync
+	closing    bool
+	closed     bool // the flusher has exited
 
 	// Progress, guarded by mu and advanced only by the flusher.
 	written Pos // handed to the kernel
@@ -94,6 +98,7 @@ func Open(opts Options) (*Writer, error) {
 		db:   -1,
 	}
 	w.cond.L = &w.mu
+	w.alwaysMode.Store(w.mode == SyncAlways)
 	if err := w.createSegment(next); err != nil {
 		return nil, err
 	}
@@ -290,6 +295,12 @@ func (w *Writer) Wait(pos Pos) error {
 	}
 }
 
+// SyncsEachWrite reports whether appendfsync is always: only then must a
+// reply wait (Wait) before it acknowledges a write. Under everysec and no a
+// process crash loses at most the commands the flusher has not written
+// yet, a fraction of the second the mode allows to lose anyway.
+func (w *Writer) SyncsEachWrite() bool { return w.alwaysMode.Load() }
+
 // Sync writes and fsyncs everything appended so far, whatever the mode, and
 // returns once it is durable. A checkpoint calls it before committing its
 // position, and shutdown before exiting.
@@ -321,6 +332,7 @@ func (w *Writer) Sync() error {
 func (w *Writer) SetSyncMode(m SyncMode) {
 	w.mu.Lock()
 	w.mode = m
+	w.alwaysMode.Store(m == SyncAlways)
 	w.mu.Unlock()
 	w.wake()
 }
@@ -407,6 +419,13 @@ func (w *Writer) run() {
 	for {
 		select {
 		case <-w.kick:
+			if w.alwaysMode.Load() {
+				// Group commit: let the clients that are running now
+				// append before this flush takes the buffer, so one
+				// fsync covers all of them, as one pass of Redis's
+				// event loop covers every ready client.
+				runtime.Gosched()
+			}
 		case <-tick.C:
 		}
 		if !w.flush() {
