@@ -38,14 +38,19 @@ func TestCrash(t *testing.T) {
 				return mean/5 + randDuration(rng, mean*8/5)
 			}
 		}
-		runCrashes(t, tg, seed, scenario{
+		sc := scenario{
 			fsync:       "always",
 			kills:       *killsFlag,
 			duration:    *durationFlag,
 			runTime:     runTime,
 			pace:        pace,
 			checkpoints: true,
-		})
+		}
+		st, err := runCrashes(t, tg, seed, sc)
+		st.report(t, tg, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 
@@ -55,7 +60,7 @@ func TestCrash(t *testing.T) {
 func TestCrashEverysec(t *testing.T) {
 	seed := runSeed(t)
 	forEachTarget(t, func(t *testing.T, tg target) {
-		runCrashes(t, tg, seed, scenario{
+		sc := scenario{
 			fsync: "everysec",
 			kills: *everysecFlag,
 			runTime: func(rng *rand.Rand) time.Duration {
@@ -63,7 +68,12 @@ func TestCrashEverysec(t *testing.T) {
 			},
 			pace:      time.Millisecond,
 			lossBound: everysecBound,
-		})
+		}
+		st, err := runCrashes(t, tg, seed, sc)
+		st.report(t, tg, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
 	})
 }
 
@@ -99,6 +109,7 @@ type scenario struct {
 	pace        time.Duration                  // each client's pause between two batches
 	checkpoints bool                           // BGSAVE (or BGREWRITEAOF) before about half the kills
 	lossBound   time.Duration                  // writes acknowledged this long before the kill must survive (0: every one)
+	args        func(dataDir string) []string  // the server's arguments (nil: persistentArgs(fsync))
 }
 
 // stats is what a run reports.
@@ -107,30 +118,36 @@ type stats struct {
 	duringBgsave, duringRewrite                 int
 	acks, unackedApplied, unackedLost           int64
 	worstLoss                                   time.Duration // everysec: the oldest lost acknowledged write, before the kill
-	slowestRestart                              time.Duration
+	slowestRestart, elapsed                     time.Duration
 }
 
 // runCrashes runs the workload, kills and restarts the server sc.kills
-// times, and checks the state after each restart.
-func runCrashes(t *testing.T, tg target, seed uint64, sc scenario) {
+// times, and checks the state after each restart. An error names the
+// server, the seed, the kill and what differed, with the server's output.
+func runCrashes(t *testing.T, tg target, seed uint64, sc scenario) (stats, error) {
+	var st stats
 	rng := rand.New(rand.NewPCG(seed, 1))
-	s := newServer(t, tg, sc.fsync)
-	fail := func(kill int, format string, args ...any) {
-		t.Helper()
-		t.Fatalf("%s, appendfsync %s, seed %d, kill %d: %s\n%s", tg.name, sc.fsync, seed, kill, fmt.Sprintf(format, args...), s.logTail())
+	args := sc.args
+	if args == nil {
+		args = persistentArgs(sc.fsync)
+	}
+	s := newServer(t, tg, args)
+	kill := 0
+	fail := func(format string, args ...any) (stats, error) {
+		return st, fmt.Errorf("%s, appendfsync %s, seed %d, kill %d: %s\n%s", tg.name, sc.fsync, seed, kill, fmt.Sprintf(format, args...), s.logTail())
 	}
 	if _, err := s.start(); err != nil {
-		t.Fatal(err)
+		return st, err
 	}
 	fill := newFiller(fillerKeys)
 	ctl, err := dial(s.proc.Addr)
 	if err != nil {
-		t.Fatal(err)
+		return st, err
 	}
 	err = fill.write(ctl)
 	ctl.close()
 	if err != nil {
-		fail(0, "writing the filler keys: %v", err)
+		return fail("writing the filler keys: %v", err)
 	}
 	clients := newClients(seed)
 	var keys []*keyState
@@ -138,16 +155,15 @@ func runCrashes(t *testing.T, tg target, seed uint64, sc scenario) {
 		cl.trackTimes, cl.pace = sc.lossBound > 0, sc.pace
 		keys = append(keys, cl.keys...)
 	}
-	var st stats
 	begin := time.Now()
-	for kill := 1; kill <= sc.kills; kill++ {
+	for kill = 1; kill <= sc.kills; kill++ {
 		if sc.duration > 0 && time.Since(begin) > sc.duration {
 			break
 		}
 		start := time.Now()
 		killAt, p, err := runUntilKill(s, clients, fill, rng, sc, &st)
 		if err != nil {
-			fail(kill, "%v", err)
+			return fail("%v", err)
 		}
 		st.kills++
 		if p.bgsave {
@@ -159,39 +175,45 @@ func runCrashes(t *testing.T, tg target, seed uint64, sc scenario) {
 		for i, cl := range clients {
 			st.acks += int64(cl.acks)
 			if cl.violation != nil {
-				fail(kill, "client %d: %v", i, cl.violation)
+				return fail("client %d: %v", i, cl.violation)
 			}
 			// A client returns on its connection's end, or on stop
 			// (closed after the kill) between two batches.
 			if cl.endErr != nil && (cl.endAt.Before(killAt) || !isConnEnd(cl.endErr)) {
-				fail(kill, "client %d: its connection ended with %v at %v, before the kill at %v", i, cl.endErr, cl.endAt.Format(time.StampMicro), killAt.Format(time.StampMicro))
+				return fail("client %d: its connection ended with %v at %v, before the kill at %v", i, cl.endErr, cl.endAt.Format(time.StampMicro), killAt.Format(time.StampMicro))
 			}
 		}
 		restart, err := s.start()
 		if err != nil {
-			fail(kill, "restart: %v", err)
+			return fail("restart: %v", err)
 		}
 		st.slowestRestart = max(st.slowestRestart, restart)
 		if err := checkState(s.proc.Addr, keys, fill, sc.lossBound, killAt, start, &st); err != nil {
-			fail(kill, "after the restart: %v", err)
+			return fail("after the restart: %v", err)
 		}
 	}
-	if st.kills < min(sc.kills, 1) {
-		t.Fatalf("no kill happened")
+	st.elapsed = time.Since(begin)
+	if st.kills == 0 {
+		return st, fmt.Errorf("%s: no kill happened", tg.name)
 	}
+	return st, nil
+}
+
+// report logs a run's statistics.
+func (st stats) report(t *testing.T, tg target, sc scenario) {
+	t.Helper()
 	t.Logf("%s, appendfsync %s: %d kills in %v, %d while rdb_bgsave_in_progress:1 and %d while aof_rewrite_in_progress:1 (%d checkpoints asked, %d refused); %d writes acknowledged; unacknowledged writes: %d applied, %d lost; slowest restart to serving %v",
-		tg.name, sc.fsync, st.kills, time.Since(begin).Round(time.Millisecond), st.duringBgsave, st.duringRewrite, st.checkpointsAsked, st.checkpointsRefused,
+		tg.name, sc.fsync, st.kills, st.elapsed.Round(time.Millisecond), st.duringBgsave, st.duringRewrite, st.checkpointsAsked, st.checkpointsRefused,
 		st.acks, st.unackedApplied, st.unackedLost, st.slowestRestart.Round(time.Millisecond))
 	if sc.lossBound > 0 {
-		t.Logf("%s, appendfsync everysec: worst loss window %v before the kill (bound %v)", tg.name, st.worstLoss.Round(time.Millisecond), sc.lossBound)
+		t.Logf("%s, appendfsync %s: worst loss window %v before the kill (bound %v)", tg.name, sc.fsync, st.worstLoss.Round(time.Millisecond), sc.lossBound)
 	}
 }
 
 // runUntilKill runs the clients for a drawn time, maybe asks for a
 // checkpoint (rewriting fill first), reads INFO persistence and kills the
-// server. It returns the
-// moment of the kill and what INFO said just before. The clients have
-// returned when it does.
+// server. It returns the moment of the kill and what INFO said just
+// before. The clients have returned when it does.
 func runUntilKill(s *server, clients []*client, fill filler, rng *rand.Rand, sc scenario, st *stats) (time.Time, persistence, error) {
 	ctl, err := dial(s.proc.Addr)
 	if err != nil {

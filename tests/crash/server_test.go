@@ -43,13 +43,21 @@ type target struct {
 	bin  string
 }
 
-// args are the command-line arguments that run the target on dataDir with
-// the AOF on, the given appendfsync policy and a checkpoint every second
-// that saw 100 changes.
-func (tg target) args(dataDir, fsync string) []string {
-	// "--save 1 100" rather than Redis's equivalent "--save '1 100'",
-	// which StructD's config loader refuses.
-	return []string{"--dir", dataDir, "--appendonly", "yes", "--appendfsync", fsync, "--save", "1", "100"}
+// persistentArgs are the command-line arguments that run a server on
+// dataDir with the AOF on, the given appendfsync policy and a checkpoint
+// every second that saw 100 changes.
+func persistentArgs(fsync string) func(dataDir string) []string {
+	return func(dataDir string) []string {
+		// "--save 1 100" rather than Redis's equivalent "--save '1 100'",
+		// which StructD's config loader refuses.
+		return []string{"--dir", dataDir, "--appendonly", "yes", "--appendfsync", fsync, "--save", "1", "100"}
+	}
+}
+
+// volatileArgs run a server with persistence off: the harness must see
+// its losses (TestHarnessDetectsLoss).
+func volatileArgs(dataDir string) []string {
+	return []string{"--dir", dataDir, "--appendonly", "no", "--save", ""}
 }
 
 var (
@@ -102,16 +110,19 @@ func forEachTarget(t *testing.T, fn func(t *testing.T, tg target)) {
 // processes: each restart starts a new process on a new port.
 type server struct {
 	tg      target
-	fsync   string
+	args    []string
 	logDir  string // the processes' output files
 	dataDir string // --dir
 	proc    *redisproc.Proc
 	logs    []string // the output file of every process started, in order
 }
 
-func newServer(t *testing.T, tg target, fsync string) *server {
+// newServer prepares a data directory for tg, whose processes run with
+// args(dataDir); the test's cleanup stops the last one.
+func newServer(t *testing.T, tg target, args func(dataDir string) []string) *server {
 	base := t.TempDir()
-	s := &server{tg: tg, fsync: fsync, logDir: base, dataDir: filepath.Join(base, "data")}
+	s := &server{tg: tg, logDir: base, dataDir: filepath.Join(base, "data")}
+	s.args = args(s.dataDir)
 	if err := os.Mkdir(s.dataDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +139,7 @@ func newServer(t *testing.T, tg target, fsync string) *server {
 // took.
 func (s *server) start() (time.Duration, error) {
 	begin := time.Now()
-	p, err := redisproc.Start(s.tg.bin, s.logDir, s.tg.args(s.dataDir, s.fsync)...)
+	p, err := redisproc.Start(s.tg.bin, s.logDir, s.args...)
 	if err != nil {
 		return 0, err
 	}
