@@ -45,6 +45,8 @@ type server struct {
 	logPath string
 	stop    func() // ends the process (SIGINT, then SIGKILL) and waits; idempotent
 	c       *conn  // the control connection
+
+	warnings []string // what a measure could not confirm, for the notes
 }
 
 // newServer makes the working and data directories of a server.
@@ -176,25 +178,68 @@ func (s *server) shutdown(ctx context.Context, timeout time.Duration, mode strin
 	return err
 }
 
+// saveSignature are the INFO persistence fields that change when a save
+// completes; bgsave compares them before and after.
+var saveSignature = []string{"rdb_saves", "rdb_last_save_time", "checkpoint_last_time_ms", "checkpoint_last_bytes"}
+
+// unconfirmedGrace is how long bgsave waits, once rdb_bgsave_in_progress
+// reads 0, for a sign that the save ran when it never saw the flag at 1.
+const unconfirmedGrace = 2 * time.Second
+
 // bgsave sends BGSAVE and returns the wall time until INFO persistence says
-// rdb_bgsave_in_progress:0 with rdb_last_bgsave_status:ok. BGSAVE sets the
-// flag before it replies (Redis forks inside the command), so a 0 at the
-// first poll means the save already finished.
+// rdb_bgsave_in_progress:0 with rdb_last_bgsave_status:ok. Redis sets the
+// flag before it replies (it forks inside the command), so a 0 at the
+// first poll means the save already finished; to be sure of a server that
+// might set it later, the save counts as done only once the flag was seen
+// at 1 or one of saveSignature changed. If neither happens within
+// unconfirmedGrace, the time of the first 0 is kept and a warning says so.
 func (s *server) bgsave(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	before, err := s.c.info("persistence")
+	if err != nil {
+		return 0, err
+	}
 	t0 := time.Now()
 	if _, err := s.c.do("BGSAVE"); err != nil {
 		return 0, fmt.Errorf("BGSAVE: %w", err)
 	}
-	if err := s.waitNoSave(ctx, timeout); err != nil {
-		return 0, err
-	}
-	elapsed := time.Since(t0)
-	fields, err := s.c.info("persistence")
+	var sawRunning bool
+	var firstIdle time.Time
+	var fields map[string]string
+	err = poll(ctx, timeout, func() (bool, error) {
+		var err error
+		if fields, err = s.c.info("persistence"); err != nil {
+			return false, err
+		}
+		n, err := intField(fields, "persistence", "rdb_bgsave_in_progress")
+		switch {
+		case err != nil:
+			return false, err
+		case n != 0:
+			sawRunning = true
+			return false, nil
+		case firstIdle.IsZero():
+			firstIdle = time.Now()
+		}
+		if sawRunning {
+			return true, nil
+		}
+		for _, f := range saveSignature {
+			if v, ok := fields[f]; ok && v != before[f] {
+				return true, nil
+			}
+		}
+		return time.Since(firstIdle) > unconfirmedGrace, nil
+	})
 	if err != nil {
 		return 0, err
 	}
+	elapsed := firstIdle.Sub(t0)
 	if st, ok := fields["rdb_last_bgsave_status"]; ok && st != "ok" {
 		return 0, fmt.Errorf("rdb_last_bgsave_status:%s after BGSAVE (see %s)", st, s.logPath)
+	}
+	if !sawRunning && time.Since(firstIdle) > unconfirmedGrace {
+		s.warnings = append(s.warnings, fmt.Sprintf("a BGSAVE timed %.1f ms was never seen running and changed none of %v",
+			elapsed.Seconds()*1000, saveSignature))
 	}
 	return elapsed, nil
 }

@@ -108,6 +108,9 @@ func measureSide(ctx context.Context, s *server, respPath string, o options) (*s
 	}
 	r.disk = diskSize(s)
 	restartMeasures(ctx, s, o, r)
+	for _, w := range s.warnings {
+		r.note("warning: %s", w)
+	}
 	return r, nil
 }
 
@@ -120,14 +123,18 @@ func checkpointUnderLoad(ctx context.Context, s *server, o options, r *sideResul
 		r.extraMemory, r.fullSave = notMeasured(err), notMeasured(err)
 		return
 	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(o.settle):
-	}
 	read := func() (uint64, bool, error) { v, err := rss(s.pid); return v, false, err }
 	if s.name == "redis" {
 		read = func() (uint64, bool, error) { v, kids, err := familyPSS(s.pid); return v, kids > 0, err }
 	}
+	// The same sampling while the load runs alone shows how much the
+	// figure moves without a checkpoint (garbage collection, allocator).
+	settling := sample(o.samplePeriod, read)
+	select {
+	case <-ctx.Done():
+	case <-time.After(o.settle):
+	}
+	settlePeak, _, _, _ := settling.Stop()
 	base, _, baseErr := read()
 	before := load.sets.Load()
 	sampling := sample(o.samplePeriod, read)
@@ -152,8 +159,8 @@ func checkpointUnderLoad(ctx context.Context, s *server, o options, r *sideResul
 	if s.name == "redis" {
 		kind = fmt.Sprintf("PSS parent+child (child seen in %d of the samples)", withChild)
 	}
-	r.note("first BGSAVE under load: %s %.1f MiB before, peak %.1f MiB, %d samples every %v; %d SETs during it (%.0f/s), %d in all",
-		kind, mib(base), mib(peak), samples, o.samplePeriod, sets-before, float64(sets-before)/elapsed.Seconds(), sets)
+	r.note("first BGSAVE under load: %s %.1f MiB before (peak %.1f MiB in the %v of load before it), peak %.1f MiB during it, %d samples every %v; %d SETs during it (%.0f/s), %d in all",
+		kind, mib(base), mib(settlePeak), o.settle, mib(peak), samples, o.samplePeriod, sets-before, float64(sets-before)/elapsed.Seconds(), sets)
 	if s.name == "structd" {
 		if f, err := s.c.info("persistence"); err == nil {
 			if v, ok := f["checkpoint_peak_extra_memory"]; ok {
