@@ -202,7 +202,7 @@ func bytesToHuman(n uint64) string {
 	return fmt.Sprintf("%.2f%s", d, units[i])
 }
 
-func infoMemory(b *infoBuilder, _ *Ctx, _ *ServerStats) {
+func infoMemory(b *infoBuilder, c *Ctx, _ *ServerStats) {
 	used, rss := MemoryUsage()
 	peak := peakMemory.Load()
 	total := totalSystemMemory()
@@ -215,8 +215,9 @@ func infoMemory(b *infoBuilder, _ *Ctx, _ *ServerStats) {
 	b.field("used_memory_peak_perc", fmt.Sprintf("%.2f%%", 100*float64(used)/float64(max(peak, 1))))
 	b.int("total_system_memory", int64(total))
 	b.field("total_system_memory_human", bytesToHuman(total))
-	b.field("maxmemory", "0")
-	b.field("maxmemory_human", "0B")
+	maxmemory := c.Server.Config().PersistenceSettings().MaxMemory
+	b.int("maxmemory", maxmemory)
+	b.field("maxmemory_human", bytesToHuman(uint64(maxmemory)))
 	b.field("maxmemory_policy", "noeviction")
 	b.field("mem_fragmentation_ratio", fmt.Sprintf("%.2f", float64(rss)/float64(max(used, 1))))
 	b.field("mem_allocator", "go-"+runtime.Version())

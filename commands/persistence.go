@@ -47,6 +47,7 @@ type PersistenceInfo struct {
 	LastMillis      int64
 	PeakExtraMemory int64
 	Warming         bool
+	UnloadedKeys    int64
 }
 
 func init() {
@@ -180,6 +181,7 @@ func infoPersistence(b *infoBuilder, c *Ctx, st *ServerStats) {
 	b.int("checkpoint_last_time_ms", in.LastMillis)
 	b.int("checkpoint_peak_extra_memory", in.PeakExtraMemory)
 	b.int("cold_keys", in.ColdKeys)
+	b.int("unloaded_keys", in.UnloadedKeys)
 	b.field("warmup_in_progress", boolDigit(in.Warming))
 }
 

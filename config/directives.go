@@ -42,7 +42,7 @@ func markAlias(alias, main string) { directives[alias].aliasOf = main }
 // than the server pretending to honour it.
 var unsupported = []string{
 	"protected-mode", "tcp-backlog", "unixsocket", "unixsocketperm", "supervised",
-	"syslog-enabled", "always-show-logo", "set-proc-title", "maxmemory", "maxmemory-policy",
+	"syslog-enabled", "always-show-logo", "set-proc-title", "maxmemory-policy",
 	"maxmemory-samples", "notify-keyspace-events", "lazyfree-lazy-eviction",
 	"lazyfree-lazy-expire", "lazyfree-lazy-server-del", "replicaof", "slaveof",
 	"masterauth", "masteruser", "cluster-enabled", "aclfile", "rename-command",

@@ -33,6 +33,12 @@ type Persistence struct {
 	// restart, up to WarmupMaxMemory bytes of values (0 = no limit).
 	Warmup          bool
 	WarmupMaxMemory int64
+	// MaxMemory is the memory budget (maxmemory, 0 = none). With
+	// persistence on, clean keys beyond it are dropped from memory (they
+	// stay on disk) and a checkpoint runs when dirty keys fill it; as a
+	// pure cache, writes that may grow memory are refused with OOM, as
+	// Redis's noeviction policy does.
+	MaxMemory int64
 }
 
 // DefaultPersistence is StructD's default: AOF on (everysec) and Redis's
@@ -126,6 +132,7 @@ func init() {
 	intDirective("auto-aof-rewrite-percentage", func(c *Config) *int { return &c.Persistence.AutoAOFRewritePercentage }, 0, 1<<31-1, false)
 	memDirective("auto-aof-rewrite-min-size", func(c *Config) *int64 { return &c.Persistence.AutoAOFRewriteMinSize }, 0, false)
 	boolDirective("warmup", func(c *Config) *bool { return &c.Persistence.Warmup })
+	memDirective("maxmemory", func(c *Config) *int64 { return &c.Persistence.MaxMemory }, 0, false)
 	memDirective("warmup-max-memory", func(c *Config) *int64 { return &c.Persistence.WarmupMaxMemory }, 0, false)
 }
 

@@ -113,6 +113,7 @@ type writtenSlot struct {
 type PersistStats struct {
 	DirtyKeys atomic.Int64 // keys in dirty sets (checkpoint_dirty_keys)
 	ColdKeys  atomic.Int64 // keys on disk not yet in memory (cold_keys)
+	Unloaded  atomic.Int64 // clean keys dropped from memory under maxmemory (evict.go)
 	// UnpreparedWrites counts keys changed in a slot the running
 	// checkpoint had not written, without PrepareWrite first: a write path
 	// that breaks invariant 5. Tests require it to stay zero.

@@ -72,6 +72,12 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 			return cmd, false
 		}
 	}
+	if s.persist == nil && cmd.Flags&commands.DenyOOM != 0 && s.overMaxMemory() {
+		cmd.Stats.RejectedCalls.Add(1)
+		cl.flagTransaction()
+		cl.writer.Error("OOM command not allowed when used memory > 'maxmemory'.")
+		return cmd, false
+	}
 	if cl.gate(cmd, args) {
 		return cmd, false
 	}
@@ -97,6 +103,18 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	cmd.Stats.Calls.Add(1)
 	s.stats.CommandsProcessed.Add(1)
 	return cmd, true
+}
+
+// overMaxMemory reports whether a pure cache uses more than maxmemory: it
+// then refuses the commands that may grow memory, as Redis's noeviction
+// policy (a persistent server drops clean keys instead: persist.go).
+func (s *Server) overMaxMemory() bool {
+	max := s.cfg.PersistenceSettings().MaxMemory
+	if max <= 0 {
+		return false
+	}
+	used, _ := commands.MemoryUsage()
+	return int64(used) > max
 }
 
 // writesData reports whether cmd may change the dataset, for the MISCONF

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,6 +60,13 @@ type persistence struct {
 	loading   atomic.Bool
 	warming   atomic.Bool
 	warmedKey atomic.Int64
+
+	// Eviction under maxmemory (cron only): where the sweep resumes and
+	// the idle time, in seconds, a clean key needs to be dropped.
+	evictCursor  memtier.EvictionCursor
+	evictIdle    uint32
+	evictGC      uint64 // GC cycle count when evictPending was reset
+	evictPending int64  // bytes dropped since then, not yet collected
 }
 
 // saveRetryDelay is how long a failed scheduled checkpoint waits before the
@@ -359,10 +368,11 @@ func (p *persistence) backgroundSave(reason string) bool {
 // cron runs the checkpoint schedule: the save points, and AOF growth
 // (auto-aof-rewrite-*), which keeps the replayed tail short (invariant 4).
 func (p *persistence) cron() {
+	set := p.srv.cfg.PersistenceSettings()
+	p.enforceMaxMemory(set.MaxMemory)
 	if p.saving.Load() {
 		return
 	}
-	set := p.srv.cfg.PersistenceSettings()
 	now := time.Now().Unix()
 	if !p.lastOK.Load() && now-p.lastTry.Load() < int64(saveRetryDelay/time.Second) {
 		return
@@ -381,6 +391,59 @@ func (p *persistence) cron() {
 		}
 	}
 }
+
+// evictionSlotsPerTick bounds the slots one cron tick sweeps for clean keys
+// to drop, so a tick stays short.
+const evictionSlotsPerTick = 4096
+
+// enforceMaxMemory keeps memory under maxmemory (invariant 7): clean keys,
+// least recently used first (by sweeping with a falling idle threshold),
+// are dropped from memory; when too few are clean, a checkpoint runs to
+// make dirty keys clean. Dropped values are garbage until the collector's
+// next cycle, so their bytes count as freed until then, or the sweep would
+// drop everything while it waits.
+func (p *persistence) enforceMaxMemory(max int64) {
+	if max <= 0 {
+		return
+	}
+	metrics.Read(gcCycles)
+	if n := gcCycles[0].Value.Uint64(); n != p.evictGC {
+		p.evictGC, p.evictPending = n, 0
+	}
+	used, _ := commands.MemoryUsage()
+	over := int64(used) - p.evictPending - max
+	if over <= 0 {
+		if p.evictIdle < 3600 {
+			p.evictIdle++ // slowly back towards dropping only idle data
+		}
+		return
+	}
+	target := over + max/10
+	_, freed := p.srv.ks.UnloadClean(&p.evictCursor, target, p.evictIdle, evictionSlotsPerTick)
+	p.evictPending += freed
+	if p.evictPending > max/4 {
+		// Much is garbage now: collect it rather than wait for
+		// allocation to trigger the collector (an idle server never
+		// would), so used memory reflects what was dropped.
+		runtime.GC()
+		p.evictPending = 0
+		metrics.Read(gcCycles)
+		p.evictGC = gcCycles[0].Value.Uint64()
+	}
+	if freed >= target {
+		return
+	}
+	if p.evictIdle > 0 {
+		p.evictIdle /= 2
+		return
+	}
+	if p.srv.ks.Persist.DirtyKeys.Load() > 0 && p.backgroundSave("memory pressure") {
+		p.srv.log.Info("memory above maxmemory with too few clean keys: checkpointing", "used", used, "maxmemory", max)
+	}
+}
+
+// gcCycles reads the garbage collector's cycle count (enforceMaxMemory).
+var gcCycles = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
 
 // warmUp loads cold keys in the background, slot by slot, until every key
 // is in memory or the heap reaches budget bytes (0 = no limit).
@@ -491,6 +554,7 @@ func (p *persistence) info() commands.PersistenceInfo {
 		LastMillis:       p.lastDuration.Load(),
 		PeakExtraMemory:  p.peakExtra.Load(),
 		Warming:          p.warming.Load(),
+		UnloadedKeys:     p.srv.ks.Persist.Unloaded.Load(),
 	}
 	if p.saves.Load() > 0 || !p.lastOK.Load() {
 		in.LastSaveSeconds = (p.lastDuration.Load() + 500) / 1000

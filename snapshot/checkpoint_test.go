@@ -217,3 +217,41 @@ func TestTombstonesAndFaultIn(t *testing.T) {
 		t.Errorf("store holds %d keys after the delete, want 99", len(got))
 	}
 }
+
+// TestUnloadDropsOnlyCleanKeys checks invariant 7: eviction drops only
+// keys equal to the disk's copy, and they fault back in unchanged.
+func TestUnloadDropsOnlyCleanKeys(t *testing.T) {
+	ks, c, log := newTestKeyspace(t)
+	for i := range 200 {
+		incr(ks, log, fmt.Sprintf("k%d", i))
+	}
+	if _, err := c.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		incr(ks, log, fmt.Sprintf("k%d", i)) // k0..k49 dirty, = 2
+	}
+	var cur memtier.EvictionCursor
+	n, freed := ks.UnloadClean(&cur, 1<<40, 0, 2*memtier.NumSlots)
+	if n != 150 || freed <= 0 {
+		t.Fatalf("unloaded %d keys (%d bytes), want the 150 clean ones", n, freed)
+	}
+	if got := ks.Persist.ColdKeys.Load(); got != 150 {
+		t.Fatalf("cold keys %d, want 150", got)
+	}
+	db := ks.DB(0)
+	if db.Size() != 200 {
+		t.Fatalf("DBSIZE %d after unloading, want 200", db.Size())
+	}
+	ks.LockAll()
+	defer ks.UnlockAll()
+	for i := range 200 {
+		want := "1"
+		if i < 50 {
+			want = "2"
+		}
+		if o := db.Peek([]byte(fmt.Sprintf("k%d", i))); o == nil || string(o.Bytes()) != want {
+			t.Fatalf("k%d = %v after unloading, want %s", i, o, want)
+		}
+	}
+}
