@@ -31,7 +31,7 @@ func TestLoadFileAndArgs(t *testing.T) {
 func TestLoadErrorsNameTheLine(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"port 1\nfoo bar\n", "at line 2\n>>> 'foo bar'\nBad directive or wrong number of arguments"},
-		{"maxmemory 100mb", "'maxmemory' is not supported by StructD yet"},
+		{"maxmemory-policy allkeys-lru", "'maxmemory-policy' is not supported by StructD yet"},
 		{"port abc", "argument couldn't be parsed into an integer"},
 		{"port 70000", "argument must be between 0 and 65535 inclusive"},
 		{"appendonly maybe", "argument must be 'yes' or 'no'"},
