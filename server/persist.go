@@ -121,7 +121,8 @@ func (s *Server) openPersistence() error {
 			return err
 		}
 	}
-	p.dirtyAtSave.Store(s.ks.Stats.Dirty.Load())
+	// The replayed tail counts as changes since the last checkpoint, so
+	// the save schedule checkpoints it and the next restart replays less.
 	s.log.Info("DB loaded from disk", "dir", dir, "checkpoint", rec.Seq, "cold_keys", s.ks.Persist.ColdKeys.Load(),
 		"dirty_keys", s.ks.Persist.DirtyKeys.Load(), "seconds", time.Since(start).Seconds())
 	if set.Warmup {
