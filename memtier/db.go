@@ -155,7 +155,7 @@ func (db *DB) SetString(key, val []byte) {
 	old.Enc = stringEncoding(old.Bytes())
 	old.access = db.ks.accessClock.Load()
 	db.removeExpire(&db.slots[s], string(key))
-	db.markDirty(s, string(key))
+	db.markDirty(s, key)
 }
 
 // SetKeepTTL stores o under key, keeping the TTL of the value it replaces.
@@ -176,7 +176,7 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 		old = db.faultIn(s, key)
 		ok = old != nil
 	}
-	db.markDirty(s, string(key))
+	db.markDirty(s, key)
 	if ok {
 		if old == o && keepTTL {
 			return
@@ -202,7 +202,7 @@ func (db *DB) Delete(key []byte) bool {
 		return false
 	}
 	db.remove(s, string(key))
-	db.markDirty(s, string(key))
+	db.markDirty(s, key)
 	return true
 }
 
@@ -245,7 +245,7 @@ func (db *DB) Expire(key []byte) int64 {
 func (db *DB) SetExpire(key []byte, atMs int64) {
 	s := SlotOf(key)
 	sd := &db.slots[s]
-	db.markDirty(s, string(key))
+	db.markDirty(s, key)
 	if sd.expires == nil {
 		sd.expires = make(map[string]int64)
 	}
@@ -261,7 +261,7 @@ func (db *DB) Persist(key []byte) bool {
 	if !db.removeExpire(&db.slots[s], string(key)) {
 		return false
 	}
-	db.markDirty(s, string(key))
+	db.markDirty(s, key)
 	return true
 }
 

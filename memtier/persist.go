@@ -146,11 +146,13 @@ func (ks *Keyspace) AttachStore(cold ColdStore) error {
 func (ks *Keyspace) Persistent() bool { return ks.tracking }
 
 // markDirty records that key of slot s changed since the last checkpoint.
-func (db *DB) markDirty(s int, key string) {
+// It takes the key as the command has it: a key changed again since it
+// became dirty costs one lookup and no copy.
+func (db *DB) markDirty(s int, key []byte) {
 	if !db.ks.tracking {
 		return
 	}
-	if db.addDirty(s, key) {
+	if addDirty(db, s, key) {
 		if ck := &db.ks.ck; ck.running.Load() && db.slots[s].written != ck.epoch {
 			db.ks.Persist.UnpreparedWrites.Add(1)
 		}
@@ -163,23 +165,24 @@ func (db *DB) markDirty(s int, key string) {
 // log's DEL of it replays as a no-op.
 func (db *DB) markExpired(s int, key string) {
 	if db.ks.tracking {
-		db.addDirty(s, key)
+		addDirty(db, s, key)
 	}
 }
 
 // addDirty adds key to slot s's dirty set and reports whether it was new.
-func (db *DB) addDirty(s int, key string) bool {
+// The set copies a []byte key only when it adds it.
+func addDirty[K string | []byte](db *DB, s int, key K) bool {
 	sd := &db.slots[s]
 	if sd.rewrite {
 		return false // the next checkpoint writes the whole slot anyway
 	}
-	if _, ok := sd.dirty[key]; ok {
+	if _, ok := sd.dirty[string(key)]; ok {
 		return false
 	}
 	if sd.dirty == nil {
 		sd.dirty = make(map[string]struct{})
 	}
-	sd.dirty[key] = struct{}{}
+	sd.dirty[string(key)] = struct{}{}
 	db.ks.Persist.DirtyKeys.Add(1)
 	return true
 }
@@ -189,7 +192,7 @@ func (db *DB) addDirty(s int, key string) bool {
 // (commands.Ctx.KeyChanged). Caller holds the key's slot lock.
 func (db *DB) MarkDirty(key []byte) {
 	if db.ks.tracking {
-		db.markDirty(SlotOf(key), string(key))
+		db.markDirty(SlotOf(key), key)
 	}
 }
 
