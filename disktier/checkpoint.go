@@ -161,18 +161,24 @@ func (s *Store) Record() (r Record, ok bool, err error) {
 // It reads the store's current state (the previous checkpoint) to tell new
 // keys from replaced ones, so nothing else may write the store until the
 // files are ingested or abandoned.
+//
+// A Checkpoint is NOT safe for concurrent use. The walker and the client
+// goroutines that front-run slots (WriteAside) share it: the caller (the
+// snapshot package) serializes every call with its own mutex.
 type Checkpoint struct {
-	s     *Store
-	dir   string
-	rec   Record
-	files []string
-	cur   *SSTWriter
-	w     *writer
-	last  []byte // the last key base written to cur, to check the order
+	s       *Store
+	dir     string
+	rec     Record
+	files   []string
+	cur     *SSTWriter
+	w       *writer
+	last    []byte   // the last key base written to cur, to check the order
+	written slotSets // slots written in place (keys or DeleteSlots)
+	sp      *spill   // slots written aside (aside.go)
 }
 
 // dataSink sends the writer's records to the current data file, opening one
-// when needed.
+// when needed, or to the spill file during WriteAside.
 type dataSink struct{ c *Checkpoint }
 
 func (d dataSink) file() (*SSTWriter, error) {
@@ -189,6 +195,9 @@ func (d dataSink) file() (*SSTWriter, error) {
 }
 
 func (d dataSink) set(k, v []byte) error {
+	if d.c.sp.cur != nil {
+		return d.c.sp.put(spillSet, k, v)
+	}
 	w, err := d.file()
 	if err != nil {
 		return err
@@ -197,6 +206,9 @@ func (d dataSink) set(k, v []byte) error {
 }
 
 func (d dataSink) del(k []byte) error {
+	if d.c.sp.cur != nil {
+		return d.c.sp.put(spillDel, k, nil)
+	}
 	w, err := d.file()
 	if err != nil {
 		return err
@@ -205,6 +217,9 @@ func (d dataSink) del(k []byte) error {
 }
 
 func (d dataSink) delRange(start, end []byte) error {
+	if d.c.sp.cur != nil {
+		return d.c.sp.put(spillDelRange, start, end)
+	}
 	w, err := d.file()
 	if err != nil {
 		return err
@@ -218,7 +233,8 @@ func (s *Store) NewCheckpoint(dir string, rec Record) (*Checkpoint, error) {
 	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("disktier: checkpoint dir %s: %w", dir, err)
 	}
-	c := &Checkpoint{s: s, dir: dir, rec: rec}
+	spill := newSpill(s.fs, s.fs.PathJoin(dir, fmt.Sprintf("ckpt-%06d-aside.spill", rec.Seq)))
+	c := &Checkpoint{s: s, dir: dir, rec: rec, written: make(slotSets), sp: spill}
 	c.w = newWriter(s.db, dataSink{c}, nil)
 	return c, nil
 }
@@ -227,7 +243,15 @@ func (s *Store) NewCheckpoint(dir string, rec Record) (*Checkpoint, error) {
 // the current file, so a walker that jumps back gets a clear error telling
 // it to Split first, not a corrupt file.
 func (c *Checkpoint) order(db int, key []byte) error {
-	base := appendKeyBase(nil, db, memtier.SlotOf(key), key)
+	slot := memtier.SlotOf(key)
+	base := appendKeyBase(nil, db, slot, key)
+	if c.sp.cur != nil {
+		return c.sp.order(db, slot, base)
+	}
+	if c.sp.aside.has(db, slot) {
+		return fmt.Errorf("disktier: checkpoint key %q (db %d): its slot %d was written aside: CopyAside it instead", key, db, slot)
+	}
+	c.written.add(db, slot)
 	if c.cur != nil && c.last != nil && string(base) <= string(c.last) {
 		return fmt.Errorf("disktier: checkpoint key %q (db %d) out of order: Split before going back", key, db)
 	}
@@ -267,8 +291,27 @@ func (c *Checkpoint) Delete(db int, key []byte) error {
 // DeleteSlots deletes every key of slots [from, to) of db as stored by the
 // previous checkpoint (FLUSHDB, FLUSHALL, or a SWAPDB rewrite): call it
 // before writing any key of those slots, in key order like the keys.
+//
+// Inside WriteAside it may only delete the one slot being written aside,
+// before any of its keys.
 func (c *Checkpoint) DeleteSlots(db, from, to int) error {
+	if from < 0 || to > memtier.NumSlots || from >= to {
+		return fmt.Errorf("disktier: bad slot range [%d, %d)", from, to)
+	}
 	lo, _ := slotRange(db, from, to)
+	if sp := c.sp; sp.cur != nil {
+		if db != sp.cur.db || from != sp.cur.slot || to != from+1 || len(sp.last) > 0 {
+			return fmt.Errorf("disktier: DeleteSlots [%d, %d) of db %d inside WriteAside of slot %d of db %d: only that slot, first", from, to, db, sp.cur.slot, sp.cur.db)
+		}
+		sp.last = append(sp.last[:0], lo...)
+		return c.w.deleteSlots(db, from, to)
+	}
+	if slot := c.sp.aside.anyIn(db, from, to); slot >= 0 {
+		return fmt.Errorf("disktier: DeleteSlots [%d, %d) of db %d covers slot %d, written aside: delete around it", from, to, db, slot)
+	}
+	for slot := from; slot < to; slot++ {
+		c.written.add(db, slot)
+	}
 	if c.cur != nil && c.last != nil && string(lo) <= string(c.last) {
 		return fmt.Errorf("disktier: checkpoint slots [%d, %d) of db %d out of order: Split before going back", from, to, db)
 	}
@@ -280,6 +323,9 @@ func (c *Checkpoint) DeleteSlots(db, from, to int) error {
 // Files must not overlap: the walker splits where it goes back in the key
 // order, and the ranges it writes after must not overlap earlier files.
 func (c *Checkpoint) Split() error {
+	if c.sp.cur != nil {
+		return errors.New("disktier: checkpoint Split inside WriteAside")
+	}
 	if c.cur == nil {
 		return nil
 	}
@@ -289,9 +335,17 @@ func (c *Checkpoint) Split() error {
 }
 
 // Finish closes the data files and writes the system file (key counts and
-// the Record), returning every file for IngestCheckpoint.
+// the Record), returning every file for IngestCheckpoint. It removes the
+// spill file, and refuses to finish while a slot written aside has not
+// been copied (its records would be lost).
 func (c *Checkpoint) Finish() ([]string, error) {
 	if err := c.Split(); err != nil {
+		return nil, err
+	}
+	for id := range c.sp.pending {
+		return nil, fmt.Errorf("disktier: checkpoint finished with slot %d of db %d written aside and never copied (%d such slots)", id.slot, id.db, len(c.sp.pending))
+	}
+	if err := c.sp.remove(); err != nil {
 		return nil, err
 	}
 	for _, f := range c.files {
@@ -322,9 +376,9 @@ func (c *Checkpoint) Finish() ([]string, error) {
 	return c.files, nil
 }
 
-// Abort removes the files written so far.
+// Abort removes the files written so far and the spill file.
 func (c *Checkpoint) Abort() error {
-	var errs []error
+	errs := []error{c.sp.remove()}
 	if c.cur != nil {
 		errs = append(errs, c.cur.Close())
 		c.cur = nil

@@ -1,0 +1,361 @@
+package disktier
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/structd/structd/memtier"
+)
+
+// Out-of-order ("front-run") writes of a checkpoint (invariant 5). The
+// walker writes slots in key order; a client write to a slot the walker has
+// not reached must first get the slot's dirty keys into the checkpoint, from
+// the writing goroutine, out of order. WriteAside sends that slot's records
+// to a spill file instead of the current SST; CopyAside streams them into
+// the SST when the walker reaches the slot, where they belong in key order.
+
+// Spill records: op · uvarint(len(a)) · a · uvarint(len(b)) · b, where a is
+// the key (the start for a range deletion) and b the value (the end; empty
+// for a point deletion).
+const (
+	spillSet      byte = 1
+	spillDel      byte = 2
+	spillDelRange byte = 3
+)
+
+// spillBufSize is the size of the spill file's write buffer and of the read
+// buffer CopyAside streams through.
+const spillBufSize = 64 << 10
+
+// spillScratchMax is the largest value scratch kept after a CopyAside;
+// bigger buffers (a huge string's record) are dropped once copied.
+const spillScratchMax = 1 << 20
+
+// asideRange is where one slot's records are in the spill file, and the last
+// key base among them (the walker's position after copying them).
+type asideRange struct {
+	start, end int64
+	last       []byte
+}
+
+// slotSet is a bitmap of the slots of one database.
+type slotSet [memtier.NumSlots / 64]uint64
+
+func (s *slotSet) add(slot int)      { s[slot/64] |= 1 << (slot % 64) }
+func (s *slotSet) has(slot int) bool { return s[slot/64]&(1<<(slot%64)) != 0 }
+
+// slotSets is a slotSet per database, allocated on first use.
+type slotSets map[int]*slotSet
+
+func (m slotSets) add(db, slot int) {
+	s := m[db]
+	if s == nil {
+		s = new(slotSet)
+		m[db] = s
+	}
+	s.add(slot)
+}
+
+func (m slotSets) has(db, slot int) bool { s := m[db]; return s != nil && s.has(slot) }
+
+// anyIn reports the first slot of [from, to) in the set, or -1.
+func (m slotSets) anyIn(db, from, to int) int {
+	s := m[db]
+	if s == nil {
+		return -1
+	}
+	for slot := from; slot < to; slot++ {
+		if s.has(slot) {
+			return slot
+		}
+	}
+	return -1
+}
+
+// spill is the checkpoint's spill file and the bookkeeping of the slots
+// written aside.
+type spill struct {
+	fs      vfs.FS
+	path    string
+	w       vfs.File
+	bw      *bufio.Writer
+	r       vfs.File // read handle, opened by the first CopyAside
+	br      *bufio.Reader
+	size    int64                 // bytes written, buffered ones included
+	pending map[slotID]asideRange // written aside, not copied yet
+	aside   slotSets              // every slot written aside, copied or not
+	cur     *slotID               // the slot WriteAside is running for
+	last    []byte                // the last key base written aside for cur
+	a, b    []byte                // CopyAside's record key and value scratch
+}
+
+func newSpill(fs vfs.FS, path string) *spill {
+	return &spill{fs: fs, path: path, pending: make(map[slotID]asideRange), aside: make(slotSets)}
+}
+
+// open creates the spill file on first use.
+func (sp *spill) open() error {
+	if sp.w != nil {
+		return nil
+	}
+	f, err := sp.fs.Create(sp.path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return fmt.Errorf("disktier: create spill %s: %w", sp.path, err)
+	}
+	sp.w, sp.bw = f, bufio.NewWriterSize(f, spillBufSize)
+	return nil
+}
+
+// order checks that a record of db/slot with key base (or slot range start)
+// belongs to the slot being written aside and comes after its earlier
+// records.
+func (sp *spill) order(db, slot int, base []byte) error {
+	if db != sp.cur.db || slot != sp.cur.slot {
+		return fmt.Errorf("disktier: checkpoint write to slot %d of db %d inside WriteAside of slot %d of db %d", slot, db, sp.cur.slot, sp.cur.db)
+	}
+	if len(sp.last) > 0 && string(base) <= string(sp.last) {
+		return fmt.Errorf("disktier: checkpoint write aside to slot %d of db %d out of key order", slot, db)
+	}
+	sp.last = append(sp.last[:0], base...)
+	return nil
+}
+
+// put appends one record.
+func (sp *spill) put(op byte, a, b []byte) error {
+	var hdr [1 + 2*binary.MaxVarintLen64]byte
+	hdr[0] = op
+	n := 1 + binary.PutUvarint(hdr[1:], uint64(len(a)))
+	if _, err := sp.bw.Write(hdr[:n]); err != nil {
+		return fmt.Errorf("disktier: write spill %s: %w", sp.path, err)
+	}
+	if _, err := sp.bw.Write(a); err != nil {
+		return fmt.Errorf("disktier: write spill %s: %w", sp.path, err)
+	}
+	m := binary.PutUvarint(hdr[:], uint64(len(b)))
+	if _, err := sp.bw.Write(hdr[:m]); err != nil {
+		return fmt.Errorf("disktier: write spill %s: %w", sp.path, err)
+	}
+	if _, err := sp.bw.Write(b); err != nil {
+		return fmt.Errorf("disktier: write spill %s: %w", sp.path, err)
+	}
+	sp.size += int64(n + len(a) + m + len(b))
+	return nil
+}
+
+// copyTo streams the records of r to out, in order.
+func (sp *spill) copyTo(r asideRange, out sink) error {
+	if err := sp.bw.Flush(); err != nil {
+		return fmt.Errorf("disktier: flush spill %s: %w", sp.path, err)
+	}
+	if sp.r == nil {
+		f, err := sp.fs.Open(sp.path)
+		if err != nil {
+			return fmt.Errorf("disktier: open spill %s: %w", sp.path, err)
+		}
+		sp.r, sp.br = f, bufio.NewReaderSize(nil, spillBufSize)
+	}
+	left := r.end - r.start
+	sp.br.Reset(io.NewSectionReader(sp.r, r.start, left))
+	for left > 0 {
+		op, err := sp.br.ReadByte()
+		if err != nil {
+			return sp.readErr(err)
+		}
+		left--
+		// Each key is a fresh slice, as the writer's own keys are: Pebble
+		// does not document that the SST writer copies the key it is
+		// handed. Values are copied into the data block (the records
+		// compare byte for byte in TestWriteAsideMatchesInOrder), so the
+		// value scratch is reused.
+		if sp.a, left, err = sp.field(nil, left); err != nil {
+			return err
+		}
+		if sp.b, left, err = sp.field(sp.b, left); err != nil {
+			return err
+		}
+		switch op {
+		case spillSet:
+			err = out.set(sp.a, sp.b)
+		case spillDel:
+			err = out.del(sp.a)
+		case spillDelRange:
+			err = out.delRange(sp.a, sp.b)
+		default:
+			err = fmt.Errorf("disktier: spill %s: unknown record op %d", sp.path, op)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	sp.a = nil
+	if cap(sp.b) > spillScratchMax {
+		sp.b = nil
+	}
+	return nil
+}
+
+// field reads one uvarint-prefixed field into buf, of at most left bytes.
+func (sp *spill) field(buf []byte, left int64) ([]byte, int64, error) {
+	n, err := binary.ReadUvarint(sp.br)
+	if err != nil {
+		return buf, left, sp.readErr(err)
+	}
+	left -= int64(uvarintLen(n))
+	if n > uint64(max(left, 0)) {
+		return buf, left, fmt.Errorf("disktier: spill %s: record of %d bytes past its slot's range", sp.path, n)
+	}
+	if uint64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(sp.br, buf); err != nil {
+		return buf, left, sp.readErr(err)
+	}
+	return buf, left - int64(n), nil
+}
+
+func (sp *spill) readErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("disktier: read spill %s: %w", sp.path, err)
+}
+
+// bufferedBytes is the memory the spill holds: its two buffers, the record
+// scratch and the bookkeeping of the slots written aside.
+func (sp *spill) bufferedBytes() int64 {
+	n := int64(cap(sp.a) + cap(sp.b) + cap(sp.last))
+	if sp.bw != nil {
+		n += int64(sp.bw.Size())
+	}
+	if sp.br != nil {
+		n += int64(sp.br.Size())
+	}
+	n += int64(len(sp.aside)) * int64(len(slotSet{})*8)
+	for _, r := range sp.pending {
+		n += 64 + int64(cap(r.last))
+	}
+	return n
+}
+
+// remove closes and removes the spill file.
+func (sp *spill) remove() error {
+	var errs []error
+	if sp.r != nil {
+		errs = append(errs, sp.r.Close())
+		sp.r, sp.br = nil, nil
+	}
+	if sp.w != nil {
+		errs = append(errs, sp.w.Close())
+		sp.w, sp.bw = nil, nil
+		if err := sp.fs.Remove(sp.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("disktier: remove spill %s: %w", sp.path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// WriteAside runs fn, which writes the dirty keys of slot of db ahead of
+// the walker: the Put, PutFields, Delete and DeleteSlots calls fn makes go
+// to the checkpoint's spill file instead of the current data file. fn may
+// only write keys of that slot of that database, in key order (SortKeys),
+// with DeleteSlots(db, slot, slot+1) first if the slot was flushed.
+// Everything else is as for a write in place: the key counts, the reads of
+// the previous checkpoint that tell new keys from replaced ones, and the
+// Record's Keys and Deletes. When the walker reaches the slot it calls
+// CopyAside instead of writing the slot.
+//
+// It is an error to write a slot aside twice, to write aside a slot already
+// written in place (a key of it, or a DeleteSlots range covering it: a
+// walker that front-runs writes deletes slot ranges as it reaches them) or
+// one the current data file has gone past. Writing a slot in place after it
+// was written aside is an error too. An error from fn is returned as is;
+// the checkpoint is then to be aborted.
+func (c *Checkpoint) WriteAside(db, slot int, fn func() error) error {
+	if slot < 0 || slot >= memtier.NumSlots {
+		return fmt.Errorf("disktier: write aside: no slot %d", slot)
+	}
+	sp := c.sp
+	switch {
+	case sp.cur != nil:
+		return fmt.Errorf("disktier: write aside of slot %d of db %d inside WriteAside of slot %d of db %d", slot, db, sp.cur.slot, sp.cur.db)
+	case sp.aside.has(db, slot):
+		return fmt.Errorf("disktier: slot %d of db %d already written aside", slot, db)
+	case c.written.has(db, slot):
+		return fmt.Errorf("disktier: slot %d of db %d already written in place: cannot write it aside", slot, db)
+	}
+	if _, hi := slotRange(db, slot, slot+1); c.cur != nil && c.last != nil && string(hi) <= string(c.last) {
+		return fmt.Errorf("disktier: slot %d of db %d is behind the checkpoint's position: cannot write it aside", slot, db)
+	}
+	if err := sp.open(); err != nil {
+		return err
+	}
+	start := sp.size
+	sp.cur, sp.last = &slotID{db, slot}, sp.last[:0]
+	err := fn()
+	sp.cur = nil
+	var last []byte
+	if len(sp.last) > 0 {
+		last = append([]byte(nil), sp.last...)
+	}
+	sp.aside.add(db, slot)
+	sp.pending[slotID{db, slot}] = asideRange{start: start, end: sp.size, last: last}
+	return err
+}
+
+// CopyAside copies the records WriteAside wrote for slot of db, unchanged
+// and in order, into the current data file, and reports true; it reports
+// false for a slot not written aside (or already copied). The walker calls
+// it exactly where it would have written the slot: the order check of a
+// write in place applies. The records stream from the spill file through a
+// 64 KB buffer; memory holds one record at a time.
+func (c *Checkpoint) CopyAside(db, slot int) (bool, error) {
+	sp := c.sp
+	if sp.cur != nil {
+		return false, fmt.Errorf("disktier: CopyAside of slot %d of db %d inside WriteAside", slot, db)
+	}
+	id := slotID{db, slot}
+	r, ok := sp.pending[id]
+	if !ok {
+		return false, nil
+	}
+	if lo, _ := slotRange(db, slot, slot+1); c.cur != nil && c.last != nil && string(lo) <= string(c.last) {
+		return false, fmt.Errorf("disktier: checkpoint slot %d of db %d (written aside) out of order: Split before going back", slot, db)
+	}
+	delete(sp.pending, id)
+	if r.end == r.start {
+		return true, nil
+	}
+	if err := sp.copyTo(r, dataSink{c}); err != nil {
+		return false, fmt.Errorf("disktier: copy slot %d of db %d from the spill: %w", slot, db, err)
+	}
+	c.last = r.last
+	return true, nil
+}
+
+// SpillBytes is the number of bytes written to the spill file so far.
+func (c *Checkpoint) SpillBytes() int64 { return c.sp.size }
+
+// BufferedBytes is the memory the out-of-order machinery holds beyond the
+// data files' own writers: the spill's 64 KB write buffer, CopyAside's
+// 64 KB read buffer, the value scratch of the largest record copied
+// (dropped after a copy when over 1 MB), a 2 KB slot bitmap per database
+// written in place or aside, and about 64 bytes per slot written aside and
+// not yet copied. Records are never held beyond one at a time.
+func (c *Checkpoint) BufferedBytes() int64 {
+	return c.sp.bufferedBytes() + int64(len(c.written))*int64(len(slotSet{})*8)
+}

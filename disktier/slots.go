@@ -1,0 +1,151 @@
+package disktier
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/structd/structd/memtier"
+)
+
+// Whole-slot reads: the count records of a database (which slots hold keys
+// on disk, for the server's start) and every key of one slot with its value
+// (warm-up, and SCAN/RANDOMKEY over a cold slot).
+
+// SlotCounts calls fn for each non-empty slot of database db, in slot
+// order, with the slot's key count (expired keys included, as Count), until
+// fn returns false. It reads the count records only (one iterator, at most
+// 16384 tiny records), never a key or a value: the server calls it for each
+// database at startup to learn which slots are cold.
+func (s *Store) SlotCounts(db int, fn func(slot int, n int64) bool) error {
+	lo, hi := countRange(db)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("disktier: slot counts of db %d: %w", db, err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != len(lo)+2 {
+			it.Close()
+			return fmt.Errorf("disktier: slot counts of db %d: %w", db, corrupt("count key %q", k))
+		}
+		slot := int(binary.BigEndian.Uint16(k[len(lo):]))
+		n, err := decodeCount(it.Value())
+		if err == nil && slot >= memtier.NumSlots {
+			err = corrupt("count record of slot %d", slot)
+		}
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("disktier: slot counts of db %d: %w", db, err)
+		}
+		if n == 0 {
+			continue // writers delete a count that drops to 0; tolerate one anyway
+		}
+		if !fn(slot, n) {
+			break
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("disktier: slot counts of db %d: %w", db, err)
+	}
+	return nil
+}
+
+// LoadSlot calls fn for each key of slot of database db with its value and
+// expiry (absolute Unix ms, 0 for none), in record order (SortKeys), until
+// fn returns false. It is one iterator pass over the slot: inline values
+// and big collections' sub-keys alike, decoded as Load decodes them, with
+// the same checks. A record that fails to decode is an error, returned
+// before fn sees that key: corrupt data is never handed out. Keys fn has
+// already seen stay valid (each object owns its memory).
+//
+// key is reused after fn returns: fn copies it to keep it. The objects are
+// not reused. Like Load, expired keys are returned as stored.
+func (s *Store) LoadSlot(db, slot int, fn func(key []byte, o *memtier.Object, expireAt int64) bool) error {
+	if slot < 0 || slot >= memtier.NumSlots {
+		return fmt.Errorf("disktier: load slot %d of db %d: no such slot", slot, db)
+	}
+	lo, hi := slotRange(db, slot, slot+1)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("disktier: load slot %d of db %d: %w", slot, db, err)
+	}
+	var key, base []byte
+	for valid := it.First(); valid; {
+		var o *memtier.Object
+		var expireAt int64
+		var ok bool
+		key, base, o, expireAt, valid, err = loadNext(it, key, base)
+		if err == nil {
+			ok = fn(key, o, expireAt)
+		}
+		if err != nil || !ok {
+			break
+		}
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("disktier: load slot %d of db %d: %w", slot, db, err)
+	}
+	return nil
+}
+
+// loadNext decodes the key whose metadata record it is positioned at, with
+// its sub-keys, leaving it on the next key's first record (valid false at
+// the end). key and base are scratch buffers returned refilled with the
+// user key and its base prefix.
+func loadNext(it *pebble.Iterator, key, base []byte) (_, _ []byte, o *memtier.Object, expireAt int64, valid bool, err error) {
+	_, _, k, kind, rest, ok := parseDataKey(it.Key())
+	if !ok || kind != kindMeta || len(rest) != 0 {
+		return key, base, nil, 0, false, corrupt("key %q without metadata", it.Key())
+	}
+	key = append(key[:0], k...)
+	base = append(base[:0], it.Key()[:len(it.Key())-1]...)
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return key, base, nil, 0, false, err
+	}
+	m, inline, err := decodeMeta(v)
+	if err != nil {
+		return key, base, nil, 0, false, fmt.Errorf("%w (key %q)", err, key)
+	}
+	if m.Type == memtier.TypeString || m.Layout == LayoutInline {
+		// Sub-keys after an inline value are not skipped: the next step
+		// meets them as a key without metadata, as Keys does.
+		o, err = decodeInline(m, inline)
+		if err != nil {
+			return key, base, nil, 0, false, fmt.Errorf("%w (key %q)", err, key)
+		}
+		return key, base, o, m.ExpireAt, it.Next(), nil
+	}
+	b, err := newBuilder(m)
+	if err != nil {
+		return key, base, nil, 0, false, fmt.Errorf("%w (key %q)", err, key)
+	}
+	n := len(base)
+	for valid = it.Next(); valid; valid = it.Next() {
+		ek := it.Key()
+		// The length prefix makes bases prefix-free: only this key's
+		// records start with its base.
+		if !bytes.HasPrefix(ek, base) || len(ek) == n || ek[n] != kindElem {
+			break
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return key, base, nil, 0, false, err
+		}
+		if err := b.addElem(ek[n+1:], v); err != nil {
+			return key, base, nil, 0, false, fmt.Errorf("%w (key %q)", err, key)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return key, base, nil, 0, false, err
+	}
+	if o, err = b.finish(); err != nil {
+		return key, base, nil, 0, false, fmt.Errorf("%w (key %q)", err, key)
+	}
+	return key, base, o, m.ExpireAt, valid, nil
+}
