@@ -79,6 +79,7 @@ func measureSide(ctx context.Context, s *server, respPath string, o options) (*s
 		}
 	}
 	r.note("before the first BGSAVE: %s", dirtyCount(s.c))
+	progress("%s: first BGSAVE under the overwrite load", s.name)
 	checkpointUnderLoad(ctx, s, o, r)
 
 	if ours {
@@ -89,6 +90,7 @@ func measureSide(ctx context.Context, s *server, respPath string, o options) (*s
 			r.note("settling BGSAVE: %v", err)
 		}
 	}
+	progress("%s: overwriting 1%% of the keys, BGSAVE", s.name)
 	if n, err := overwriteFraction(s.c, o.data, 100); err != nil {
 		r.changedSave = notMeasured(err)
 	} else {
@@ -107,6 +109,7 @@ func measureSide(ctx context.Context, s *server, respPath string, o options) (*s
 		return nil, err
 	}
 	r.disk = diskSize(s)
+	progress("%s: restarts", s.name)
 	restartMeasures(ctx, s, o, r)
 	for _, w := range s.warnings {
 		r.note("warning: %s", w)
