@@ -58,6 +58,11 @@ func bitOffset(c *Ctx, arg []byte, width int) (uint64, bool) {
 // string under args[1], created or grown with zero bytes so that bit maxbit
 // exists, as a raw string the caller may modify in place. grown reports
 // whether the key was created or lengthened.
+//
+// Converting an int or embstr string to raw changes OBJECT ENCODING even
+// when no bit changes (and no event fires): the command is then logged as
+// called, so that a replay converts it too (invariant 3). Nothing the
+// callers do after this call can fail the command.
 func lookupStringForBits(c *Ctx, maxbit uint64) (o *memtier.Object, grown, ok bool) {
 	key := c.Args[1]
 	o, ok = lookupStringWrite(c, key)
@@ -69,6 +74,9 @@ func lookupStringForBits(c *Ctx, maxbit uint64) (o *memtier.Object, grown, ok bo
 		o = memtier.NewRawString(make([]byte, size))
 		c.DB.Set(key, o)
 		return o, true, true
+	}
+	if o.Enc != memtier.EncRaw {
+		c.Propagate(c.Args...)
 	}
 	old := len(o.Bytes())
 	o.SetBytes(growZero(o.Bytes(), size))

@@ -233,6 +233,7 @@ func blockingPop(c *Ctx, head bool) {
 	}
 	if l != nil {
 		popWithKey(c, key, l, head)
+		propagateServed(c, &blockOp{kind: blockPop, head: head}, key)
 		return
 	}
 	block(c, keys, timeout, &blockOp{kind: blockPop, want: memtier.TypeList, head: head})
@@ -269,6 +270,7 @@ func blmoveGeneric(c *Ctx, from, to bool, timeoutAt int) {
 	}
 	if sl != nil {
 		lmoveFrom(c, src, sl, c.Args[2], from, to)
+		propagateServed(c, &blockOp{kind: blockMove, head: from, toHead: to, dst: c.Args[2]}, src)
 		return
 	}
 	block(c, c.Args[1:2], timeout, &blockOp{kind: blockMove, want: memtier.TypeList,
@@ -291,6 +293,7 @@ func cmdBLMPop(c *Ctx) {
 	}
 	if l != nil {
 		lmpopFrom(c, key, l, a.head, a.count)
+		propagateServed(c, &blockOp{kind: blockMPop, head: a.head, count: a.count}, key)
 		return
 	}
 	block(c, a.keys, timeout, &blockOp{kind: blockMPop, want: memtier.TypeList, head: a.head, count: a.count})
@@ -312,6 +315,7 @@ func blockingZPop(c *Ctx, highest bool) {
 	}
 	if z != nil {
 		zpopGeneric(c, key, z, highest, 1, zpopKeyFlat)
+		propagateServed(c, &blockOp{kind: blockZPop, highest: highest, count: 1}, key)
 		return
 	}
 	block(c, keys, timeout, &blockOp{kind: blockZPop, want: memtier.TypeZSet, highest: highest, count: 1})
@@ -333,9 +337,21 @@ func cmdBZMPop(c *Ctx) {
 	}
 	if z != nil {
 		zpopGeneric(c, key, z, a.highest, a.count, zpopKeyPairs)
+		propagateServed(c, &blockOp{kind: blockZMPop, highest: a.highest, count: a.count}, key)
 		return
 	}
 	block(c, a.keys, timeout, &blockOp{kind: blockZMPop, want: memtier.TypeZSet, highest: a.highest, count: a.count})
+}
+
+// propagateServed logs a blocking command that found data at once as the
+// non-blocking command it amounted to (invariant 3), as a client served
+// later is logged: its timeout and other keys mean nothing to a replay.
+// Nothing is logged when the pop changed nothing (BLMOVE to a key of
+// another type).
+func propagateServed(c *Ctx, op *blockOp, key []byte) {
+	if c.changed {
+		c.Propagate(op.equivalent(key)...)
+	}
 }
 
 // equivalent is the non-blocking command a served op amounts to (as Redis

@@ -1,8 +1,16 @@
 package commands
 
+import "strconv"
+
 // The expiry commands. Deadlines are absolute Unix milliseconds of the
 // keyspace clock. A deadline already past deletes the key, which Redis
 // reports as a "del" event, not "expire".
+//
+// Effects (invariant 3): a relative time means another deadline when the
+// log is replayed later, so EXPIRE, PEXPIRE and EXPIREAT are logged as
+// PEXPIREAT with the absolute deadline (their NX/XX/GT/LT options kept, as
+// Redis's expireGenericCommand does), and a deadline already past as the
+// DEL it amounts to.
 
 func init() {
 	write := []string{"keyspace", "write", "fast"}
@@ -119,13 +127,25 @@ func expireGeneric(c *Ctx, base int64, seconds bool) {
 	if when <= c.KS.NowMs() {
 		c.DB.Delete(key)
 		c.KeyChanged(EventGeneric, "del", key)
+		c.Propagate(cmdName("del"), key)
 		c.W.Int(1)
 		return
 	}
 	c.DB.SetExpire(key, when)
+	if c.Cmd.Name != "pexpireat" {
+		eff := [][]byte{cmdName("pexpireat"), key, intArg(when)}
+		c.Propagate(append(eff, c.Args[3:]...)...)
+	}
 	c.W.Int(1) // Redis replies before the "expire" event (after "del" above)
 	c.KeyChanged(EventGeneric, "expire", key)
 }
+
+// intArg formats n as a fresh argument of an effect.
+func intArg(n int64) []byte { return strconv.AppendInt(make([]byte, 0, 20), n, 10) }
+
+// cmdName is a command name for an effect: the table's lower-case name, so
+// a replay finds it as typed.
+func cmdName(name string) []byte { return []byte(name) }
 
 const (
 	maxInt64 = 1<<63 - 1

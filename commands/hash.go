@@ -373,6 +373,8 @@ func cmdHIncrByFloat(c *Ctx) {
 	val := sum.appendHuman(nil)
 	c.W.Bulk(val) // the reply precedes the event, as in Redis
 	storeHashField(c, h, val, "hincrbyfloat")
+	// Logged as the value it stored (Redis's HSET key field value).
+	c.Propagate(cmdName("hset"), c.Args[1], c.Args[2], val)
 }
 
 // lookupHashField finds, for HINCRBY and HINCRBYFLOAT, the hash under

@@ -146,10 +146,11 @@ func cmdSCard(c *Ctx) {
 }
 
 // cmdSPop is SPOP key [count]. Every SPOP emits one "spop" event (and "del"
-// when it empties the set). Redis propagates it as SREM of the popped
-// members (as DEL when the whole set goes), since the members are random:
-// a redo log must record those effects, not the command (no hook carries
-// them yet; KeyChanged names only the key).
+// when it empties the set). The members are random, so the log gets the
+// effects (invariant 3), as Redis propagates them: SREM of the popped
+// members, DEL when the whole set goes; when most of the set goes, the
+// kept members are logged instead (DEL, SADD, and the deadline), which also
+// redoes the intset the kept members may become.
 func cmdSPop(c *Ctx) {
 	switch {
 	case len(c.Args) == 3:
@@ -170,6 +171,7 @@ func cmdSPop(c *Ctx) {
 	}
 	m := s.Pop()
 	c.KeyChanged(EventSet, "spop", key)
+	c.Propagate(cmdName("srem"), key, m)
 	c.W.Bulk(m)
 	if s.Len() == 0 {
 		c.DB.Delete(key)
@@ -203,11 +205,16 @@ func spopWithCount(c *Ctx) {
 		writeSetMembers(c, s)
 		c.DB.Delete(key)
 		c.KeyChanged(EventGeneric, "del", key)
+		c.Propagate(cmdName("del"), key)
 	case (size-count)*spopMoveStrategyMul > count:
 		c.W.Set(int(count))
+		popped := make([][]byte, 0, count)
 		for ; count > 0; count-- {
-			c.W.Bulk(s.Pop())
+			m := s.Pop()
+			c.W.Bulk(m)
+			popped = append(popped, m)
 		}
+		propagateBatched(c, "srem", key, popped)
 	default:
 		// Most of the set goes: pick the members that stay into a new set
 		// (created from its first member, so a hashtable of integers can
@@ -220,6 +227,28 @@ func spopWithCount(c *Ctx) {
 		}
 		writeSetMembers(c, s)
 		o.SetPayload(left)
+		c.Propagate(cmdName("del"), key)
+		propagateBatched(c, "sadd", key, left.Members())
+		if at := c.DB.Expire(key); at != -1 {
+			c.Propagate(cmdName("pexpireat"), key, intArg(at))
+		}
+	}
+}
+
+// effectBatch is the most members one logged SREM, SADD or RPUSH carries
+// when a command's effect is a long list of them (Redis's SPOP batches
+// its SREMs by 1024 too).
+const effectBatch = 1024
+
+// propagateBatched logs "name key item..." over items, at most effectBatch
+// items a command. items must stay unchanged until the command returns.
+func propagateBatched(c *Ctx, name string, key []byte, items [][]byte) {
+	for len(items) > 0 {
+		n := min(len(items), effectBatch)
+		args := make([][]byte, 0, n+2)
+		args = append(args, cmdName(name), key)
+		c.Propagate(append(args, items[:n]...)...)
+		items = items[n:]
 	}
 }
 

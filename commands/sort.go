@@ -239,10 +239,26 @@ func sortGeneric(c *Ctx, readonly bool) {
 	if outLen > 0 {
 		c.DB.Set(storeKey, memtier.NewCollection(list))
 		c.KeyChanged(EventList, "sortstore", storeKey)
+		if o.Type == memtier.TypeSet {
+			propagateStoredList(c, storeKey, list)
+		}
 	} else if c.DB.Delete(storeKey) {
 		c.KeyChanged(EventGeneric, "del", storeKey)
 	}
 	c.W.Int(outLen)
+}
+
+// propagateStoredList logs the list SORT ... STORE stored from a set as
+// DEL and RPUSH of its elements (invariant 3): elements whose BY values
+// tie keep the set's iteration order, which a replay need not share.
+func propagateStoredList(c *Ctx, key []byte, list *types.List) {
+	elems := make([][]byte, 0, list.Len())
+	list.Each(false, func(_ int, e types.Elem) bool {
+		elems = append(elems, e.AppendTo(nil))
+		return true
+	})
+	c.Propagate(cmdName("del"), key)
+	propagateBatched(c, "rpush", key, elems)
 }
 
 // forceSkiplist converts a listpack sorted set to a skiplist, as Redis's

@@ -299,6 +299,11 @@ func setGeneric(c *Ctx, opts strOpts, key, val, expire []byte, nxReply bool) {
 	if expire != nil {
 		c.DB.SetExpire(key, at)
 		c.KeyChanged(EventGeneric, "expire", key)
+		if opts&optPXAT == 0 {
+			// A relative or seconds deadline is logged as the absolute one
+			// (Redis 7's SET key value PXAT ms), for SETEX and PSETEX too.
+			c.Propagate(cmdName("set"), key, val, cmdName("pxat"), intArg(at))
+		}
 	}
 	switch {
 	case opts&optGet != 0:
@@ -344,6 +349,7 @@ func cmdGetDel(c *Ctx) {
 	c.W.Bulk(o.Bytes())
 	c.DB.Delete(key)
 	c.KeyChanged(EventGeneric, "del", key)
+	c.Propagate(cmdName("del"), key)
 }
 
 func cmdGetEx(c *Ctx) {
@@ -372,12 +378,15 @@ func cmdGetEx(c *Ctx) {
 		// An absolute deadline already past deletes the key at once.
 		c.DB.Delete(key)
 		c.KeyChanged(EventGeneric, "del", key)
+		c.Propagate(cmdName("del"), key)
 	case expire != nil:
 		c.DB.SetExpire(key, at)
 		c.KeyChanged(EventGeneric, "expire", key)
+		c.Propagate(cmdName("pexpireat"), key, intArg(at))
 	case opts&optPersist != 0:
 		if c.DB.Persist(key) {
 			c.KeyChanged(EventGeneric, "persist", key)
+			c.Propagate(cmdName("persist"), key)
 		}
 	}
 }
@@ -541,6 +550,9 @@ func cmdIncrByFloat(c *Ctx) {
 		c.DB.SetKeepTTL(key, n)
 	}
 	c.KeyChanged(EventString, "incrbyfloat", key)
+	// The sum depends on the float formatting of this build: the log gets
+	// the value, keeping the TTL (Redis's SET key value KEEPTTL).
+	c.Propagate(cmdName("set"), key, n.Bytes(), cmdName("keepttl"))
 	c.W.Bulk(n.Bytes())
 }
 

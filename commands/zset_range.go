@@ -299,7 +299,16 @@ func zremrangeGeneric(c *Ctx, kind zrangeKind) {
 		removed = z.RemoveRangeByScore(q.score)
 		event = "zremrangebyscore"
 	case zrangeLex:
+		// Which members a lex range spans is defined only when all scores
+		// are equal; otherwise it depends on the skiplist's random levels,
+		// so the log gets the members removed, as ZREM (invariant 3).
+		var doomed [][]byte
+		z.RangeByLex(q.lex, false, 0, -1, func(m types.Elem, _ float64) bool {
+			doomed = append(doomed, m.AppendTo(nil))
+			return true
+		})
 		removed = z.RemoveRangeByLex(q.lex)
+		propagateBatched(c, "zrem", key, doomed)
 		event = "zremrangebylex"
 	}
 	if removed > 0 {
