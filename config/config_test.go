@@ -143,3 +143,10 @@ func TestRewriteWritesMainNamesOfAliases(t *testing.T) {
 		t.Fatalf("rewritten:\n%s\nwant:\n%s", data, want)
 	}
 }
+
+func TestSaveAsOneWord(t *testing.T) {
+	c, err := Load([]string{"--save", "1 100 60 5"})
+	if err != nil || c.Persistence.Save != "1 100 60 5" {
+		t.Fatalf("--save \"1 100 60 5\": %v, %q", err, c.Persistence.Save)
+	}
+}

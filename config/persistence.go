@@ -112,9 +112,13 @@ func init() {
 		name: "save", multiArg: true,
 		get: func(c *Config) string { return c.Persistence.Save },
 		set: func(c *Config, args []string) error {
-			if len(args) == 1 && args[0] == "" {
-				c.Persistence.Save = ""
-				return nil
+			if len(args) == 1 {
+				// save "3600 1 300 100" (one quoted word), as Redis 7
+				// accepts on the command line and in a config file.
+				if args = strings.Fields(args[0]); len(args) == 0 {
+					c.Persistence.Save = ""
+					return nil
+				}
 			}
 			if len(args) == 0 || len(args)%2 != 0 {
 				return errors.New("Invalid save parameters")
