@@ -43,6 +43,9 @@ type Writer struct {
 	synced  Pos // fsynced
 	err     error
 	stats   Stats
+	// broken mirrors err != nil for Err, which every write command asks
+	// (the MISCONF check) and must not contend with appenders for mu.
+	broken atomic.Bool
 
 	kick chan struct{} // wakes the flusher; buffered, one pending signal is enough
 	done chan struct{} // closed when the flusher exits
@@ -132,7 +135,8 @@ func (w *Writer) createSegment(n uint64) error {
 // are copied. A SELECT is logged first when db differs from the database of
 // the previous command in the segment.
 func (w *Writer) Append(db int, args [][]byte) (Pos, error) {
-	return w.AppendMulti(db, [][][]byte{args})
+	one := [1]Command{{DB: db, Args: args}}
+	return w.AppendBatch(one[:])
 }
 
 // AppendMulti logs cmds, which ran in database db, as one unit: they land
@@ -182,6 +186,9 @@ func (w *Writer) AppendBatch(cmds []Command) (Pos, error) {
 	if w.off >= w.o.SegmentSize {
 		w.rotateLocked()
 	}
+	// Only the append that finds nothing pending wakes the flusher: the
+	// flush that takes this chunk takes every later append with it.
+	idle := len(w.cur.buf) == 0
 	w.reserveLocked(size) // counting every SELECT: a bound, not the size
 	for _, c := range cmds {
 		if c.DB != w.db {
@@ -194,12 +201,17 @@ func (w *Writer) AppendBatch(cmds []Command) (Pos, error) {
 	w.stats.Appends += uint64(len(cmds))
 	pos := Pos{Seg: w.seg, Off: w.off}
 	w.mu.Unlock()
-	w.wake()
+	if idle {
+		w.wake()
+	}
 	return pos, nil
 }
 
+// selectLen is encodedLen of SELECT db, "*2\r\n$6\r\nSELECT\r\n$<d>\r\n<db>\r\n"
+// where d is the number of digits of db, without building the command.
 func selectLen(db int) int64 {
-	return encodedLen([][]byte{[]byte("SELECT"), make([]byte, digits(db))})
+	d := digits(db)
+	return int64(len("*2\r\n$6\r\nSELECT\r\n$\r\n\r\n") + digits(d) + d)
 }
 
 // reserveLocked makes room for a command of size bytes in the open block,
@@ -345,8 +357,12 @@ func (w *Writer) Pos() Pos {
 	return Pos{Seg: w.seg, Off: w.off}
 }
 
-// Err returns the error that broke the log, or nil.
+// Err returns the error that broke the log, or nil. It takes no lock while
+// the log is healthy.
 func (w *Writer) Err() error {
+	if !w.broken.Load() {
+		return nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.err
@@ -411,6 +427,12 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
+// gatherDelay is how long the flusher lets appends gather before it writes
+// them under everysec and no: far below the second everysec may lose, and
+// long enough that one write carries hundreds of commands under load
+// instead of a few.
+const gatherDelay = time.Millisecond
+
 // run is the flusher.
 func (w *Writer) run() {
 	defer close(w.done)
@@ -425,6 +447,10 @@ func (w *Writer) run() {
 				// fsync covers all of them, as one pass of Redis's
 				// event loop covers every ready client.
 				runtime.Gosched()
+			} else {
+				// everysec and no: no reply waits for this write, so a
+				// moment of appends gathers into one write call.
+				time.Sleep(gatherDelay)
 			}
 		case <-tick.C:
 		}
@@ -579,6 +605,7 @@ func (w *Writer) fail(err error) {
 	w.mu.Lock()
 	if w.err == nil {
 		w.err = fmt.Errorf("%w: %w", ErrBroken, err)
+		w.broken.Store(true)
 	}
 	w.cond.Broadcast()
 	w.mu.Unlock()
