@@ -127,6 +127,11 @@ func TestEffects(t *testing.T) {
 		{"bitfield get converts", [][]string{str("set", "b", "12")}, str("bitfield", "b", "get", "u8", "0", "set", "u8", "0", "49"), [][]string{{"bitfield", "b", "get", "u8", "0", "set", "u8", "0", "49"}}},
 		{"zremrangebylex", [][]string{str("zadd", "z", "0", "a", "0", "b", "0", "c")}, str("zremrangebylex", "z", "[a", "(c"), [][]string{{"zrem", "z", "a", "b"}}},
 		{"zremrangebylex none", [][]string{zs}, str("zremrangebylex", "z", "[x", "[y"), nil},
+		{"zrangestore bylex", [][]string{str("zadd", "z", "0", "a", "0", "b", "0", "c")}, str("zrangestore", "d", "z", "[a", "[b", "bylex"),
+			[][]string{{"del", "d"}, {"zadd", "d", "0", "a", "0", "b"}}},
+		{"zrangestore bylex empty", [][]string{zs, str("set", "d", "x")}, str("zrangestore", "d", "z", "[x", "[y", "bylex"), [][]string{{"del", "d"}}},
+		{"zrangestore bylex nothing", [][]string{zs}, str("zrangestore", "d", "z", "[x", "[y", "bylex"), nil},
+		{"zrangestore byscore kept", [][]string{zs}, str("zrangestore", "d", "z", "1", "2", "byscore"), [][]string{{"zrangestore", "d", "z", "1", "2", "byscore"}}},
 		{"blpop served", [][]string{list}, str("blpop", "missing", "l", "0"), [][]string{{"lpop", "l"}}},
 		{"brpop served", [][]string{list}, str("brpop", "l", "1.5"), [][]string{{"rpop", "l"}}},
 		{"blmove served", [][]string{list}, str("blmove", "l", "d", "LEFT", "RIGHT", "0"), [][]string{{"lmove", "l", "d", "LEFT", "RIGHT"}}},
@@ -298,10 +303,18 @@ func compareKeyspaces(t *testing.T, a, b *keyTester) {
 			if strings.Replace(da, "encoding embstr", "encoding int", 1) == db2 {
 				continue
 			}
-			t.Errorf("db %d key %q:\n A %s\n B %s", db, k, da, db2)
+			t.Errorf("db %d key %q:\n A %s\n B %s", db, k, clip(da), clip(db2))
 		}
 	}
 	t.Logf("%d keys compared", keys)
+}
+
+// clip shortens a key's description for a failure message.
+func clip(s string) string {
+	if len(s) > 2000 {
+		return s[:2000] + "..."
+	}
+	return s
 }
 
 func sortedStrs(v resp.Value) []string {
@@ -599,7 +612,7 @@ func (g *streamGen) next() []string {
 				args = append(args, g.pick("NX", "XX", "GT", "LT", "CH"))
 			}
 			for i := g.r.IntN(4); i >= 0; i-- {
-				args = append(args, g.pick("1", "2.5", "-1", "0.1", "3", "inf"), g.member())
+				args = append(args, g.pick("1", "2.5", "-1", "0.1", "3", "inf", "-0", "1e300"), g.member())
 			}
 			return args
 		case 2:
@@ -619,6 +632,9 @@ func (g *streamGen) next() []string {
 		case 9:
 			return c("zmpop", "2", k, g.key("z"), g.pick("MIN", "MAX"), "COUNT", strconv.Itoa(1+g.r.IntN(3)))
 		case 10:
+			if g.r.IntN(2) == 0 {
+				return c("zrangestore", g.key("z"), k, "[a", g.pick("[c", "(jj", "+"), "bylex")
+			}
 			return c("zrangestore", g.key("z"), k, "0", strconv.Itoa(g.r.IntN(5)))
 		case 11:
 			return c(g.pick("zunionstore", "zinterstore", "zdiffstore"), g.key("z"), "2", k, g.key("z"))

@@ -1,6 +1,9 @@
 package commands
 
 import (
+	"math"
+	"strconv"
+
 	"github.com/structd/structd/memtier/types"
 )
 
@@ -200,6 +203,9 @@ func zrangeCommand(c *Ctx, at int, store bool, kind zrangeKind, dir zrangeDir) {
 		// and lex ranges start as a listpack.
 		skiplist := q.kind == zrangeRank && len(res) > zsetLimits(c).Entries
 		storeScored(c, c.Args[1], res, "zrangestore", skiplist)
+		if q.kind == zrangeLex && c.changed {
+			propagateStoredLex(c, c.Args[1], res)
+		}
 		return
 	}
 	writeScored(c, res, q.withScores)
@@ -257,6 +263,36 @@ func storeScored(c *Ctx, dst []byte, res []scored, event string, skiplist bool) 
 	storeZSet(c, dst, z)
 	c.W.Int(int64(z.Len()))
 	c.KeyChanged(EventZSet, event, dst)
+}
+
+// propagateStoredLex logs what ZRANGESTORE ... BYLEX stored under dst as
+// DEL and ZADD in the order it was inserted (so the listpack converts at
+// the same member), or as DEL when it stored nothing: which members a lex
+// range spans is defined only when all scores are equal, and otherwise
+// depends on the skiplist's random levels (invariant 3).
+func propagateStoredLex(c *Ctx, dst []byte, res []scored) {
+	c.Propagate(cmdName("del"), dst)
+	for len(res) > 0 {
+		n := min(len(res), effectBatch)
+		args := make([][]byte, 0, 2+2*n)
+		args = append(args, cmdName("zadd"), dst)
+		for _, r := range res[:n] {
+			args = append(args, scoreArg(r.score), r.member.AppendTo(nil))
+		}
+		c.Propagate(args...)
+		res = res[n:]
+	}
+}
+
+// scoreArg formats a score so that ZADD parses it back to the same double.
+func scoreArg(f float64) []byte {
+	switch {
+	case math.IsInf(f, 1):
+		return []byte("inf")
+	case math.IsInf(f, -1):
+		return []byte("-inf")
+	}
+	return strconv.AppendFloat(nil, f, 'g', -1, 64)
 }
 
 func cmdZRemRangeByRank(c *Ctx)  { zremrangeGeneric(c, zrangeRank) }
