@@ -206,7 +206,8 @@ func TestEffectsSPop(t *testing.T) {
 // start during the replay, so no key expires there: a replay must get the
 // same result however late it runs (Redis expires nothing while loading;
 // keys that expired in A are logged as the DEL Redis propagates for them,
-// from memtier's OnExpired hook). Set EFFECTS_SEED to rerun a seed.
+// from memtier's OnExpired hook, as the server does). Set EFFECTS_SEED to
+// rerun a seed, EFFECTS_STEPS for a longer stream.
 func TestEffectsReplay(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("EFFECTS_SEED"); s != "" {
@@ -220,6 +221,13 @@ func TestEffectsReplay(t *testing.T) {
 	steps := 4000
 	if testing.Short() {
 		steps = 1000
+	}
+	if s := os.Getenv("EFFECTS_STEPS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("EFFECTS_STEPS %q: %v", s, err)
+		}
+		steps = n
 	}
 	a, log := newEffectTester(t)
 	start := a.clock.NowMs()
