@@ -173,6 +173,7 @@ type Checkpoint struct {
 	cur     *SSTWriter
 	w       *writer
 	last    []byte   // the last key base written to cur, to check the order
+	obuf    []byte   // order's scratch for a key's base
 	written slotSets // slots written in place (keys or DeleteSlots)
 	sp      *spill   // slots written aside (aside.go)
 }
@@ -234,8 +235,13 @@ func (s *Store) NewCheckpoint(dir string, rec Record) (*Checkpoint, error) {
 		return nil, fmt.Errorf("disktier: checkpoint dir %s: %w", dir, err)
 	}
 	spill := newSpill(s.fs, s.fs.PathJoin(dir, fmt.Sprintf("ckpt-%06d-aside.spill", rec.Seq)))
+	stored, err := storedSlots(s.db)
+	if err != nil {
+		return nil, err
+	}
 	c := &Checkpoint{s: s, dir: dir, rec: rec, written: make(slotSets), sp: spill}
 	c.w = newWriter(s.db, dataSink{c}, nil)
+	c.w.stored = stored
 	return c, nil
 }
 
@@ -244,7 +250,8 @@ func (s *Store) NewCheckpoint(dir string, rec Record) (*Checkpoint, error) {
 // it to Split first, not a corrupt file.
 func (c *Checkpoint) order(db int, key []byte) error {
 	slot := memtier.SlotOf(key)
-	base := appendKeyBase(nil, db, slot, key)
+	c.obuf = appendKeyBase(c.obuf[:0], db, slot, key)
+	base := c.obuf
 	if c.sp.cur != nil {
 		return c.sp.order(db, slot, base)
 	}
@@ -255,7 +262,9 @@ func (c *Checkpoint) order(db int, key []byte) error {
 	if c.cur != nil && c.last != nil && string(base) <= string(c.last) {
 		return fmt.Errorf("disktier: checkpoint key %q (db %d) out of order: Split before going back", key, db)
 	}
-	c.last = base
+	// c.last is owned by the Checkpoint (CopyAside hands it a range's
+	// copy, which nothing else keeps), so it is overwritten in place.
+	c.last = append(c.last[:0], base...)
 	return nil
 }
 

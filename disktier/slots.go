@@ -52,6 +52,34 @@ func (s *Store) SlotCounts(db int, fn func(slot int, n int64) bool) error {
 	return nil
 }
 
+// storedSlots reads the count records of every database: the slots of r
+// holding keys. One iterator over at most 16384 tiny records per database.
+func storedSlots(r pebble.Reader) (slotSets, error) {
+	lo := []byte{spaceSystem, sysCount}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: []byte{spaceSystem, sysCount + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("disktier: slot counts: %w", err)
+	}
+	set := make(slotSets)
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != len(lo)+6 {
+			it.Close()
+			return nil, fmt.Errorf("disktier: slot counts: %w", corrupt("count key %q", k))
+		}
+		slot := int(binary.BigEndian.Uint16(k[len(lo)+4:]))
+		if slot >= memtier.NumSlots {
+			it.Close()
+			return nil, fmt.Errorf("disktier: slot counts: %w", corrupt("count record of slot %d", slot))
+		}
+		set.add(int(binary.BigEndian.Uint32(k[len(lo):])), slot)
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("disktier: slot counts: %w", err)
+	}
+	return set, nil
+}
+
 // LoadSlot calls fn for each key of slot of database db with its value and
 // expiry (absolute Unix ms, 0 for none), in record order (SortKeys), until
 // fn returns false. It is one iterator pass over the slot: inline values

@@ -31,13 +31,24 @@ type span struct{ from, to int }
 // (the state the writes apply to) to know whether the key is new, and
 // whether its old sub-keys need deleting. Keys of a slot that was cleared
 // by deleteSlots in this writer count as absent, whatever r says.
+//
+// The sinks copy the keys and values they are handed (a Pebble batch, the
+// SST writer's block builders, the spill's buffer), so a point record's key
+// and value are built in scratch buffers reused for every record. Range
+// deletions get fresh slices: the SST writer's fragmenter keeps spans.
 type writer struct {
 	r       pebble.Reader
 	data    sink // the key records
 	sys     sink // the count records (the same sink for a batch)
 	deltas  map[slotID]int64
 	cleared map[int][]span // db -> cleared slot ranges, in call order
-	kbuf    []byte
+	// stored, when not nil, is every slot holding keys in r (from its
+	// count records, which are exact): a key of any other slot is new
+	// without a point read. nil means unknown (a batch, whose reads see
+	// its own writes): every key is looked up.
+	stored slotSets
+	kbuf   []byte // the key base, then a point record's key
+	vbuf   []byte // a point record's value
 }
 
 func newWriter(r pebble.Reader, data, sys sink) *writer {
@@ -55,7 +66,7 @@ func (w *writer) isCleared(db, slot int) bool {
 
 // current returns the stored metadata of key, if any.
 func (w *writer) current(db, slot int, key []byte) (Meta, bool, error) {
-	if w.isCleared(db, slot) {
+	if (w.stored != nil && !w.stored.has(db, slot)) || w.isCleared(db, slot) {
 		return Meta{}, false, nil
 	}
 	m, err := getMeta(w.r, db, slot, key)
@@ -87,19 +98,24 @@ func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) erro
 	if compact(m.Enc) {
 		limit = math.MaxInt
 	}
-	payload, fits := appendInline(nil, o, limit)
+	// The value is the metadata header then the payload; the header's
+	// layout byte is patched when the payload does not fit inline.
+	v := appendMeta(w.vbuf[:0], m)
+	v, fits := appendInline(v, o, limit)
 	if !fits {
-		m.Layout, payload = LayoutElems, nil
+		m.Layout = LayoutElems
+		v = appendMeta(v[:0], m)
 	}
+	w.vbuf = v
 	base := appendKeyBase(w.kbuf[:0], db, slot, key)
-	w.kbuf = base
 	n := len(base)
 	if had && old.Layout == LayoutElems {
 		if err := w.data.delRange(append(base[:n:n], kindElem), append(base[:n:n], kindEnd)); err != nil {
 			return err
 		}
 	}
-	if err := w.data.set(append(base[:n:n], kindMeta), append(appendMeta(nil, m), payload...)); err != nil {
+	w.kbuf = append(base, kindMeta)
+	if err := w.data.set(w.kbuf, v); err != nil {
 		return err
 	}
 	if m.Layout == LayoutElems {
@@ -229,7 +245,7 @@ func (w *writer) finishCounts() error {
 	})
 	for _, id := range ids {
 		n := w.deltas[id]
-		if !w.isCleared(id.db, id.slot) {
+		if !w.isCleared(id.db, id.slot) && (w.stored == nil || w.stored.has(id.db, id.slot)) {
 			c, err := readCount(w.r, id.db, id.slot)
 			if err != nil {
 				return err
