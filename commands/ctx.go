@@ -75,8 +75,9 @@ type Ctx struct {
 	LogErr error
 
 	effects   []Effect
-	changed   bool // the running handler reported a change
-	rewritten bool // the running handler called Propagate
+	deferred  []changedKey // keys changed, marked dirty once the effects are known (elements.go)
+	changed   bool         // the running handler reported a change
+	rewritten bool         // the running handler called Propagate
 
 	// Reused by Exec for key positions and slots: sized for MSET of ten
 	// keys, the largest common multi-key command, so it does not allocate.
@@ -293,7 +294,7 @@ func (c *Ctx) KeyChanged(class EventClass, event string, key []byte) {
 func (c *Ctx) KeyChangedIn(db *memtier.DB, class EventClass, event string, key []byte) {
 	c.KS.Stats.Dirty.Add(1)
 	c.changed = true
-	db.MarkDirty(key)
+	c.markChanged(db, key)
 	c.KS.TouchWatched(db, key)
 	notifyKeyspaceEvent(c, class, event, key, db.ID())
 }

@@ -54,9 +54,13 @@ func gatherEffects(c *Ctx, fn func()) {
 	if c.DB != nil {
 		db = c.DB.ID() // a served blocked client's database
 	}
+	mark := len(c.effects)
 	fn()
 	if c.changed && !c.rewritten {
 		c.effects = append(c.effects, Effect{DB: db, Args: c.Args})
+	}
+	if len(c.deferred) > 0 {
+		c.resolveChanged(c.effects[mark:])
 	}
 	c.changed, c.rewritten = changed, rewritten
 }

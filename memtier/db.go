@@ -12,11 +12,12 @@ type slotData struct {
 	expires map[string]int64
 
 	// Persistence state (persist.go), guarded by the slot lock like keys.
-	cold           int64               // keys on disk not in memory
-	dirty          map[string]struct{} // changed since a checkpoint wrote the slot
-	pending        map[string]struct{} // written by the running checkpoint, not committed
-	written        uint32              // epoch of the last checkpoint that wrote the slot
-	rewrite        bool                // the next checkpoint replaces the slot on disk whole
+	cold           int64                          // keys on disk not in memory
+	dirty          map[string]struct{}            // changed since a checkpoint wrote the slot
+	elems          map[string]map[string]struct{} // dirty keys changed only in these elements
+	pending        map[string]struct{}            // written by the running checkpoint, not committed
+	written        uint32                         // epoch of the last checkpoint that wrote the slot
+	rewrite        bool                           // the next checkpoint replaces the slot on disk whole
 	pendingRewrite bool
 }
 

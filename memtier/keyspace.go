@@ -82,6 +82,7 @@ type Keyspace struct {
 	// tracked for checkpoints, and the running checkpoint.
 	cold     ColdStore
 	tracking bool
+	loading  bool // SetLoading
 	ck       checkpointState
 	Persist  PersistStats
 }
@@ -103,8 +104,23 @@ func (ks *Keyspace) NumDBs() int { return len(ks.dbs) }
 // SWAPDB changes which DB answers to an index.
 func (ks *Keyspace) DB(i int) *DB { return ks.dbs[i] }
 
-// NowMs is the keyspace clock's time.
-func (ks *Keyspace) NowMs() int64 { return ks.Clock.NowMs() }
+// NowMs is the keyspace clock's time; 0 while loading, so that no key
+// expires during an AOF replay.
+func (ks *Keyspace) NowMs() int64 {
+	if ks.loading {
+		return 0
+	}
+	return ks.Clock.NowMs()
+}
+
+// SetLoading marks the keyspace as being loaded from the AOF, or done. While
+// loading, time stands still before every deadline, as Redis expires
+// nothing while it loads: the log holds the DEL of every key that expired
+// in the run that wrote it, in its place, and every deadline is absolute,
+// so replaying later must not expire keys the original still had (an
+// APPEND to a key that expired since would create a new key without its
+// TTL). Call it only while no command runs.
+func (ks *Keyspace) SetLoading(on bool) { ks.loading = on }
 
 // LockSlots takes the keyspace lock shared and the given slot locks, which
 // must be sorted ascending without duplicates (the order prevents deadlock).

@@ -75,6 +75,10 @@ type SlotEntry struct {
 	Key      string
 	Obj      *Object
 	ExpireAt int64
+	// Elems, when not nil, are the only elements of Obj (a hash, set or
+	// sorted set) that changed: the writer may write those and the
+	// metadata instead of the whole value.
+	Elems []string
 }
 
 // SlotWriter receives the keys of one slot that a checkpoint writes, with
@@ -152,10 +156,56 @@ func (db *DB) markDirty(s int, key []byte) {
 	if !db.ks.tracking {
 		return
 	}
+	if sd := &db.slots[s]; sd.elems != nil {
+		delete(sd.elems, string(key)) // the whole key changed
+	}
 	if addDirty(db, s, key) {
-		if ck := &db.ks.ck; ck.running.Load() && db.slots[s].written != ck.epoch {
-			db.ks.Persist.UnpreparedWrites.Add(1)
+		db.checkPrepared(s)
+	}
+}
+
+// checkPrepared counts a change to slot s the running checkpoint has not
+// written and PrepareWrite did not front-run: a write path that breaks
+// invariant 5. Tests require the count to stay zero.
+func (db *DB) checkPrepared(s int) {
+	if ck := &db.ks.ck; ck.running.Load() && db.slots[s].written != ck.epoch {
+		db.ks.Persist.UnpreparedWrites.Add(1)
+	}
+}
+
+// maxDirtyElems bounds the elements remembered per dirty key: past it the
+// whole key is written, which then costs about as much.
+const maxDirtyElems = 1024
+
+// MarkDirtyElems records that only the given elements (hash fields, set or
+// sorted set members) of key changed, with its metadata, so the next
+// checkpoint writes those instead of the whole collection (invariant 8
+// within a key: checkpointing a collection of millions of elements costs
+// what changed in it). A key already dirty as a whole stays so. Caller
+// holds the key's slot lock.
+func (db *DB) MarkDirtyElems(key []byte, elems [][]byte) {
+	if !db.ks.tracking {
+		return
+	}
+	s := SlotOf(key)
+	sd := &db.slots[s]
+	set, partial := sd.elems[string(key)]
+	if !partial {
+		if !addDirty(db, s, key) {
+			return // dirty as a whole already (or the slot is rewritten)
 		}
+		db.checkPrepared(s)
+		set = make(map[string]struct{}, len(elems))
+		if sd.elems == nil {
+			sd.elems = make(map[string]map[string]struct{})
+		}
+		sd.elems[string(key)] = set
+	}
+	for _, e := range elems {
+		set[string(e)] = struct{}{}
+	}
+	if len(set) > maxDirtyElems {
+		delete(sd.elems, string(key))
 	}
 }
 
@@ -319,7 +369,7 @@ func (db *DB) markRewrite(s int) {
 	}
 	sd := &db.slots[s]
 	db.ks.Persist.DirtyKeys.Add(-int64(len(sd.dirty)))
-	sd.dirty = nil
+	sd.dirty, sd.elems = nil, nil
 	sd.rewrite = true
 }
 
@@ -384,14 +434,21 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 	} else {
 		for k := range sd.dirty {
 			o := sd.keys[k]
-			entries = append(entries, SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]})
+			e := SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]}
+			if set, ok := sd.elems[k]; ok && o != nil {
+				e.Elems = make([]string, 0, len(set))
+				for el := range set {
+					e.Elems = append(e.Elems, el)
+				}
+			}
+			entries = append(entries, e)
 		}
 	}
 	if err := w.WriteSlot(db.id, s, sd.rewrite, entries); err != nil {
 		return err
 	}
 	db.ks.Persist.DirtyKeys.Add(-int64(len(sd.dirty)))
-	sd.pending, sd.dirty = sd.dirty, nil
+	sd.pending, sd.dirty, sd.elems = sd.dirty, nil, nil
 	sd.pendingRewrite, sd.rewrite = sd.rewrite, false
 	ck.mu.Lock()
 	ck.written = append(ck.written, writtenSlot{db, s})

@@ -66,6 +66,10 @@ type client struct {
 	subCount atomic.Int64
 	pubSubs  atomic.Uint64 // channels | patterns<<21 | shard<<42
 	pubMulti atomic.Int64  // 0 outside MULTI, else 1 + queued commands
+
+	// calls are the calls not yet added to the command statistics
+	// (dispatch.go).
+	calls callStats
 }
 
 func (s *Server) newClient(nc net.Conn) *client {
@@ -95,6 +99,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 // ends. All commands parsed from one read run before one write of their
 // replies, so a pipeline costs one syscall each way.
 func (cl *client) serve() {
+	defer cl.flushCalls()
 	defer cl.recoverPanic()
 	for {
 		cl.refreshLimits()
@@ -173,6 +178,7 @@ func (cl *client) processInput() bool {
 // flush writes buffered replies. It returns false if the write failed, or
 // if the writes they acknowledge could not be made durable.
 func (cl *client) flush() bool {
+	cl.flushCalls()
 	if !cl.awaitDurable() {
 		return false
 	}

@@ -90,6 +90,9 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	cl.writer.Proto = cl.session.Proto
 	cl.ctx.Args = args
 	cl.lastCmd = cmd
+	if cl.calls.cmd != cmd {
+		cl.flushCalls() // what runs now sees every earlier call counted
+	}
 	commands.Exec(&cl.ctx, cmd)
 	if cmd.Flags&commands.NoAuth != 0 {
 		// AUTH, HELLO and RESET change authentication: the limits Redis
@@ -98,11 +101,45 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 		cl.reader.Authenticated = !cl.authRequired()
 	}
 	end := s.monoNow()
-	cmd.Stats.Usec.Add((end - cl.cmdStart).Microseconds())
+	cl.countCall(cmd, (end - cl.cmdStart).Microseconds())
 	cl.cmdStart = end
-	cmd.Stats.Calls.Add(1)
-	s.stats.CommandsProcessed.Add(1)
 	return cmd, true
+}
+
+// callStats are a connection's calls of one command not yet added to the
+// shared counters (INFO commandstats, total_commands_processed): a pipeline
+// of the same data command adds them once, not once per command, so
+// connections on different cores do not contend for the counters' cache
+// lines. They are added before any other command runs and before replies
+// are sent, so whoever reads the counters after a reply sees its calls.
+type callStats struct {
+	cmd         *commands.Command
+	calls, usec int64
+}
+
+// countCall counts one call of cmd that took usec microseconds; call has
+// added the waiting calls of any other command before cmd ran. Only data
+// commands (reads and writes of keys, none of which reads the counters)
+// wait in cl.calls, and not past a block.
+func (cl *client) countCall(cmd *commands.Command, usec int64) {
+	cl.calls.cmd = cmd
+	cl.calls.calls++
+	cl.calls.usec += usec
+	if cmd.Flags&(commands.Write|commands.ReadOnly) == 0 || cl.ctx.Blocked != nil {
+		cl.flushCalls()
+	}
+}
+
+// flushCalls adds the waiting calls to the shared counters.
+func (cl *client) flushCalls() {
+	c := &cl.calls
+	if c.calls == 0 {
+		return
+	}
+	c.cmd.Stats.Usec.Add(c.usec)
+	c.cmd.Stats.Calls.Add(c.calls)
+	cl.srv.stats.CommandsProcessed.Add(c.calls)
+	*c = callStats{}
 }
 
 // overMaxMemory reports whether a pure cache uses more than maxmemory: it

@@ -146,7 +146,11 @@ func (p *persistence) recover(rec disktier.Record, hasRec bool) error {
 		}
 	}
 	p.loading.Store(true)
-	defer p.loading.Store(false)
+	p.srv.ks.SetLoading(true)
+	defer func() {
+		p.srv.ks.SetLoading(false)
+		p.loading.Store(false)
+	}()
 	r := newReplayer(p.srv)
 	rep, err := aof.Replay(p.aofOp, from, r.apply)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/structd/structd/config"
 	"github.com/structd/structd/internal/resp"
 	"github.com/structd/structd/internal/vfs"
+	"github.com/structd/structd/memtier"
 )
 
 // Persistence through the whole server: what a client wrote is what a
@@ -399,4 +400,74 @@ func TestConfigSetAppendOnly(t *testing.T) {
 	for k, v := range map[string]string{"a": "1", "b": "2", "c": "3", "d": "4"} {
 		c2.expect("$"+v, "GET", k)
 	}
+}
+
+// TestBigCollectionCheckpointsWhatChanged checks that a checkpoint after a
+// change to a few fields of a big hash, set or sorted set writes those
+// elements, not the collection, and that a restart sees the change.
+func TestBigCollectionCheckpointsWhatChanged(t *testing.T) {
+	dir := t.TempDir()
+	s := mustPersistentServer(t, dir, `save ""`)
+	c := dial(t, s)
+	const n = 5000
+	for i := 0; i < n; i += 500 {
+		hset, sadd, zadd := []string{"HSET", "h"}, []string{"SADD", "s"}, []string{"ZADD", "z"}
+		for j := i; j < i+500; j++ {
+			f := "field:" + strconv.Itoa(j)
+			hset = append(hset, f, strings.Repeat("v", 20))
+			sadd = append(sadd, f)
+			zadd = append(zadd, strconv.Itoa(j), f)
+		}
+		c.do(hset...)
+		c.do(sadd...)
+		c.do(zadd...)
+	}
+	c.expect("+OK", "SAVE")
+	full, _ := strconv.Atoi(infoField(t, c, "checkpoint_last_bytes"))
+	c.expect(":0", "HSET", "h", "field:7", "changed")
+	c.expect(":1", "HDEL", "h", "field:8")
+	c.expect(":1", "SREM", "s", "field:9")
+	c.expect(":1", "SADD", "s", "new")
+	c.expect(":1", "ZADD", "z", "0.5", "new")
+	c.expect("$-3", "ZINCRBY", "z", "-5", "field:2")
+	c.expect("+OK", "SAVE")
+	incr, _ := strconv.Atoi(infoField(t, c, "checkpoint_last_bytes"))
+	t.Logf("full checkpoint %d bytes, after 6 element changes %d bytes", full, incr)
+	if incr*20 > full {
+		t.Errorf("a checkpoint of 6 changed elements wrote %d bytes; the collections took %d", incr, full)
+	}
+	want := dumpState(t, c)
+	s.Close()
+	s2 := mustPersistentServer(t, dir, `save ""`)
+	if got := dumpState(t, dial(t, s2)); got != want {
+		t.Fatal("state after restart differs from before")
+	}
+}
+
+// TestReplayExpiresNothing replays an AOF after the deadline of a key that
+// was changed in place before it expired: the replay must rebuild the key
+// with its TTL (which then expires it), not let it expire mid-replay and
+// recreate it without one.
+func TestReplayExpiresNothing(t *testing.T) {
+	dir := t.TempDir()
+	clock := memtier.NewManualClock(1_700_000_000_000)
+	s, err := persistentServer(t, dir, Options{Clock: clock}, `save ""`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, s)
+	c.expect("+OK", "SET", "k", "v", "PX", "100")
+	clock.Advance(50 * time.Millisecond)
+	c.expect(":2", "APPEND", "k", "x")
+	c.expect("+OK", "SET", "kept", "1", "PX", "100000")
+	s.Close()
+	clock.Advance(time.Second)
+	s2, err := persistentServer(t, dir, Options{Clock: clock}, `save ""`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := dial(t, s2)
+	c2.expect("(nil)", "GET", "k")
+	c2.expect("$1", "GET", "kept")
+	c2.expect(":1700000100050", "PEXPIRETIME", "kept")
 }

@@ -223,9 +223,16 @@ func (w slotWriter) WriteSlot(db, slot int, rewrite bool, entries []memtier.Slot
 	}
 	for _, e := range entries {
 		var err error
-		if e.Obj == nil {
+		switch {
+		case e.Obj == nil:
 			err = r.ck.Delete(db, keyBytes(e.Key))
-		} else {
+		case e.Elems != nil:
+			fields := make([][]byte, len(e.Elems))
+			for i, el := range e.Elems {
+				fields[i] = keyBytes(el)
+			}
+			err = r.ck.PutFields(db, keyBytes(e.Key), e.Obj, e.ExpireAt, fields)
+		default:
 			err = r.ck.Put(db, keyBytes(e.Key), e.Obj, e.ExpireAt)
 		}
 		if err != nil {
