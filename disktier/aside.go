@@ -289,16 +289,17 @@ func (c *Checkpoint) WriteAside(db, slot int, fn func() error) error {
 	if slot < 0 || slot >= memtier.NumSlots {
 		return fmt.Errorf("disktier: write aside: no slot %d", slot)
 	}
-	sp := c.sp
+	p := c.part(slot)
+	sp := p.sp
 	switch {
 	case sp.cur != nil:
 		return fmt.Errorf("disktier: write aside of slot %d of db %d inside WriteAside of slot %d of db %d", slot, db, sp.cur.slot, sp.cur.db)
 	case sp.aside.has(db, slot):
 		return fmt.Errorf("disktier: slot %d of db %d already written aside", slot, db)
-	case c.written.has(db, slot):
+	case p.written.has(db, slot):
 		return fmt.Errorf("disktier: slot %d of db %d already written in place: cannot write it aside", slot, db)
 	}
-	if _, hi := slotRange(db, slot, slot+1); c.cur != nil && c.last != nil && string(hi) <= string(c.last) {
+	if _, hi := slotRange(db, slot, slot+1); p.last != nil && string(hi) <= string(p.last) {
 		return fmt.Errorf("disktier: slot %d of db %d is behind the checkpoint's position: cannot write it aside", slot, db)
 	}
 	if err := sp.open(); err != nil {
@@ -324,7 +325,11 @@ func (c *Checkpoint) WriteAside(db, slot int, fn func() error) error {
 // write in place applies. The records stream from the spill file through a
 // 64 KB buffer; memory holds one record at a time.
 func (c *Checkpoint) CopyAside(db, slot int) (bool, error) {
-	sp := c.sp
+	if slot < 0 || slot >= memtier.NumSlots {
+		return false, fmt.Errorf("disktier: copy aside: no slot %d", slot)
+	}
+	p := c.part(slot)
+	sp := p.sp
 	if sp.cur != nil {
 		return false, fmt.Errorf("disktier: CopyAside of slot %d of db %d inside WriteAside", slot, db)
 	}
@@ -333,29 +338,50 @@ func (c *Checkpoint) CopyAside(db, slot int) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	if lo, _ := slotRange(db, slot, slot+1); c.cur != nil && c.last != nil && string(lo) <= string(c.last) {
+	if lo, _ := slotRange(db, slot, slot+1); p.last != nil && string(lo) <= string(p.last) {
 		return false, fmt.Errorf("disktier: checkpoint slot %d of db %d (written aside) out of order: Split before going back", slot, db)
 	}
 	delete(sp.pending, id)
 	if r.end == r.start {
 		return true, nil
 	}
-	if err := sp.copyTo(r, dataSink{c}); err != nil {
+	if err := p.enter(db); err != nil {
+		return false, err
+	}
+	if err := sp.copyTo(r, dataSink{p}); err != nil {
 		return false, fmt.Errorf("disktier: copy slot %d of db %d from the spill: %w", slot, db, err)
 	}
-	c.last = r.last
+	p.last = r.last
 	return true, nil
 }
 
-// SpillBytes is the number of bytes written to the spill file so far.
-func (c *Checkpoint) SpillBytes() int64 { return c.sp.size }
+// SpillBytes is the number of bytes written to the spill files so far.
+func (c *Checkpoint) SpillBytes() int64 {
+	var n int64
+	for _, p := range c.parts {
+		n += p.sp.size
+	}
+	return n
+}
 
 // BufferedBytes is the memory the out-of-order machinery holds beyond the
-// data files' own writers: the spill's 64 KB write buffer, CopyAside's
-// 64 KB read buffer, the value scratch of the largest record copied
-// (dropped after a copy when over 1 MB), a 2 KB slot bitmap per database
-// written in place or aside, and about 64 bytes per slot written aside and
-// not yet copied. Records are never held beyond one at a time.
+// data files' own writers, in every part: the spill's 64 KB write buffer,
+// CopyAside's 64 KB read buffer, the value scratch of the largest record
+// copied (dropped after a copy when over 1 MB), a 2 KB slot bitmap per
+// database written in place or aside, and about 64 bytes per slot written
+// aside and not yet copied. Records are never held beyond one at a time.
 func (c *Checkpoint) BufferedBytes() int64 {
-	return c.sp.bufferedBytes() + int64(len(c.written))*int64(len(slotSet{})*8)
+	var n int64
+	for _, p := range c.parts {
+		n += p.bufferedBytes()
+	}
+	return n
+}
+
+// PartBufferedBytes is BufferedBytes of the part holding slot alone: it
+// may run concurrently with calls for other parts.
+func (c *Checkpoint) PartBufferedBytes(slot int) int64 { return c.part(slot).bufferedBytes() }
+
+func (p *part) bufferedBytes() int64 {
+	return p.sp.bufferedBytes() + int64(len(p.written))*int64(len(slotSet{})*8)
 }

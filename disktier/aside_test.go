@@ -172,27 +172,11 @@ func TestWriteAsideMatchesInOrder(t *testing.T) {
 	seed, second := asideFixture()
 	rec := Record{Seq: 2, AOFSegment: 3, AOFOffset: 44, TimeMs: 1700000000001}
 
-	inOrder := seededStore(t, seed)
-	c, err := inOrder.NewCheckpoint(t.TempDir(), rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range second {
-		if err := w.write(c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	files, err := c.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := inOrder.IngestCheckpoint(files); err != nil {
-		t.Fatal(err)
-	}
+	inOrder := inOrderStore(t, seed, second, rec)
 
 	aside := seededStore(t, seed)
 	dir := t.TempDir()
-	c, err = aside.NewCheckpoint(dir, rec)
+	c, err := aside.NewCheckpoint(dir, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,27 +236,11 @@ func TestWriteAsideMatchesInOrder(t *testing.T) {
 	if _, err := os.Stat(spill); err != nil {
 		t.Fatalf("spill file: %v", err)
 	}
-	files, err = c.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
+	finishIngest(t, aside, c)
 	if _, err := os.Stat(spill); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("spill file after Finish: %v", err)
 	}
-	if err := aside.IngestCheckpoint(files); err != nil {
-		t.Fatal(err)
-	}
-
-	want, got := rawState(t, inOrder), rawState(t, aside)
-	if !slices.Equal(got, want) {
-		t.Errorf("written aside: %d records, in order: %d", len(got), len(want))
-		for i := range min(len(got), len(want)) {
-			if got[i] != want[i] {
-				t.Errorf("difference at record %d:\n aside    %.200s\n in order %.200s", i, got[i], want[i])
-			}
-		}
-	}
-	sameState(t, state(t, aside), state(t, inOrder))
+	sameRecords(t, aside, inOrder)
 	// The raw comparison covers these; check them by name too.
 	for _, w := range second {
 		for _, op := range w.ops {
@@ -287,18 +255,66 @@ func TestWriteAsideMatchesInOrder(t *testing.T) {
 			}
 		}
 	}
-	r, _, err := aside.Record()
-	r0, _, _ := inOrder.Record()
+}
+
+// inOrderStore is a seeded store with writes ingested as checkpoint rec,
+// written in order as one part: what the other ways of writing the same
+// checkpoint must come to.
+func inOrderStore(t *testing.T, seed []change, writes []*slotWrites, rec Record) *Store {
+	t.Helper()
+	s := seededStore(t, seed)
+	c, err := s.NewCheckpoint(t.TempDir(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range writes {
+		if err := w.write(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finishIngest(t, s, c)
+	return s
+}
+
+// finishIngest finishes c and ingests its files into s, returning them.
+func finishIngest(t *testing.T, s *Store, c *Checkpoint) []string {
+	t.Helper()
+	files, err := c.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IngestCheckpoint(files); err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// sameRecords checks that got holds exactly want's records, key counts and
+// Record (but its Bytes, see rawState), in the first three databases.
+func sameRecords(t *testing.T, got, want *Store) {
+	t.Helper()
+	w, g := rawState(t, want), rawState(t, got)
+	if !slices.Equal(g, w) {
+		t.Errorf("%d records, want %d", len(g), len(w))
+		for i := range min(len(g), len(w)) {
+			if g[i] != w[i] {
+				t.Fatalf("difference at record %d:\n got  %.200s\n want %.200s", i, g[i], w[i])
+			}
+		}
+	}
+	sameState(t, state(t, got), state(t, want))
+	r, _, err := got.Record()
+	r0, _, _ := want.Record()
 	if err != nil || r.Bytes == 0 || r0.Bytes == 0 {
-		t.Errorf("Record Bytes aside %d (%v), in order %d", r.Bytes, err, r0.Bytes)
+		t.Errorf("Record Bytes %d (%v), want's %d", r.Bytes, err, r0.Bytes)
 	}
 	r.Bytes, r0.Bytes = 0, 0
 	if r != r0 || r.Keys == 0 || r.Deletes == 0 {
-		t.Errorf("Record aside %+v %v, in order %+v", r, err, r0)
+		t.Errorf("Record %+v %v, want %+v", r, err, r0)
 	}
 	for db := 0; db < 3; db++ {
-		n0, _ := inOrder.Count(db)
-		if n, err := aside.Count(db); err != nil || n != n0 {
+		n0, _ := want.Count(db)
+		if n, err := got.Count(db); err != nil || n != n0 {
 			t.Errorf("db %d Count %d %v, want %d", db, n, err, n0)
 		}
 	}

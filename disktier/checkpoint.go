@@ -162,42 +162,71 @@ func (s *Store) Record() (r Record, ok bool, err error) {
 // keys from replaced ones, so nothing else may write the store until the
 // files are ingested or abandoned.
 //
-// A Checkpoint is NOT safe for concurrent use. The walker and the client
-// goroutines that front-run slots (WriteAside) share it: the caller (the
-// snapshot package) serializes every call with its own mutex.
+// A checkpoint is made of parts (NewCheckpointParts): part i covers the
+// slots [PartSlots(i)) of every database and has its own data files, spill
+// file and scratch, so parts are written by different goroutines at once.
+// A part's files never hold more than one database, so the files of
+// different parts never overlap and one Ingest takes them all.
+//
+// Calls that touch one part (Put, PutFields, Delete, DeleteSlots within the
+// part, WriteAside, CopyAside, PartBufferedBytes of a slot of the part) are
+// NOT safe for concurrent use with each other: the walker and the client
+// goroutines that front-run slots (WriteAside) share the part, and the
+// caller (the snapshot package) serializes them with a mutex per part.
+// Calls for different parts may run concurrently. Split, Finish, Abort,
+// SpillBytes, BufferedBytes and a DeleteSlots across parts touch every
+// part: nothing may run with them.
 type Checkpoint struct {
-	s       *Store
-	dir     string
-	rec     Record
-	files   []string
-	cur     *SSTWriter
-	w       *writer
-	last    []byte   // the last key base written to cur, to check the order
-	obuf    []byte   // order's scratch for a key's base
-	written slotSets // slots written in place (keys or DeleteSlots)
-	sp      *spill   // slots written aside (aside.go)
+	s     *Store
+	dir   string
+	rec   Record // Keys and Deletes are the parts' sums, taken by Finish
+	parts []*part
+	files []string // every part's files, then the system file (Finish)
 }
 
-// dataSink sends the writer's records to the current data file, opening one
-// when needed, or to the spill file during WriteAside.
-type dataSink struct{ c *Checkpoint }
+// part is the share of a checkpoint covering slots [from, to) of every
+// database.
+type part struct {
+	c        *Checkpoint
+	idx      int
+	from, to int
+	files    []string
+	cur      *SSTWriter
+	curDB    int // the database of cur's records
+	w        *writer
+	last     []byte   // the last key base written in place, to check the order
+	obuf     []byte   // order's scratch for a key's base
+	written  slotSets // slots written in place (keys or DeleteSlots)
+	sp       *spill   // slots written aside (aside.go)
+	keys     int64    // Record.Keys of this part
+	deletes  int64    // Record.Deletes of this part
+}
+
+// dataSink sends the writer's records to the part's current data file,
+// opening one when needed, or to the spill file during WriteAside.
+type dataSink struct{ p *part }
 
 func (d dataSink) file() (*SSTWriter, error) {
-	if d.c.cur == nil {
-		path := d.c.s.fs.PathJoin(d.c.dir, fmt.Sprintf("ckpt-%06d-%04d.sst", d.c.rec.Seq, len(d.c.files)))
-		w, err := NewSSTWriter(d.c.s.fs, path, d.c.s.SSTOptions())
+	p := d.p
+	if p.cur == nil {
+		name := fmt.Sprintf("ckpt-%06d-%04d.sst", p.c.rec.Seq, len(p.files))
+		if p.idx > 0 {
+			name = fmt.Sprintf("ckpt-%06d-p%d-%04d.sst", p.c.rec.Seq, p.idx, len(p.files))
+		}
+		path := p.c.s.fs.PathJoin(p.c.dir, name)
+		w, err := NewSSTWriter(p.c.s.fs, path, p.c.s.SSTOptions())
 		if err != nil {
 			return nil, err
 		}
-		d.c.cur = w
-		d.c.files = append(d.c.files, path)
+		p.cur = w
+		p.files = append(p.files, path)
 	}
-	return d.c.cur, nil
+	return p.cur, nil
 }
 
 func (d dataSink) set(k, v []byte) error {
-	if d.c.sp.cur != nil {
-		return d.c.sp.put(spillSet, k, v)
+	if d.p.sp.cur != nil {
+		return d.p.sp.put(spillSet, k, v)
 	}
 	w, err := d.file()
 	if err != nil {
@@ -207,8 +236,8 @@ func (d dataSink) set(k, v []byte) error {
 }
 
 func (d dataSink) del(k []byte) error {
-	if d.c.sp.cur != nil {
-		return d.c.sp.put(spillDel, k, nil)
+	if d.p.sp.cur != nil {
+		return d.p.sp.put(spillDel, k, nil)
 	}
 	w, err := d.file()
 	if err != nil {
@@ -218,8 +247,8 @@ func (d dataSink) del(k []byte) error {
 }
 
 func (d dataSink) delRange(start, end []byte) error {
-	if d.c.sp.cur != nil {
-		return d.c.sp.put(spillDelRange, start, end)
+	if d.p.sp.cur != nil {
+		return d.p.sp.put(spillDelRange, start, end)
 	}
 	w, err := d.file()
 	if err != nil {
@@ -229,77 +258,139 @@ func (d dataSink) delRange(start, end []byte) error {
 }
 
 // NewCheckpoint starts checkpoint rec.Seq, writing its files into dir
-// (created if needed, on the store's file system).
+// (created if needed, on the store's file system), as one part.
 func (s *Store) NewCheckpoint(dir string, rec Record) (*Checkpoint, error) {
+	return s.NewCheckpointParts(dir, rec, 1)
+}
+
+// NewCheckpointParts starts checkpoint rec.Seq in n parts (1 to 64) over
+// equal slot ranges, to be written concurrently, one goroutine per part.
+func (s *Store) NewCheckpointParts(dir string, rec Record, n int) (*Checkpoint, error) {
+	if n < 1 || n > 64 {
+		return nil, fmt.Errorf("disktier: checkpoint in %d parts: 1 to 64", n)
+	}
 	if err := s.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("disktier: checkpoint dir %s: %w", dir, err)
 	}
-	spill := newSpill(s.fs, s.fs.PathJoin(dir, fmt.Sprintf("ckpt-%06d-aside.spill", rec.Seq)))
 	stored, err := storedSlots(s.db)
 	if err != nil {
 		return nil, err
 	}
-	c := &Checkpoint{s: s, dir: dir, rec: rec, written: make(slotSets), sp: spill}
-	c.w = newWriter(s.db, dataSink{c}, nil)
-	c.w.stored = stored
+	c := &Checkpoint{s: s, dir: dir, rec: rec, parts: make([]*part, n)}
+	for i := range c.parts {
+		name := fmt.Sprintf("ckpt-%06d-aside.spill", rec.Seq)
+		if i > 0 {
+			name = fmt.Sprintf("ckpt-%06d-aside-%d.spill", rec.Seq, i)
+		}
+		p := &part{c: c, idx: i, from: i * memtier.NumSlots / n, to: (i + 1) * memtier.NumSlots / n,
+			written: make(slotSets), sp: newSpill(s.fs, s.fs.PathJoin(dir, name))}
+		p.w = newWriter(s.db, dataSink{p}, nil)
+		p.w.stored = stored
+		c.parts[i] = p
+	}
 	return c, nil
 }
 
-// order checks that key (in slot of db) comes after everything written to
-// the current file, so a walker that jumps back gets a clear error telling
-// it to Split first, not a corrupt file.
-func (c *Checkpoint) order(db int, key []byte) error {
-	slot := memtier.SlotOf(key)
-	c.obuf = appendKeyBase(c.obuf[:0], db, slot, key)
-	base := c.obuf
-	if c.sp.cur != nil {
-		return c.sp.order(db, slot, base)
+// Parts is the number of parts of the checkpoint.
+func (c *Checkpoint) Parts() int { return len(c.parts) }
+
+// PartSlots is the slot range [from, to) part i covers in every database.
+func (c *Checkpoint) PartSlots(i int) (from, to int) { return c.parts[i].from, c.parts[i].to }
+
+// PartOf is the part covering slot (which must be a slot).
+func (c *Checkpoint) PartOf(slot int) int {
+	i := slot * len(c.parts) / memtier.NumSlots
+	for i > 0 && slot < c.parts[i].from {
+		i--
 	}
-	if c.sp.aside.has(db, slot) {
+	for i < len(c.parts)-1 && slot >= c.parts[i].to {
+		i++
+	}
+	return i
+}
+
+func (c *Checkpoint) part(slot int) *part { return c.parts[c.PartOf(slot)] }
+
+// enter prepares an in-place write to db: a part of a checkpoint in several
+// parts keeps each file to one database (the other parts' files cover the
+// rest of its slot ranges), so it closes the current file on a change of
+// database. The order check still runs across files.
+func (p *part) enter(db int) error {
+	if p.cur != nil && db != p.curDB && len(p.c.parts) > 1 {
+		err := p.cur.Close()
+		p.cur = nil
+		if err != nil {
+			return err
+		}
+	}
+	p.curDB = db
+	return nil
+}
+
+// order checks that key (in slot of db) comes after everything written in
+// place before, so a walker that jumps back gets a clear error telling it
+// to Split first, not a corrupt file.
+func (p *part) order(db, slot int, key []byte) error {
+	p.obuf = appendKeyBase(p.obuf[:0], db, slot, key)
+	base := p.obuf
+	if p.sp.cur != nil {
+		return p.sp.order(db, slot, base)
+	}
+	if p.sp.aside.has(db, slot) {
 		return fmt.Errorf("disktier: checkpoint key %q (db %d): its slot %d was written aside: CopyAside it instead", key, db, slot)
 	}
-	c.written.add(db, slot)
-	if c.cur != nil && c.last != nil && string(base) <= string(c.last) {
+	if p.last != nil && string(base) <= string(p.last) {
 		return fmt.Errorf("disktier: checkpoint key %q (db %d) out of order: Split before going back", key, db)
 	}
-	// c.last is owned by the Checkpoint (CopyAside hands it a range's
-	// copy, which nothing else keeps), so it is overwritten in place.
-	c.last = append(c.last[:0], base...)
+	if err := p.enter(db); err != nil {
+		return err
+	}
+	p.written.add(db, slot)
+	// p.last is owned by the part (CopyAside hands it a range's copy,
+	// which nothing else keeps), so it is overwritten in place.
+	p.last = append(p.last[:0], base...)
 	return nil
 }
 
 // Put writes key's whole value. Keys must come in key order within a file:
 // by database, slot, then SortKeys order.
 func (c *Checkpoint) Put(db int, key []byte, o *memtier.Object, expireAt int64) error {
-	if err := c.order(db, key); err != nil {
+	slot := memtier.SlotOf(key)
+	p := c.part(slot)
+	if err := p.order(db, slot, key); err != nil {
 		return err
 	}
-	c.rec.Keys++
-	return c.w.put(db, key, o, expireAt)
+	p.keys++
+	return p.w.put(db, key, o, expireAt)
 }
 
 // PutFields writes key's metadata and the named elements only (see
 // Batch.PutFields).
 func (c *Checkpoint) PutFields(db int, key []byte, o *memtier.Object, expireAt int64, fields [][]byte) error {
-	if err := c.order(db, key); err != nil {
+	slot := memtier.SlotOf(key)
+	p := c.part(slot)
+	if err := p.order(db, slot, key); err != nil {
 		return err
 	}
-	c.rec.Keys++
-	return c.w.putFields(db, key, o, expireAt, fields)
+	p.keys++
+	return p.w.putFields(db, key, o, expireAt, fields)
 }
 
 // Delete writes the deletion of key (a tombstone of invariant 2).
 func (c *Checkpoint) Delete(db int, key []byte) error {
-	if err := c.order(db, key); err != nil {
+	slot := memtier.SlotOf(key)
+	p := c.part(slot)
+	if err := p.order(db, slot, key); err != nil {
 		return err
 	}
-	c.rec.Deletes++
-	return c.w.delete(db, key)
+	p.deletes++
+	return p.w.delete(db, key)
 }
 
 // DeleteSlots deletes every key of slots [from, to) of db as stored by the
 // previous checkpoint (FLUSHDB, FLUSHALL, or a SWAPDB rewrite): call it
-// before writing any key of those slots, in key order like the keys.
+// before writing any key of those slots, in key order like the keys. A
+// range over several parts is one range deletion per part.
 //
 // Inside WriteAside it may only delete the one slot being written aside,
 // before any of its keys.
@@ -307,90 +398,138 @@ func (c *Checkpoint) DeleteSlots(db, from, to int) error {
 	if from < 0 || to > memtier.NumSlots || from >= to {
 		return fmt.Errorf("disktier: bad slot range [%d, %d)", from, to)
 	}
+	for _, p := range c.parts {
+		if lo, hi := max(from, p.from), min(to, p.to); lo < hi {
+			if err := p.deleteSlots(db, lo, hi); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p *part) deleteSlots(db, from, to int) error {
 	lo, _ := slotRange(db, from, to)
-	if sp := c.sp; sp.cur != nil {
+	if sp := p.sp; sp.cur != nil {
 		if db != sp.cur.db || from != sp.cur.slot || to != from+1 || len(sp.last) > 0 {
 			return fmt.Errorf("disktier: DeleteSlots [%d, %d) of db %d inside WriteAside of slot %d of db %d: only that slot, first", from, to, db, sp.cur.slot, sp.cur.db)
 		}
 		sp.last = append(sp.last[:0], lo...)
-		return c.w.deleteSlots(db, from, to)
+		return p.w.deleteSlots(db, from, to)
 	}
-	if slot := c.sp.aside.anyIn(db, from, to); slot >= 0 {
+	if slot := p.sp.aside.anyIn(db, from, to); slot >= 0 {
 		return fmt.Errorf("disktier: DeleteSlots [%d, %d) of db %d covers slot %d, written aside: delete around it", from, to, db, slot)
 	}
-	for slot := from; slot < to; slot++ {
-		c.written.add(db, slot)
-	}
-	if c.cur != nil && c.last != nil && string(lo) <= string(c.last) {
+	if p.last != nil && string(lo) <= string(p.last) {
 		return fmt.Errorf("disktier: checkpoint slots [%d, %d) of db %d out of order: Split before going back", from, to, db)
 	}
-	c.last = lo
-	return c.w.deleteSlots(db, from, to)
+	if err := p.enter(db); err != nil {
+		return err
+	}
+	for slot := from; slot < to; slot++ {
+		p.written.add(db, slot)
+	}
+	p.last = lo
+	return p.w.deleteSlots(db, from, to)
 }
 
-// Split closes the current data file; the next write starts a new one.
-// Files must not overlap: the walker splits where it goes back in the key
-// order, and the ranges it writes after must not overlap earlier files.
+// Split closes the current data file of every part; the next write starts
+// a new one. Files must not overlap: the walker splits where it goes back
+// in the key order, and the ranges it writes after must not overlap earlier
+// files.
 func (c *Checkpoint) Split() error {
-	if c.sp.cur != nil {
-		return errors.New("disktier: checkpoint Split inside WriteAside")
+	for _, p := range c.parts {
+		if p.sp.cur != nil {
+			return errors.New("disktier: checkpoint Split inside WriteAside")
+		}
 	}
-	if c.cur == nil {
+	var errs []error
+	for _, p := range c.parts {
+		errs = append(errs, p.split())
+	}
+	return errors.Join(errs...)
+}
+
+func (p *part) split() error {
+	p.last = nil
+	if p.cur == nil {
 		return nil
 	}
-	err := c.cur.Close()
-	c.cur, c.last = nil, nil
+	err := p.cur.Close()
+	p.cur = nil
 	return err
 }
 
 // Finish closes the data files and writes the system file (key counts and
 // the Record), returning every file for IngestCheckpoint. It removes the
-// spill file, and refuses to finish while a slot written aside has not
+// spill files, and refuses to finish while a slot written aside has not
 // been copied (its records would be lost).
 func (c *Checkpoint) Finish() ([]string, error) {
 	if err := c.Split(); err != nil {
 		return nil, err
 	}
-	for id := range c.sp.pending {
-		return nil, fmt.Errorf("disktier: checkpoint finished with slot %d of db %d written aside and never copied (%d such slots)", id.slot, id.db, len(c.sp.pending))
-	}
-	if err := c.sp.remove(); err != nil {
-		return nil, err
-	}
-	for _, f := range c.files {
-		st, err := c.s.fs.Stat(f)
-		if err != nil {
-			return nil, fmt.Errorf("disktier: checkpoint file %s: %w", f, err)
+	w := c.parts[0].w
+	for _, p := range c.parts {
+		for id := range p.sp.pending {
+			return nil, fmt.Errorf("disktier: checkpoint finished with slot %d of db %d written aside and never copied (%d such slots)", id.slot, id.db, len(p.sp.pending))
 		}
-		c.rec.Bytes += st.Size()
+		if err := p.sp.remove(); err != nil {
+			return nil, err
+		}
+		for _, f := range p.files {
+			st, err := c.s.fs.Stat(f)
+			if err != nil {
+				return nil, fmt.Errorf("disktier: checkpoint file %s: %w", f, err)
+			}
+			c.rec.Bytes += st.Size()
+		}
+		c.files = append(c.files, p.files...)
+		p.files = nil
+		c.rec.Keys += p.keys
+		c.rec.Deletes += p.deletes
+		if p.w != w {
+			// The parts' slots are disjoint: their count changes and
+			// cleared ranges add up without overlapping.
+			for id, d := range p.w.deltas {
+				w.deltas[id] += d
+			}
+			for db, spans := range p.w.cleared {
+				w.cleared[db] = append(w.cleared[db], spans...)
+			}
+		}
 	}
 	path := c.s.fs.PathJoin(c.dir, fmt.Sprintf("ckpt-%06d-sys.sst", c.rec.Seq))
-	w, err := NewSSTWriter(c.s.fs, path, c.s.SSTOptions())
+	sys, err := NewSSTWriter(c.s.fs, path, c.s.SSTOptions())
 	if err != nil {
 		return nil, err
 	}
 	c.files = append(c.files, path)
 	// The system records go to their own file, written last yet sorting
 	// before all data, so it never overlaps a data file.
-	c.w.sys = w
-	if err := c.w.finishCounts(); err != nil {
+	w.sys = sys
+	if err := w.finishCounts(); err != nil {
 		return nil, err
 	}
-	if err := w.Set(checkpointKey, c.rec.encode()); err != nil {
+	if err := sys.Set(checkpointKey, c.rec.encode()); err != nil {
 		return nil, err
 	}
-	if err := w.Close(); err != nil {
+	if err := sys.Close(); err != nil {
 		return nil, err
 	}
 	return c.files, nil
 }
 
-// Abort removes the files written so far and the spill file.
+// Abort removes the files written so far and the spill files.
 func (c *Checkpoint) Abort() error {
-	errs := []error{c.sp.remove()}
-	if c.cur != nil {
-		errs = append(errs, c.cur.Close())
-		c.cur = nil
+	var errs []error
+	for _, p := range c.parts {
+		errs = append(errs, p.sp.remove())
+		if p.cur != nil {
+			errs = append(errs, p.cur.Close())
+			p.cur = nil
+		}
+		c.files = append(c.files, p.files...)
+		p.files = nil
 	}
 	for _, f := range c.files {
 		if err := c.s.fs.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {

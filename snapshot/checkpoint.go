@@ -6,22 +6,27 @@
 // exclusively for an instant: the AOF starts a new segment (P is its start),
 // and the keyspace begins tracking which slots the checkpoint has written.
 // Then the walker visits every slot of every database in key order and
-// writes the slot's dirty keys and tombstones into sorted SST files. A
+// writes the slot's dirty keys and tombstones into sorted SST files; one
+// goroutine per CPU walks its own share of the slots of every database
+// into its own files (a part of disktier's Checkpoint), so encoding and
+// block compression use every core. A
 // client write to a slot the walker has not reached yet first writes that
 // slot aside (memtier's PrepareWrite calls Aside), so every slot is written
 // as it was at P; the walker copies those records in when it gets there.
 // The files, plus the checkpoint record naming P, are ingested into Pebble
 // in one Ingest, and only then is the AOF before P deleted.
 //
-// Extra memory is buffers: the SST writers' blocks, the spill's buffers, and
-// the list of one slot's changed keys at a time.
+// Extra memory is buffers: each part's SST writer blocks and spill buffers,
+// and the list of one slot's changed keys at a time per part.
 package snapshot
 
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -55,6 +60,18 @@ type Checkpointer struct {
 	// directory on the store's file system, emptied by each checkpoint.
 	Dir    string
 	Logger *slog.Logger
+	// Parts is how many goroutines write the checkpoint, each its share
+	// of every database's slots (disktier.NewCheckpointParts); 0 means
+	// one per CPU (GOMAXPROCS), at most 8.
+	Parts int
+}
+
+// parts is the number of parts of the next checkpoint.
+func (c *Checkpointer) parts() int {
+	if c.Parts > 0 {
+		return c.Parts
+	}
+	return min(runtime.GOMAXPROCS(0), 8)
 }
 
 // Result describes a committed checkpoint.
@@ -70,9 +87,27 @@ type Result struct {
 
 // run is one checkpoint in progress.
 type run struct {
-	mu   sync.Mutex // serializes the walker's and front-runs' writes to ck
-	ck   *disktier.Checkpoint
-	peak int64
+	ck *disktier.Checkpoint
+	// mu serializes each part's calls: its walker's and the front-runs of
+	// its slots (disktier.Checkpoint's rule).
+	mu []sync.Mutex
+	// used is each part's memory at its last note; peak the most their
+	// sum reached.
+	used []atomic.Int64
+	peak atomic.Int64
+}
+
+// lockAll takes every part's mutex, for the calls that touch every part.
+func (r *run) lockAll() {
+	for i := range r.mu {
+		r.mu[i].Lock()
+	}
+}
+
+func (r *run) unlockAll() {
+	for i := range r.mu {
+		r.mu[i].Unlock()
+	}
 }
 
 // Run takes a checkpoint and commits it. On failure nothing is committed,
@@ -87,7 +122,8 @@ func (c *Checkpointer) Run() (Result, error) {
 	if err := c.removeDir(); err != nil {
 		return Result{}, err
 	}
-	r := &run{}
+	n := c.parts()
+	r := &run{mu: make([]sync.Mutex, n), used: make([]atomic.Int64, n)}
 	rec := disktier.Record{Seq: prev.Seq + 1}
 
 	// P: no command runs between its change and its log record, so with
@@ -102,7 +138,7 @@ func (c *Checkpointer) Run() (Result, error) {
 		rec.AOFSegment, rec.AOFOffset = p.Seg, uint64(p.Off)
 	}
 	rec.TimeMs = c.KS.NowMs()
-	r.ck, err = c.Store.NewCheckpoint(c.Dir, rec)
+	r.ck, err = c.Store.NewCheckpointParts(c.Dir, rec, n)
 	if err != nil {
 		c.KS.UnlockAll()
 		return Result{}, err
@@ -123,14 +159,17 @@ func (c *Checkpointer) Run() (Result, error) {
 	}
 	c.KS.EndCheckpoint(committed)
 	if !committed {
-		r.mu.Lock()
+		r.lockAll()
 		if abortErr := r.ck.Abort(); abortErr != nil {
 			c.Logger.Warn("checkpoint files not removed", "dir", c.Dir, "err", abortErr)
 		}
-		r.mu.Unlock()
+		r.unlockAll()
 		return Result{}, err
 	}
-	res := Result{Duration: time.Since(start), PeakExtraMemory: r.peak, SpillBytes: r.ck.SpillBytes()}
+	r.lockAll()
+	spill := r.ck.SpillBytes()
+	r.unlockAll()
+	res := Result{Duration: time.Since(start), PeakExtraMemory: r.peak.Load(), SpillBytes: spill}
 	res.Record, _, err = c.Store.Record()
 	if err != nil {
 		return res, err
@@ -145,51 +184,90 @@ func (c *Checkpointer) Run() (Result, error) {
 	return res, nil
 }
 
-// walk writes every slot of every database in key order and finishes the
-// checkpoint's files.
+// walk writes every slot of every database in key order, each part of
+// the checkpoint by its own goroutine, and finishes the checkpoint's files.
+// The first failure stops every part.
 func (c *Checkpointer) walk(r *run) ([]string, error) {
+	var (
+		wg   sync.WaitGroup
+		stop atomic.Bool
+		errs = make([]error, len(r.mu))
+	)
+	for i := range r.mu {
+		wg.Go(func() {
+			if errs[i] = c.walkPart(r, i, &stop); errs[i] != nil {
+				stop.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	r.lockAll()
+	defer r.unlockAll()
+	return r.ck.Finish()
+}
+
+// walkPart writes part i's slots of every database, in key order, until
+// stop is set.
+func (c *Checkpointer) walkPart(r *run, i int, stop *atomic.Bool) error {
 	w := slotWriter{r: r, lock: true}
+	from, to := r.ck.PartSlots(i)
 	for db := 0; db < c.KS.NumDBs(); db++ {
-		for s := 0; s < memtier.NumSlots; s++ {
+		for s := from; s < to; s++ {
+			if stop.Load() {
+				return nil
+			}
 			aside, err := c.KS.WriteSlot(db, s, w)
 			if err == nil && aside {
-				r.mu.Lock()
+				r.mu[i].Lock()
 				_, err = r.ck.CopyAside(db, s)
-				r.notePeak(0)
-				r.mu.Unlock()
+				r.notePeak(i, s, 0)
+				r.mu[i].Unlock()
 			}
 			if err == nil {
 				err = c.KS.CheckpointErr()
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.ck.Finish()
+	return nil
 }
 
 // aside is the keyspace's front-run hook (memtier.AsideFunc): a write is
 // about to change slot of db, which the walker has not reached.
 func (r *run) aside(db, slot int, write func(memtier.SlotWriter) error) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	i := r.ck.PartOf(slot)
+	r.mu[i].Lock()
+	defer r.mu[i].Unlock()
 	return r.ck.WriteAside(db, slot, func() error { return write(slotWriter{r: r}) })
 }
 
-// notePeak records the memory in use now: the checkpoint's buffers plus
-// extra, the walker's own for the slot at hand. Caller holds r.mu.
-func (r *run) notePeak(extra int64) {
-	if m := r.ck.BufferedBytes() + extra; m > r.peak {
-		r.peak = m
+// notePeak records the memory part i (the part of slot) uses now: its
+// buffers plus extra, the walker's own for the slot at hand; the peak is
+// the most the parts' sum reached. Caller holds r.mu[i].
+func (r *run) notePeak(i, slot int, extra int64) {
+	r.used[i].Store(r.ck.PartBufferedBytes(slot) + extra)
+	var sum int64
+	for j := range r.used {
+		sum += r.used[j].Load()
+	}
+	for {
+		p := r.peak.Load()
+		if sum <= p || r.peak.CompareAndSwap(p, sum) {
+			return
+		}
 	}
 }
 
 // slotWriter writes one slot's changes into the checkpoint; lock says
-// whether it must take r.mu (the walker) or already holds it (a front-run,
-// inside WriteAside).
+// whether it must take its part's mutex (the walker) or already holds it
+// (a front-run, inside WriteAside).
 type slotWriter struct {
 	r    *run
 	lock bool
@@ -202,9 +280,10 @@ const entryBytes = int64(unsafe.Sizeof(memtier.SlotEntry{}) + unsafe.Sizeof([]by
 // after the deletion of the whole slot when it is rewritten.
 func (w slotWriter) WriteSlot(db, slot int, rewrite bool, entries []memtier.SlotEntry) error {
 	r := w.r
+	part := r.ck.PartOf(slot)
 	if w.lock {
-		r.mu.Lock()
-		defer r.mu.Unlock()
+		r.mu[part].Lock()
+		defer r.mu[part].Unlock()
 	}
 	slices.SortFunc(entries, func(a, b memtier.SlotEntry) int {
 		switch {
@@ -215,7 +294,7 @@ func (w slotWriter) WriteSlot(db, slot int, rewrite bool, entries []memtier.Slot
 		}
 		return 1
 	})
-	r.notePeak(int64(cap(entries)) * entryBytes)
+	r.notePeak(part, slot, int64(cap(entries))*entryBytes)
 	if rewrite {
 		if err := r.ck.DeleteSlots(db, slot, slot+1); err != nil {
 			return err
