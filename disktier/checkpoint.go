@@ -470,6 +470,9 @@ func (c *Checkpoint) Finish() ([]string, error) {
 	}
 	w := c.parts[0].w
 	for _, p := range c.parts {
+		if err := p.w.close(); err != nil {
+			return nil, fmt.Errorf("disktier: checkpoint lookups: %w", err)
+		}
 		for id := range p.sp.pending {
 			return nil, fmt.Errorf("disktier: checkpoint finished with slot %d of db %d written aside and never copied (%d such slots)", id.slot, id.db, len(p.sp.pending))
 		}
@@ -523,7 +526,7 @@ func (c *Checkpoint) Finish() ([]string, error) {
 func (c *Checkpoint) Abort() error {
 	var errs []error
 	for _, p := range c.parts {
-		errs = append(errs, p.sp.remove())
+		errs = append(errs, p.w.close(), p.sp.remove())
 		if p.cur != nil {
 			errs = append(errs, p.cur.Close())
 			p.cur = nil

@@ -1,6 +1,7 @@
 package disktier
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -47,8 +48,14 @@ type writer struct {
 	// without a point read. nil means unknown (a batch, whose reads see
 	// its own writes): every key is looked up.
 	stored slotSets
+	// it, with stored set, is one iterator over r reused for every lookup
+	// (r does not change under a checkpoint): the walker asks for keys in
+	// increasing order, so a seek starts from where the last one ended
+	// instead of building a new iterator per key. Closed by close.
+	it     *pebble.Iterator
 	kbuf   []byte // the key base, then a point record's key
 	vbuf   []byte // a point record's value
+	mbuf   []byte // the metadata key a lookup seeks
 }
 
 func newWriter(r pebble.Reader, data, sys sink) *writer {
@@ -69,11 +76,51 @@ func (w *writer) current(db, slot int, key []byte) (Meta, bool, error) {
 	if (w.stored != nil && !w.stored.has(db, slot)) || w.isCleared(db, slot) {
 		return Meta{}, false, nil
 	}
+	if w.stored != nil {
+		return w.seekMeta(db, slot, key)
+	}
 	m, err := getMeta(w.r, db, slot, key)
 	if errors.Is(err, ErrNotFound) {
 		return m, false, nil
 	}
 	return m, err == nil, err
+}
+
+// seekMeta is current's lookup through the writer's iterator.
+func (w *writer) seekMeta(db, slot int, key []byte) (Meta, bool, error) {
+	if w.it == nil {
+		it, err := w.r.NewIter(&pebble.IterOptions{LowerBound: []byte{spaceData}, UpperBound: []byte{spaceData + 1}})
+		if err != nil {
+			return Meta{}, false, fmt.Errorf("disktier: get %q: %w", key, err)
+		}
+		w.it = it
+	}
+	w.mbuf = append(appendKeyBase(w.mbuf[:0], db, slot, key), kindMeta)
+	if !w.it.SeekGE(w.mbuf) || !bytes.Equal(w.it.Key(), w.mbuf) {
+		if err := w.it.Error(); err != nil {
+			return Meta{}, false, fmt.Errorf("disktier: get %q: %w", key, err)
+		}
+		return Meta{}, false, nil
+	}
+	v, err := w.it.ValueAndErr()
+	if err != nil {
+		return Meta{}, false, fmt.Errorf("disktier: get %q: %w", key, err)
+	}
+	m, _, err := decodeMeta(v)
+	if err != nil {
+		return Meta{}, false, fmt.Errorf("%w (key %q)", err, key)
+	}
+	return m, true, nil
+}
+
+// close releases the writer's iterator.
+func (w *writer) close() error {
+	if w.it == nil {
+		return nil
+	}
+	err := w.it.Close()
+	w.it = nil
+	return err
 }
 
 // prepare returns what a write of o under key needs: the key's slot, its
