@@ -52,10 +52,10 @@ type writer struct {
 	// (r does not change under a checkpoint): the walker asks for keys in
 	// increasing order, so a seek starts from where the last one ended
 	// instead of building a new iterator per key. Closed by close.
-	it     *pebble.Iterator
-	kbuf   []byte // the key base, then a point record's key
-	vbuf   []byte // a point record's value
-	mbuf   []byte // the metadata key a lookup seeks
+	it   *pebble.Iterator
+	kbuf []byte // the key base, then a point record's key
+	vbuf []byte // a point record's value
+	mbuf []byte // the metadata key a lookup seeks
 }
 
 func newWriter(r pebble.Reader, data, sys sink) *writer {
