@@ -300,6 +300,9 @@ func (db *DB) loadSlot(s int) {
 	if sd.cold == 0 {
 		return
 	}
+	if sd.keys == nil {
+		sd.keys = make(map[string]*Object, sd.cold) // no growing while loading
+	}
 	err := db.ks.cold.LoadSlot(db.id, s, func(key []byte, o *Object, expireAt int64) bool {
 		if _, ok := sd.keys[string(key)]; !ok && !sd.tombstoned(key) {
 			db.adopt(sd, string(key), o, expireAt)

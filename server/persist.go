@@ -451,27 +451,40 @@ func (p *persistence) enforceMaxMemory(max int64) {
 var gcCycles = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
 
 // warmUp loads cold keys in the background, slot by slot, until every key
-// is in memory or the heap reaches budget bytes (0 = no limit).
+// is in memory or the heap reaches budget bytes (0 = no limit). One
+// goroutine per CPU (at most 4) loads its share of the slots of every
+// database: reading blocks, decompressing and decoding them is CPU work,
+// and each slot is loaded under its own lock.
 func (p *persistence) warmUp(budget int64) {
 	p.warming.Store(true)
 	defer p.warming.Store(false)
 	start := time.Now()
 	ks := p.srv.ks
-	for db := 0; db < ks.NumDBs(); db++ {
-		for s := 0; s < memtier.NumSlots; s++ {
-			if p.srv.ctx.Err() != nil || ks.Persist.ColdKeys.Load() == 0 {
-				goto done
-			}
-			if budget > 0 && s%64 == 0 {
-				if used, _ := commands.MemoryUsage(); int64(used) >= budget {
-					p.srv.log.Info("warm-up stopped at its memory budget", "budget", budget)
-					goto done
+	n := min(runtime.GOMAXPROCS(0), 4)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i := range n {
+		from, to := i*memtier.NumSlots/n, (i+1)*memtier.NumSlots/n
+		wg.Go(func() {
+			for db := 0; db < ks.NumDBs(); db++ {
+				for s := from; s < to; s++ {
+					if stop.Load() || p.srv.ctx.Err() != nil || ks.Persist.ColdKeys.Load() == 0 {
+						return
+					}
+					if budget > 0 && s%64 == 0 {
+						if used, _ := commands.MemoryUsage(); int64(used) >= budget {
+							if !stop.Swap(true) {
+								p.srv.log.Info("warm-up stopped at its memory budget", "budget", budget)
+							}
+							return
+						}
+					}
+					p.warmedKey.Add(p.warmSlot(db, s))
 				}
 			}
-			p.warmedKey.Add(p.warmSlot(db, s))
-		}
+		})
 	}
-done:
+	wg.Wait()
 	p.srv.log.Info("warm-up done", "keys", p.warmedKey.Load(), "cold_keys", ks.Persist.ColdKeys.Load(),
 		"seconds", time.Since(start).Seconds())
 }
