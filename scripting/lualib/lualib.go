@@ -1,0 +1,313 @@
+// Package lualib implements, over gopher-lua, the four C libraries that Redis
+// bundles with its Lua 5.1 interpreter: cjson (lua-cjson 2.1.0), cmsgpack
+// (lua-cmsgpack 0.4.0), bit (LuaBitOp) and struct (Roberto Ierusalimschy's
+// struct). The behaviour (results, error texts, limits) is taken from
+// redis-server 7.0.15; the tests hold replies recorded from it.
+//
+// Invariants:
+//   - No input makes a library panic, hang or allocate memory out of
+//     proportion to its input: the historical overflows (CVE-2018-11218/11219
+//     in cmsgpack, CVE-2020-14147 in struct, bit.tohex's INT_MIN) are errors.
+//   - Lua's C stack limit (LUAI_MAXCSTACK, 8000 slots per C call) is simulated
+//     where Redis hits it, so "stack overflow (...)" errors come at the same
+//     depth or count as in Redis.
+//   - The functions never read their own library table after it is built:
+//     settings live in Go closures, so the scripting engine may make the
+//     tables read-only right after Open.
+package lualib
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// maxCStack is Lua 5.1's LUAI_MAXCSTACK: lua_checkstack fails when a C function
+// would hold more than this many slots above its base.
+const maxCStack = 8000
+
+// Open registers cjson, cmsgpack, bit and struct as globals, as Redis does.
+func Open(L *lua.LState) {
+	OpenCJSON(L)
+	OpenCMsgpack(L)
+	OpenBit(L)
+	OpenStruct(L)
+}
+
+// OpenCJSON sets the global cjson to NewCJSON(L).
+func OpenCJSON(L *lua.LState) { L.SetGlobal("cjson", NewCJSON(L)) }
+
+// OpenCMsgpack sets the global cmsgpack to NewCMsgpack(L).
+func OpenCMsgpack(L *lua.LState) { L.SetGlobal("cmsgpack", NewCMsgpack(L)) }
+
+// OpenBit sets the global bit to NewBit(L).
+func OpenBit(L *lua.LState) { L.SetGlobal("bit", NewBit(L)) }
+
+// OpenStruct sets the global struct to NewStruct(L).
+func OpenStruct(L *lua.LState) { L.SetGlobal("struct", NewStruct(L)) }
+
+// raise raises msg as a Lua error prefixed with the position of the calling
+// Lua function ("user_script:1: "), as luaL_error does.
+func raise(L *lua.LState, format string, args ...any) {
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	L.RaiseError("%s", msg)
+}
+
+// argError is luaL_argerror: "bad argument #n to 'fname' (msg)".
+func argError(L *lua.LState, n int, fname, msg string) {
+	raise(L, "bad argument #%d to '%s' (%s)", n, fname, msg)
+}
+
+// typeName is luaL_typename, with "no value" for a missing argument.
+func typeName(L *lua.LState, n int) string {
+	if n > L.GetTop() {
+		return "no value"
+	}
+	return L.Get(n).Type().String()
+}
+
+// typeError is luaL_typerror.
+func typeError(L *lua.LState, n int, fname, expected string) {
+	argError(L, n, fname, fmt.Sprintf("%s expected, got %s", expected, typeName(L, n)))
+}
+
+// toNumber is lua_tonumber: numbers, and strings that read as a whole as a
+// number (strtod, including hex, with surrounding spaces).
+func toNumber(v lua.LValue) (float64, bool) {
+	switch x := v.(type) {
+	case lua.LNumber:
+		return float64(x), true
+	case lua.LString:
+		return str2number(string(x))
+	}
+	return 0, false
+}
+
+// str2number is Lua 5.1's luaO_str2d.
+func str2number(s string) (float64, bool) {
+	t := strings.TrimLeft(s, " \t\n\v\f\r")
+	f, n := strtod(t)
+	if n == 0 {
+		return 0, false
+	}
+	if strings.TrimRight(t[n:], " \t\n\v\f\r") != "" {
+		return 0, false
+	}
+	return f, true
+}
+
+// checkNumber is luaL_checknumber.
+func checkNumber(L *lua.LState, n int, fname string) float64 {
+	f, ok := toNumber(L.Get(n))
+	if !ok {
+		typeError(L, n, fname, "number")
+	}
+	return f
+}
+
+// checkInteger is luaL_checkinteger: the number cast to a 64-bit integer.
+func checkInteger(L *lua.LState, n int, fname string) int64 {
+	return castInt64(checkNumber(L, n, fname))
+}
+
+// optInteger is luaL_optinteger.
+func optInteger(L *lua.LState, n int, fname string, def int64) int64 {
+	if v := L.Get(n); v == lua.LNil {
+		return def
+	}
+	return checkInteger(L, n, fname)
+}
+
+// toString is lua_tolstring: strings, and numbers formatted with %.14g.
+func toString(v lua.LValue) (string, bool) {
+	switch x := v.(type) {
+	case lua.LString:
+		return string(x), true
+	case lua.LNumber:
+		return formatG(float64(x), 14), true
+	}
+	return "", false
+}
+
+// checkString is luaL_checklstring.
+func checkString(L *lua.LState, n int, fname string) string {
+	s, ok := toString(L.Get(n))
+	if !ok {
+		typeError(L, n, fname, "string")
+	}
+	return s
+}
+
+// castInt64 converts like a C cast of a double to a 64-bit integer on x86-64
+// (cvttsd2si): NaN and out-of-range values give math.MinInt64.
+func castInt64(f float64) int64 {
+	if f != f || f >= 9223372036854775808.0 || f < -9223372036854775808.0 {
+		return math.MinInt64
+	}
+	return int64(f)
+}
+
+// formatG formats f as C's printf("%.<prec>g"), which is how Lua 5.1 and cjson
+// print numbers ("inf", "-inf", "nan" or "-nan", exponents of at least two digits).
+func formatG(f float64, prec int) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case f != f:
+		if math.Signbit(f) {
+			return "-nan"
+		}
+		return "nan"
+	}
+	// Go's %g with a precision follows C: %e when exp < -4 or exp >= prec,
+	// trailing zeros removed, at least two exponent digits.
+	return strconv.FormatFloat(f, 'g', prec, 64)
+}
+
+// strtod parses the longest prefix of s that C's strtod accepts (no leading
+// spaces here): decimal and hexadecimal floats, "inf", "infinity", "nan" and
+// "nan(...)", case-insensitively, with an optional sign. It returns the value
+// and the number of bytes used (0: no number).
+func strtod(s string) (float64, int) {
+	i := 0
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	sign := func(f float64) float64 {
+		if neg {
+			return -f
+		}
+		return f
+	}
+	rest := s[i:]
+	if hasPrefixFold(rest, "inf") {
+		if hasPrefixFold(rest, "infinity") {
+			return sign(math.Inf(1)), i + 8
+		}
+		return sign(math.Inf(1)), i + 3
+	}
+	if hasPrefixFold(rest, "nan") {
+		n := i + 3
+		if n < len(s) && s[n] == '(' {
+			j := n + 1
+			for j < len(s) && (isAlnum(s[j]) || s[j] == '_') {
+				j++
+			}
+			if j < len(s) && s[j] == ')' {
+				n = j + 1
+			}
+		}
+		return sign(math.NaN()), n
+	}
+	if len(rest) >= 2 && rest[0] == '0' && (rest[1]|0x20) == 'x' {
+		if f, n := hexFloat(rest[2:]); n > 0 {
+			return sign(f), i + 2 + n
+		}
+		// "0x" without hex digits: strtod reads the "0".
+		return sign(0), i + 1
+	}
+	j, digits := scanDigits(s, i, isDigit)
+	if digits == 0 {
+		return 0, 0
+	}
+	j, _ = scanExponent(s, j, 'e')
+	f, err := strconv.ParseFloat(s[i:j], 64)
+	if err != nil && !isRangeError(err) {
+		return 0, 0
+	}
+	return sign(f), j // a range error gives ±Inf or 0, as strtod does
+}
+
+// hexFloat parses hex digits with an optional point and binary exponent
+// (after the "0x"), returning the value and the bytes used.
+func hexFloat(s string) (float64, int) {
+	j, digits := scanDigits(s, 0, isHex)
+	if digits == 0 {
+		return 0, 0
+	}
+	mant := s[:j]
+	exp := "p0"
+	if k, ok := scanExponent(s, j, 'p'); ok {
+		exp, j = s[j:k], k
+	}
+	if strings.HasSuffix(mant, ".") {
+		mant += "0"
+	}
+	if strings.HasPrefix(mant, ".") {
+		mant = "0" + mant
+	}
+	f, err := strconv.ParseFloat("0x"+mant+exp, 64)
+	if err != nil && !isRangeError(err) {
+		return 0, 0
+	}
+	return f, j
+}
+
+// scanDigits scans digits with at most one point from s[j:], returning the
+// end and the count of digits.
+func scanDigits(s string, j int, digit func(byte) bool) (int, int) {
+	digits := 0
+	for j < len(s) && digit(s[j]) {
+		j++
+		digits++
+	}
+	if j < len(s) && s[j] == '.' {
+		j++
+		for j < len(s) && digit(s[j]) {
+			j++
+			digits++
+		}
+	}
+	return j, digits
+}
+
+// scanExponent scans an exponent (marker, optional sign, decimal digits) at
+// s[j:]; without one it returns j and false.
+func scanExponent(s string, j int, marker byte) (int, bool) {
+	if j >= len(s) || s[j]|0x20 != marker {
+		return j, false
+	}
+	k := j + 1
+	if k < len(s) && (s[k] == '+' || s[k] == '-') {
+		k++
+	}
+	if k >= len(s) || !isDigit(s[k]) {
+		return j, false
+	}
+	for k < len(s) && isDigit(s[k]) {
+		k++
+	}
+	return k, true
+}
+
+func isRangeError(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isHex(c byte) bool   { return isDigit(c) || (c|0x20) >= 'a' && (c|0x20) <= 'f' }
+func isAlnum(c byte) bool { return isDigit(c) || (c|0x20) >= 'a' && (c|0x20) <= 'z' }
+
+// newLib builds a library table from its functions.
+func newLib(L *lua.LState, funcs map[string]lua.LGFunction) *lua.LTable {
+	t := L.CreateTable(0, len(funcs)+4)
+	for name, fn := range funcs {
+		t.RawSetString(name, L.NewFunction(fn))
+	}
+	return t
+}
