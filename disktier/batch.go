@@ -58,6 +58,13 @@ func (b *Batch) Commit() error {
 	if err := b.w.finishCounts(); err != nil {
 		return err
 	}
+	n, known, err := readElems(b.b)
+	if err != nil {
+		return err
+	}
+	if err := b.w.finishElems(known, n); err != nil {
+		return err
+	}
 	if err := b.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("disktier: commit: %w", err)
 	}

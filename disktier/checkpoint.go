@@ -182,6 +182,9 @@ type Checkpoint struct {
 	rec   Record // Keys and Deletes are the parts' sums, taken by Finish
 	parts []*part
 	files []string // every part's files, then the system file (Finish)
+	// The elemsKey bound of the store before the checkpoint, if known.
+	elemsKnown bool
+	elemsBase  int64
 }
 
 // part is the share of a checkpoint covering slots [from, to) of every
@@ -276,7 +279,14 @@ func (s *Store) NewCheckpointParts(dir string, rec Record, n int) (*Checkpoint, 
 	if err != nil {
 		return nil, err
 	}
-	c := &Checkpoint{s: s, dir: dir, rec: rec, parts: make([]*part, n)}
+	elems, known, err := readElems(s.db)
+	if err != nil {
+		return nil, err
+	}
+	if !known && len(stored) == 0 {
+		known = true // an empty store: no key has sub-keys
+	}
+	c := &Checkpoint{s: s, dir: dir, rec: rec, parts: make([]*part, n), elemsKnown: known, elemsBase: elems}
 	for i := range c.parts {
 		name := fmt.Sprintf("ckpt-%06d-aside.spill", rec.Seq)
 		if i > 0 {
@@ -286,6 +296,8 @@ func (s *Store) NewCheckpointParts(dir string, rec Record, n int) (*Checkpoint, 
 			written: make(slotSets), sp: newSpill(s.fs, s.fs.PathJoin(dir, name))}
 		p.w = newWriter(s.db, dataSink{p}, nil)
 		p.w.stored = stored
+		p.w.counts = make(map[slotID]int64)
+		p.w.elemsFree = known && elems == 0
 		c.parts[i] = p
 	}
 	return c, nil
@@ -385,6 +397,21 @@ func (c *Checkpoint) Delete(db int, key []byte) error {
 	}
 	p.deletes++
 	return p.w.delete(db, key)
+}
+
+// SetSlotCount gives the number of keys slot of db holds once the
+// checkpoint is ingested, as the caller knows it (the keyspace: the keys in
+// memory plus the cold ones): the checkpoint writes it as the slot's count
+// instead of counting new and deleted keys, and when the store holds no
+// key under sub-keys (its bound of them is 0), the keys written to the slot
+// need no lookup of their previous records. Call it before writing the
+// slot (in place or inside WriteAside); it must be exact.
+func (c *Checkpoint) SetSlotCount(db, slot int, n int64) error {
+	if slot < 0 || slot >= memtier.NumSlots || n < 0 {
+		return fmt.Errorf("disktier: count %d of slot %d of db %d", n, slot, db)
+	}
+	c.part(slot).w.counts[slotID{db, slot}] = n
+	return nil
 }
 
 // DeleteSlots deletes every key of slots [from, to) of db as stored by the
@@ -496,6 +523,10 @@ func (c *Checkpoint) Finish() ([]string, error) {
 			for id, d := range p.w.deltas {
 				w.deltas[id] += d
 			}
+			for id, n := range p.w.counts {
+				w.counts[id] = n
+			}
+			w.elems += p.w.elems
 			for db, spans := range p.w.cleared {
 				w.cleared[db] = append(w.cleared[db], spans...)
 			}
@@ -514,6 +545,9 @@ func (c *Checkpoint) Finish() ([]string, error) {
 		return nil, err
 	}
 	if err := sys.Set(checkpointKey, c.rec.encode()); err != nil {
+		return nil, err
+	}
+	if err := w.finishElems(c.elemsKnown, c.elemsBase); err != nil { // sorts after the Record
 		return nil, err
 	}
 	if err := sys.Close(); err != nil {

@@ -34,10 +34,12 @@ const (
 )
 
 // The system records. sysCount·db·slot holds the number of keys of that
-// slot of that database (uvarint); sysCheckpoint holds the Record.
+// slot of that database (uvarint); sysCheckpoint holds the Record;
+// sysElems holds a bound on the keys stored under sub-keys (uvarint).
 const (
 	sysCount      byte = 'n'
 	sysCheckpoint byte = 'r'
+	sysElems      byte = 'x'
 )
 
 // slotPrefixLen is the length of space · db · slot.
@@ -93,6 +95,13 @@ func countRange(db int) (start, end []byte) {
 
 // checkpointKey is the system key of the checkpoint Record.
 var checkpointKey = []byte{spaceSystem, sysCheckpoint}
+
+// elemsKey is the system key of the bound on the number of keys stored
+// under sub-keys (LayoutElems), in every database: it only grows (a
+// deletion or a change of layout leaves it), so 0 proves that no key has
+// sub-keys. A store without it (written before it existed, or by a batch
+// first) proves nothing.
+var elemsKey = []byte{spaceSystem, sysElems}
 
 // parseDataKey splits a data key into its database, slot, user key, kind
 // and the rest (the element), all aliasing k. ok is false for keys that are

@@ -48,6 +48,17 @@ type writer struct {
 	// without a point read. nil means unknown (a batch, whose reads see
 	// its own writes): every key is looked up.
 	stored slotSets
+	// counts are the slots' key counts after the writes, as the caller
+	// (the keyspace) knows them (SetSlotCount): they replace the counting
+	// of new and deleted keys. elemsFree says r holds no key under
+	// sub-keys (its elemsKey bound is 0): then a key of a counted slot
+	// needs no lookup at all, its old records being one metadata record
+	// if any.
+	counts    map[slotID]int64
+	elemsFree bool
+	// elems counts the keys written under sub-keys, for the elemsKey
+	// bound.
+	elems int64
 	// it, with stored set, is one iterator over r reused for every lookup
 	// (r does not change under a checkpoint): the walker asks for keys in
 	// increasing order, so a seek starts from where the last one ended
@@ -75,6 +86,14 @@ func (w *writer) isCleared(db, slot int) bool {
 func (w *writer) current(db, slot int, key []byte) (Meta, bool, error) {
 	if (w.stored != nil && !w.stored.has(db, slot)) || w.isCleared(db, slot) {
 		return Meta{}, false, nil
+	}
+	if w.elemsFree {
+		if _, ok := w.counts[slotID{db, slot}]; ok {
+			// Present or not, an inline record at most: a put needs no
+			// range deletion, a deletion one point deletion, and the
+			// slot's count is the caller's.
+			return Meta{Layout: LayoutInline}, true, nil
+		}
 	}
 	if w.stored != nil {
 		return w.seekMeta(db, slot, key)
@@ -166,6 +185,7 @@ func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) erro
 		return err
 	}
 	if m.Layout == LayoutElems {
+		w.elems++
 		for _, e := range elements(o) {
 			if err := w.data.set(append(append(base[:n:n], kindElem), e.elem...), e.val); err != nil {
 				return err
@@ -194,6 +214,7 @@ func (w *writer) putFields(db int, key []byte, o *memtier.Object, expireAt int64
 		return w.put(db, key, o, expireAt)
 	}
 	m.Layout = LayoutElems
+	w.elems++ // counted again: the bound only needs to stay above the truth
 	base := appendKeyBase(w.kbuf[:0], db, slot, key)
 	w.kbuf = base
 	n := len(base)
@@ -278,11 +299,14 @@ func (w *writer) finishCounts() error {
 			}
 		}
 	}
-	ids := make([]slotID, 0, len(w.deltas))
+	ids := make([]slotID, 0, len(w.deltas)+len(w.counts))
 	for id, d := range w.deltas {
-		if d != 0 {
+		if _, counted := w.counts[id]; d != 0 && !counted {
 			ids = append(ids, id)
 		}
+	}
+	for id := range w.counts {
+		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool {
 		if ids[i].db != ids[j].db {
@@ -291,8 +315,11 @@ func (w *writer) finishCounts() error {
 		return ids[i].slot < ids[j].slot
 	})
 	for _, id := range ids {
-		n := w.deltas[id]
-		if !w.isCleared(id.db, id.slot) && (w.stored == nil || w.stored.has(id.db, id.slot)) {
+		n, counted := w.counts[id]
+		if !counted {
+			n = w.deltas[id]
+		}
+		if !counted && !w.isCleared(id.db, id.slot) && (w.stored == nil || w.stored.has(id.db, id.slot)) {
 			c, err := readCount(w.r, id.db, id.slot)
 			if err != nil {
 				return err
@@ -313,6 +340,30 @@ func (w *writer) finishCounts() error {
 		}
 	}
 	return nil
+}
+
+// finishElems writes the elemsKey bound after the writes: the stored
+// bound plus the keys written under sub-keys, when the stored bound is
+// known (known, base); an unknown bound stays unknown (no record).
+func (w *writer) finishElems(known bool, base int64) error {
+	if !known {
+		return nil
+	}
+	return w.sys.set(elemsKey, binary.AppendUvarint(nil, uint64(base+w.elems)))
+}
+
+// readElems reads the elemsKey bound; ok is false when r has none.
+func readElems(r pebble.Reader) (n int64, ok bool, err error) {
+	v, closer, err := r.Get(elemsKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("disktier: sub-key bound: %w", err)
+	}
+	defer closer.Close()
+	n, err = decodeCount(v)
+	return n, err == nil, err
 }
 
 // countKeyEnd is the exclusive end of the count records of slots [.., to).

@@ -84,9 +84,12 @@ type SlotEntry struct {
 // SlotWriter receives the keys of one slot that a checkpoint writes, with
 // the slot's lock held: the objects must be encoded before it returns.
 // rewrite asks for every key the disk holds in the slot to be deleted
-// first. Entries come in no particular order.
+// first. keys is how many keys the slot holds once written: the keys in
+// memory plus the cold ones (a clean key in memory is on disk as it is, a
+// cold key is on disk, and every other change is among the entries).
+// Entries come in no particular order.
 type SlotWriter interface {
-	WriteSlot(db, slot int, rewrite bool, entries []SlotEntry) error
+	WriteSlot(db, slot int, rewrite bool, keys int64, entries []SlotEntry) error
 }
 
 // AsideFunc writes a slot out of order for the running checkpoint: it is
@@ -447,7 +450,7 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 			entries = append(entries, e)
 		}
 	}
-	if err := w.WriteSlot(db.id, s, sd.rewrite, entries); err != nil {
+	if err := w.WriteSlot(db.id, s, sd.rewrite, int64(len(sd.keys))+sd.cold, entries); err != nil {
 		return err
 	}
 	db.ks.Persist.DirtyKeys.Add(-int64(len(sd.dirty)))

@@ -278,7 +278,7 @@ const entryBytes = int64(unsafe.Sizeof(memtier.SlotEntry{}) + unsafe.Sizeof([]by
 
 // WriteSlot implements memtier.SlotWriter: the keys in Pebble's order,
 // after the deletion of the whole slot when it is rewritten.
-func (w slotWriter) WriteSlot(db, slot int, rewrite bool, entries []memtier.SlotEntry) error {
+func (w slotWriter) WriteSlot(db, slot int, rewrite bool, keys int64, entries []memtier.SlotEntry) error {
 	r := w.r
 	part := r.ck.PartOf(slot)
 	if w.lock {
@@ -295,6 +295,9 @@ func (w slotWriter) WriteSlot(db, slot int, rewrite bool, entries []memtier.Slot
 		return 1
 	})
 	r.notePeak(part, slot, int64(cap(entries))*entryBytes)
+	if err := r.ck.SetSlotCount(db, slot, keys); err != nil {
+		return err
+	}
 	if rewrite {
 		if err := r.ck.DeleteSlots(db, slot, slot+1); err != nil {
 			return err
