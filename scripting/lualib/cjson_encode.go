@@ -44,6 +44,9 @@ func (e *jsonEncoder) fail(typ, reason string) {
 
 // value is json_append_data; top simulates the Lua stack of the C encoder.
 func (e *jsonEncoder) value(v lua.LValue, depth, top int) {
+	if e.buf.Len() > MaxOutputBytes {
+		raise(e.L, "Cannot serialise, output larger than %d bytes", MaxOutputBytes)
+	}
 	switch x := v.(type) {
 	case lua.LString:
 		e.str(string(x))

@@ -7,12 +7,6 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// MaxOutputBytes bounds the string one cjson.encode or cmsgpack.pack call may
-// build. Redis has no such bound; without it a table that holds itself many
-// times (t = {t, t, t}) makes the encoders run for ever, since both walk
-// repeated references again at every level down to their depth limit.
-var MaxOutputBytes = 512 << 20
-
 // cmsgpackMaxNesting is LUACMSGPACK_MAX_NESTING: tables deeper than this
 // pack as nil, which is how self-referencing tables terminate.
 const cmsgpackMaxNesting = 16

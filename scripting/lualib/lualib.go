@@ -14,6 +14,37 @@
 //   - The functions never read their own library table after it is built:
 //     settings live in Go closures, so the scripting engine may make the
 //     tables read-only right after Open.
+//
+// For the engine: Open(L) sets the four globals; OpenCJSON, OpenCMsgpack,
+// OpenBit and OpenStruct set one each; NewCJSON, NewCMsgpack, NewBit and
+// NewStruct return a table without setting a global. cjson's settings
+// (encode_max_depth and the rest) belong to its table's closures and last as
+// long as the state, as in Redis, where they last until SCRIPT FLUSH. Errors
+// are raised as luaL_error does, prefixed with the calling Lua function's
+// position, so the chunk should be named "user_script" to read like Redis.
+// Redis lets a C function return up to 8000 values; gopher-lua's default
+// registry (5120 slots) fails before that with "registry overflow", so the
+// engine should create its states with lua.Options{RegistrySize: 20480,
+// RegistryMaxSize: 262144} or similar.
+//
+// Known differences from Redis:
+//   - Table traversal order is gopher-lua's (array part, then keys in
+//     insertion order), not Lua 5.1's hash order, so objects from cjson.encode
+//     and maps from cmsgpack.pack with several keys list them in another
+//     order (the same set of keys and values).
+//   - cjson.null is a full userdata rather than a NULL lightuserdata: type()
+//     is "userdata" and it compares equal only to itself, as in Redis, but
+//     tostring shows an address rather than "userdata: (nil)".
+//   - A library function called directly by pcall (pcall(bit.tobit)) names
+//     itself in argument errors and takes the position of the nearest Lua
+//     caller; Lua 5.1 says "bad argument #1 to '?'" without a position.
+//   - cmsgpack.unpack refuses a map whose integer keys would make gopher-lua
+//     fill its array part far beyond the input's size ("MessagePack map key N
+//     too sparse to decode"): gopher-lua stores t[k] for 1 <= k < 2^26 in an
+//     array padded with nils up to k.
+//   - cjson.encode and cmsgpack.pack stop at MaxOutputBytes of output.
+//   - cjson.encode_keep_buffer records its setting but changes nothing: each
+//     encode builds its result in a fresh buffer.
 package lualib
 
 import (
@@ -28,6 +59,13 @@ import (
 // maxCStack is Lua 5.1's LUAI_MAXCSTACK: lua_checkstack fails when a C function
 // would hold more than this many slots above its base.
 const maxCStack = 8000
+
+// MaxOutputBytes bounds the string one cjson.encode or cmsgpack.pack call may
+// build. Redis has no such bound; without it a table that holds itself many
+// times (t = {t, t, t}) makes the encoders run for ever, since both walk
+// repeated references again at every level down to their depth limit.
+// Set it before scripts run; it is read without synchronisation.
+var MaxOutputBytes = 512 << 20
 
 // Open registers cjson, cmsgpack, bit and struct as globals, as Redis does.
 func Open(L *lua.LState) {
