@@ -108,6 +108,7 @@ type checkpointState struct {
 
 	mu      sync.Mutex
 	err     error         // first front-run failure
+	failed  atomic.Bool   // err is set: the walker asks at every slot
 	written []writtenSlot // slots holding pending state
 }
 
@@ -402,6 +403,7 @@ func (ks *Keyspace) BeginCheckpoint(aside AsideFunc) uint32 {
 	ck.epoch++
 	ck.aside = aside
 	ck.err = nil
+	ck.failed.Store(false)
 	ck.written = ck.written[:0]
 	ck.running.Store(true)
 	return ck.epoch
@@ -517,6 +519,7 @@ func (db *DB) frontRun(s int) {
 		ck.mu.Lock()
 		if ck.err == nil {
 			ck.err = err
+			ck.failed.Store(true)
 		}
 		ck.mu.Unlock()
 	}
@@ -525,6 +528,9 @@ func (db *DB) frontRun(s int) {
 // CheckpointErr is the first error of a front-run write of the running
 // checkpoint, which must then be abandoned.
 func (ks *Keyspace) CheckpointErr() error {
+	if !ks.ck.failed.Load() {
+		return nil
+	}
 	ks.ck.mu.Lock()
 	defer ks.ck.mu.Unlock()
 	return ks.ck.err

@@ -214,7 +214,9 @@ func (c *Checkpointer) walk(r *run) ([]string, error) {
 // walkPart writes part i's slots of every database, in key order, until
 // stop is set.
 func (c *Checkpointer) walkPart(r *run, i int, stop *atomic.Bool) error {
-	w := slotWriter{r: r, lock: true}
+	// One interface value for the whole walk: converting the struct at
+	// each of the slots allocates.
+	var w memtier.SlotWriter = slotWriter{r: r, lock: true}
 	from, to := r.ck.PartSlots(i)
 	for db := 0; db < c.KS.NumDBs(); db++ {
 		for s := from; s < to; s++ {
