@@ -157,12 +157,10 @@ func (e *jsonEncoder) array(t *lua.LTable, n, depth, top int) {
 
 func (e *jsonEncoder) object(t *lua.LTable, depth, top int) {
 	e.buf.WriteByte('{')
-	first := true
-	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
-		if !first {
+	for i, k := range luaNextOrder(t) {
+		if i > 0 {
 			e.buf.WriteByte(',')
 		}
-		first = false
 		switch key := k.(type) {
 		case lua.LNumber:
 			e.buf.WriteByte('"')
@@ -174,7 +172,7 @@ func (e *jsonEncoder) object(t *lua.LTable, depth, top int) {
 		default:
 			e.fail(k.Type().String(), "table key must be a number or string")
 		}
-		e.value(v, depth, top+2)
+		e.value(t.RawGet(k), depth, top+2)
 	}
 	e.buf.WriteByte('}')
 }

@@ -181,14 +181,11 @@ func (e *msgpackEncoder) array(t *lua.LTable, level int) {
 }
 
 func (e *msgpackEncoder) mapping(t *lua.LTable, level int) {
-	n := 0
-	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
-		n++
-	}
-	e.header(n, 0x80, 0xde, 0xdf)
-	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {
+	keys := luaNextOrder(t)
+	e.header(len(keys), 0x80, 0xde, 0xdf)
+	for _, k := range keys {
 		e.value(k, level+1)
-		e.value(v, level+1)
+		e.value(t.RawGet(k), level+1)
 	}
 }
 

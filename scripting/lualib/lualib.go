@@ -28,10 +28,12 @@
 // RegistryMaxSize: 262144} or similar.
 //
 // Known differences from Redis:
-//   - Table traversal order is gopher-lua's (array part, then keys in
-//     insertion order), not Lua 5.1's hash order, so objects from cjson.encode
-//     and maps from cmsgpack.pack with several keys list them in another
-//     order (the same set of keys and values).
+//   - cjson.encode and cmsgpack.pack list an object's keys in the order
+//     Lua 5.1's next() gives for the same keys inserted one by one (see
+//     luaNextOrder), which is Redis's order for tables filled key by key
+//     and for decoded ones, but may differ for a constructor with colliding
+//     keys ({name=..., age=..., city=...}) or integer keys mixed with others
+//     (gopher-lua does not keep when they were set).
 //   - cjson.null is a full userdata rather than a NULL lightuserdata: type()
 //     is "userdata" and it compares equal only to itself, as in Redis, but
 //     tostring shows an address rather than "userdata: (nil)".
