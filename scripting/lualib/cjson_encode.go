@@ -157,7 +157,7 @@ func (e *jsonEncoder) array(t *lua.LTable, n, depth, top int) {
 
 func (e *jsonEncoder) object(t *lua.LTable, depth, top int) {
 	e.buf.WriteByte('{')
-	for i, k := range luaNextOrder(t) {
+	for i, k := range NextOrder(t) {
 		if i > 0 {
 			e.buf.WriteByte(',')
 		}

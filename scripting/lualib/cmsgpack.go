@@ -181,7 +181,7 @@ func (e *msgpackEncoder) array(t *lua.LTable, level int) {
 }
 
 func (e *msgpackEncoder) mapping(t *lua.LTable, level int) {
-	keys := luaNextOrder(t)
+	keys := NextOrder(t)
 	e.header(len(keys), 0x80, 0xde, 0xdf)
 	for _, k := range keys {
 		e.value(k, level+1)

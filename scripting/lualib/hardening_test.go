@@ -2,7 +2,9 @@ package lualib
 
 import (
 	"errors"
+	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -194,4 +196,45 @@ func FuzzBit(f *testing.F) {
 			runFuzzCall(t, "bit", fn, lua.LNumber(x), lua.LNumber(n))
 		}
 	})
+}
+
+// TestNextOrderIsAPermutation checks on random tables that NextOrder lists
+// every key exactly once, whatever the mix of key types and sizes.
+func TestNextOrderIsAPermutation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	L := lua.NewState()
+	defer L.Close()
+	for round := 0; round < 500; round++ {
+		tb := L.NewTable()
+		n := rng.IntN(200)
+		for i := 0; i < n; i++ {
+			var k lua.LValue
+			switch rng.IntN(6) {
+			case 0:
+				k = lua.LNumber(rng.IntN(300) + 1)
+			case 1:
+				k = lua.LNumber(rng.NormFloat64() * 1e6)
+			case 2:
+				k = lua.LBool(rng.IntN(2) == 0)
+			case 3:
+				k = L.NewTable()
+			default:
+				k = lua.LString(strconv.Itoa(rng.IntN(1000)))
+			}
+			tb.RawSet(k, lua.LNumber(i))
+		}
+		want := map[lua.LValue]bool{}
+		tb.ForEach(func(k, _ lua.LValue) { want[k] = true })
+		got := NextOrder(tb)
+		seen := map[lua.LValue]bool{}
+		for _, k := range got {
+			if seen[k] || !want[k] {
+				t.Fatalf("round %d: key %v listed twice or not in the table", round, k)
+			}
+			seen[k] = true
+		}
+		if len(seen) != len(want) {
+			t.Fatalf("round %d: %d keys listed, table has %d", round, len(seen), len(want))
+		}
+	}
 }

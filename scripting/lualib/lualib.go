@@ -30,7 +30,7 @@
 // Known differences from Redis:
 //   - cjson.encode and cmsgpack.pack list an object's keys in the order
 //     Lua 5.1's next() gives for the same keys inserted one by one (see
-//     luaNextOrder), which is Redis's order for tables filled key by key
+//     NextOrder), which is Redis's order for tables filled key by key
 //     and for decoded ones, but may differ for a constructor with colliding
 //     keys ({name=..., age=..., city=...}) or integer keys mixed with others
 //     (gopher-lua does not keep when they were set).

@@ -6,9 +6,10 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// luaNextOrder returns t's keys in the order Lua 5.1's next() would list
+// NextOrder returns t's keys in the order Lua 5.1's next() would list
 // them, so that cjson.encode and cmsgpack.pack write objects and maps in the
-// order Redis writes them. gopher-lua keeps keys in insertion order and
+// order Redis writes them (the scripting engine may use it for next and
+// pairs too). gopher-lua keeps keys in insertion order and
 // forgets how the table was built, so the order is that of a Lua 5.1 table
 // into which the same keys were inserted one by one, in gopher-lua's order:
 // exact for tables filled key by key (t.a = 1, cjson.decode, cmsgpack.unpack)
@@ -16,7 +17,7 @@ import (
 // {a=1, b=2} presizes the table, so colliding keys may come out in another
 // order. Keys hashed by address in Lua (tables, functions, userdata) have no
 // reproducible order there; here they take their insertion index.
-func luaNextOrder(t *lua.LTable) []lua.LValue {
+func NextOrder(t *lua.LTable) []lua.LValue {
 	var s luaTableSim
 	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
 		s.set(k)
