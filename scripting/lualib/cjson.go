@@ -29,7 +29,15 @@ type cjsonLib struct{ cfg *cjsonConfig }
 // is a userdata that every decode of a JSON null returns and encode writes as
 // null; it is shared by the tables cjson.new makes from this one.
 func NewCJSON(L *lua.LState) *lua.LTable {
-	return newCJSON(L, L.NewUserData())
+	null := L.NewUserData()
+	// Redis's cjson.null is a NULL lightuserdata, which prints as below.
+	mt := L.CreateTable(0, 1)
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString("userdata: (nil)"))
+		return 1
+	}))
+	null.Metatable = mt
+	return newCJSON(L, null)
 }
 
 func newCJSON(L *lua.LState, null *lua.LUserData) *lua.LTable {

@@ -35,8 +35,9 @@
 //     keys ({name=..., age=..., city=...}) or integer keys mixed with others
 //     (gopher-lua does not keep when they were set).
 //   - cjson.null is a full userdata rather than a NULL lightuserdata: type()
-//     is "userdata" and it compares equal only to itself, as in Redis, but
-//     tostring shows an address rather than "userdata: (nil)".
+//     is "userdata", it compares equal only to itself and prints as
+//     "userdata: (nil)", as in Redis, but it has a metatable (for that
+//     __tostring) where Redis's has none.
 //   - A library function called directly by pcall (pcall(bit.tobit)) names
 //     itself in argument errors and takes the position of the nearest Lua
 //     caller; Lua 5.1 says "bad argument #1 to '?'" without a position.
