@@ -13,6 +13,7 @@ import (
 // stay right when one batch touches a key twice. A Batch is used by one
 // goroutine and committed or closed once.
 type Batch struct {
+	s *Store
 	b *pebble.Batch
 	w *writer
 }
@@ -28,7 +29,7 @@ func (s batchSink) delRange(start, end []byte) error { return s.b.DeleteRange(st
 func (s *Store) NewBatch() *Batch {
 	b := s.db.NewIndexedBatch()
 	sk := batchSink{b}
-	return &Batch{b: b, w: newWriter(b, sk, sk)}
+	return &Batch{s: s, b: b, w: newWriter(b, sk, sk)}
 }
 
 // Put stores key's whole value and expiry (absolute Unix ms, 0 for none),
@@ -68,6 +69,7 @@ func (b *Batch) Commit() error {
 	if err := b.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("disktier: commit: %w", err)
 	}
+	b.s.changes.Add(1)
 	return nil
 }
 

@@ -584,5 +584,6 @@ func (s *Store) IngestCheckpoint(files []string) error {
 	if err := s.db.Ingest(context.Background(), files); err != nil {
 		return fmt.Errorf("disktier: ingest checkpoint: %w", err)
 	}
+	s.changes.Add(1)
 	return nil
 }

@@ -121,6 +121,84 @@ func (s *Store) LoadSlot(db, slot int, fn func(key []byte, o *memtier.Object, ex
 	return nil
 }
 
+// SlotReader loads whole slots of one database, in increasing slot order,
+// through one iterator: what LoadSlot does for each slot, without building
+// an iterator per slot (the warm-up reads every slot in turn). The iterator
+// is reopened when the store changed since it was opened (a checkpoint was
+// ingested): a slot is read from a view no older than the last change
+// committed before Load was called, as LoadSlot reads it. A SlotReader is
+// used by one goroutine; Close it.
+type SlotReader struct {
+	s       *Store
+	db      int
+	it      *pebble.Iterator
+	changes uint64 // the store's change count when it was opened
+	last    int    // the last slot loaded, -1 before the first
+	key     []byte
+	base    []byte
+}
+
+// NewSlotReader returns a reader of the slots of database db.
+func (s *Store) NewSlotReader(db int) *SlotReader { return &SlotReader{s: s, db: db, last: -1} }
+
+// Load calls fn for each key of slot with its value and expiry, as
+// LoadSlot does. Slots ascend from call to call; a slot at or before the
+// previous one costs a seek.
+func (r *SlotReader) Load(slot int, fn func(key []byte, o *memtier.Object, expireAt int64) bool) error {
+	if slot < 0 || slot >= memtier.NumSlots {
+		return fmt.Errorf("disktier: load slot %d of db %d: no such slot", slot, r.db)
+	}
+	lo, hi := slotRange(r.db, slot, slot+1)
+	if n := r.s.changes.Load(); r.it == nil || n != r.changes {
+		if err := r.Close(); err != nil {
+			return err
+		}
+		start, end := dbRange(r.db)
+		it, err := r.s.db.NewIter(&pebble.IterOptions{LowerBound: start, UpperBound: end})
+		if err != nil {
+			return fmt.Errorf("disktier: load slot %d of db %d: %w", slot, r.db, err)
+		}
+		r.it, r.changes, r.last = it, n, -1
+	}
+	// After the previous slot the iterator rests on the first record past
+	// it: a later slot starts there unless that record is before it.
+	valid := r.it.Valid()
+	if !valid || slot <= r.last || bytes.Compare(r.it.Key(), lo) < 0 {
+		valid = r.it.SeekGE(lo)
+	}
+	r.last = slot
+	var err error
+	for valid && bytes.Compare(r.it.Key(), hi) < 0 {
+		var o *memtier.Object
+		var expireAt int64
+		r.key, r.base, o, expireAt, valid, err = loadNext(r.it, r.key, r.base)
+		if err != nil || !fn(r.key, o, expireAt) {
+			break
+		}
+	}
+	if err == nil {
+		err = r.it.Error()
+	}
+	if err != nil {
+		r.Close()
+		return fmt.Errorf("disktier: load slot %d of db %d: %w", slot, r.db, err)
+	}
+	return nil
+}
+
+// Close releases the reader's iterator; the reader may be used again.
+func (r *SlotReader) Close() error { return closeIter(&r.it) }
+
+// closeIter closes *it, if open, and forgets it.
+func closeIter(it **pebble.Iterator) error {
+	if *it == nil {
+		return nil
+	}
+	err := (*it).Close()
+	*it = nil
+	return err
+}
+
 // loadNext decodes the key whose metadata record it is positioned at, with
 // its sub-keys, leaving it on the next key's first record (valid false at
 // the end). key and base are scratch buffers returned refilled with the

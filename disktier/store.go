@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -106,6 +107,10 @@ type Store struct {
 	opts Options
 	// closed makes Close idempotent (Pebble panics on a second Close).
 	closed bool
+	// changes counts the commits that changed the store (ingestions,
+	// batches), incremented once each has returned: a SlotReader whose
+	// iterator predates a change reopens it.
+	changes atomic.Uint64
 }
 
 // Open opens (creating if needed) the store in dir.

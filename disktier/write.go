@@ -133,14 +133,7 @@ func (w *writer) seekMeta(db, slot int, key []byte) (Meta, bool, error) {
 }
 
 // close releases the writer's iterator.
-func (w *writer) close() error {
-	if w.it == nil {
-		return nil
-	}
-	err := w.it.Close()
-	w.it = nil
-	return err
-}
+func (w *writer) close() error { return closeIter(&w.it) }
 
 // prepare returns what a write of o under key needs: the key's slot, its
 // stored metadata (had false when absent) and o's new metadata.

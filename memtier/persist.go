@@ -298,8 +298,33 @@ func (db *DB) adopt(sd *slotData, key string, o *Object, expireAt int64) {
 	db.ks.Persist.ColdKeys.Add(-1)
 }
 
+// SlotLoader reads whole slots of one database in increasing slot order
+// (the warm-up): LoadSlot's job for many slots, through one reader. Load
+// must read a slot from a view of the disk tier no older than the last
+// checkpoint whose ingestion had returned when Load was called.
+type SlotLoader interface {
+	Load(slot int, fn func(key []byte, o *Object, expireAt int64) bool) error
+	Close() error
+}
+
+// SlotLoaderStore is a ColdStore that also reads slots in sequence.
+type SlotLoaderStore interface {
+	NewSlotLoader(db int) SlotLoader
+}
+
 // loadSlot faults in every cold key of slot s. Caller holds its lock.
 func (db *DB) loadSlot(s int) {
+	db.loadSlotFrom(s, func(fn func(key []byte, o *Object, expireAt int64) bool) error {
+		return db.ks.cold.LoadSlot(db.id, s, fn)
+	})
+}
+
+// loadSlotFrom is loadSlot reading the slot through load. Caller holds the
+// slot's lock, so a checkpoint cannot end between the disk's view and the
+// tombstones checked against it: a loader whose view predates the last
+// ingestion sees the slot's pending tombstones still in place, since
+// EndCheckpoint clears them under this lock after the ingestion returned.
+func (db *DB) loadSlotFrom(s int, load func(fn func(key []byte, o *Object, expireAt int64) bool) error) {
 	sd := &db.slots[s]
 	if sd.cold == 0 {
 		return
@@ -307,7 +332,7 @@ func (db *DB) loadSlot(s int) {
 	if sd.keys == nil {
 		sd.keys = make(map[string]*Object, sd.cold) // no growing while loading
 	}
-	err := db.ks.cold.LoadSlot(db.id, s, func(key []byte, o *Object, expireAt int64) bool {
+	err := load(func(key []byte, o *Object, expireAt int64) bool {
 		if _, ok := sd.keys[string(key)]; !ok && !sd.tombstoned(key) {
 			db.adopt(sd, string(key), o, expireAt)
 		}
@@ -392,6 +417,51 @@ func (ks *Keyspace) WarmSlot(i, s int) int64 {
 	n := db.slots[s].cold
 	db.loadSlot(s)
 	return n
+}
+
+// Warmer faults in the cold keys of one database slot by slot, through
+// one reader of the disk tier when it can read slots in sequence (a
+// SlotLoaderStore): the warm-up's loop. It is used by one goroutine, slots
+// ascending; Close it.
+type Warmer struct {
+	ks *Keyspace
+	db *DB
+	r  SlotLoader // nil: LoadSlot per slot
+}
+
+// NewWarmer returns a Warmer of database i.
+func (ks *Keyspace) NewWarmer(i int) *Warmer {
+	w := &Warmer{ks: ks, db: ks.dbs[i]}
+	if ls, ok := ks.cold.(SlotLoaderStore); ok {
+		w.r = ls.NewSlotLoader(i)
+	}
+	return w
+}
+
+// WarmSlot is Keyspace.WarmSlot of slot s of the Warmer's database.
+func (w *Warmer) WarmSlot(s int) int64 {
+	ks := w.ks
+	ks.wide.RLock()
+	defer ks.wide.RUnlock()
+	ks.slots[s].Lock()
+	defer ks.slots[s].Unlock()
+	n := w.db.slots[s].cold
+	if w.r == nil {
+		w.db.loadSlot(s)
+	} else {
+		w.db.loadSlotFrom(s, func(fn func(key []byte, o *Object, expireAt int64) bool) error {
+			return w.r.Load(s, fn)
+		})
+	}
+	return n
+}
+
+// Close releases the Warmer's reader.
+func (w *Warmer) Close() error {
+	if w.r == nil {
+		return nil
+	}
+	return w.r.Close()
 }
 
 // BeginCheckpoint starts checkpoint epoch at this point in time P: from now

@@ -466,20 +466,25 @@ func (p *persistence) warmUp(budget int64) {
 	for i := range n {
 		from, to := i*memtier.NumSlots/n, (i+1)*memtier.NumSlots/n
 		wg.Go(func() {
-			for db := 0; db < ks.NumDBs(); db++ {
+			for db := 0; db < ks.NumDBs() && !stop.Load(); db++ {
+				w := ks.NewWarmer(db)
 				for s := from; s < to; s++ {
 					if stop.Load() || p.srv.ctx.Err() != nil || ks.Persist.ColdKeys.Load() == 0 {
-						return
+						stop.Store(true)
+						break
 					}
 					if budget > 0 && s%64 == 0 {
 						if used, _ := commands.MemoryUsage(); int64(used) >= budget {
 							if !stop.Swap(true) {
 								p.srv.log.Info("warm-up stopped at its memory budget", "budget", budget)
 							}
-							return
+							break
 						}
 					}
-					p.warmedKey.Add(p.warmSlot(db, s))
+					p.warmedKey.Add(p.warmSlot(w, s))
+				}
+				if err := w.Close(); err != nil {
+					p.srv.log.Warn("warm-up reader not closed", "db", db, "err", err)
 				}
 			}
 		})
@@ -491,7 +496,7 @@ func (p *persistence) warmUp(budget int64) {
 
 // warmSlot loads one slot, logging (not failing on) a disk error: the keys
 // stay cold and a client reading one gets the error.
-func (p *persistence) warmSlot(db, s int) (n int64) {
+func (p *persistence) warmSlot(w *memtier.Warmer, s int) (n int64) {
 	defer func() {
 		if v := recover(); v != nil {
 			de, ok := v.(*memtier.DiskError)
@@ -501,7 +506,7 @@ func (p *persistence) warmSlot(db, s int) (n int64) {
 			p.srv.log.Error("warm-up cannot read a slot", "err", de)
 		}
 	}()
-	return p.srv.ks.WarmSlot(db, s)
+	return w.WarmSlot(s)
 }
 
 // setAppendOnly turns the AOF on or off at run time (CONFIG SET

@@ -39,3 +39,8 @@ func (c ColdStore) SlotKeys(db, slot int, fn func(key []byte, expireAt int64) bo
 func (c ColdStore) SlotCounts(db int, fn func(slot int, n int64) bool) error {
 	return c.Store.SlotCounts(db, fn)
 }
+
+// NewSlotLoader implements memtier.SlotLoaderStore.
+func (c ColdStore) NewSlotLoader(db int) memtier.SlotLoader {
+	return c.Store.NewSlotReader(db)
+}
