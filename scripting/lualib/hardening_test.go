@@ -2,6 +2,7 @@ package lualib
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -235,6 +236,36 @@ func TestNextOrderIsAPermutation(t *testing.T) {
 		}
 		if len(seen) != len(want) {
 			t.Fatalf("round %d: %d keys listed, table has %d", round, len(seen), len(want))
+		}
+	}
+}
+
+// TestFormatAndParseNumber pins the exported number helpers to Lua 5.1's
+// results in redis-server 7.0.15 (tostring(x) and tonumber(s) there).
+func TestFormatAndParseNumber(t *testing.T) {
+	for _, c := range []struct {
+		f    float64
+		want string
+	}{
+		{0.1, "0.1"}, {1e15, "1e+15"}, {1e14, "1e+14"}, {123456789012345, "1.2345678901234e+14"},
+		{math.Copysign(0, -1), "-0"}, {1.0 / 3, "0.33333333333333"}, {1e-5, "1e-05"}, {100, "100"},
+		{math.Inf(1), "inf"}, {math.Inf(-1), "-inf"},
+	} {
+		if got := FormatNumber(c.f); got != c.want {
+			t.Errorf("FormatNumber(%v) = %q, want %q", c.f, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		s    string
+		want float64
+		ok   bool
+	}{
+		{"10", 10, true}, {" 0x10 ", 16, true}, {"1e3", 1000, true}, {"  -2.5\t", -2.5, true},
+		{"1e", 0, false}, {"abc", 0, false}, {"", 0, false}, {"1 2", 0, false}, {".5", 0.5, true}, {"5.", 5, true},
+	} {
+		got, ok := ParseNumber(c.s)
+		if ok != c.ok || (ok && got != c.want) {
+			t.Errorf("ParseNumber(%q) = %v, %v; want %v, %v", c.s, got, ok, c.want, c.ok)
 		}
 	}
 }

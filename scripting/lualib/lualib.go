@@ -133,6 +133,15 @@ func toNumber(v lua.LValue) (float64, bool) {
 	return 0, false
 }
 
+// FormatNumber formats f as Lua 5.1 (and so Redis's tostring, string
+// coercion and cjson) does: C's "%.14g". gopher-lua's own tostring differs,
+// so the engine should format numbers it shows to scripts or clients here.
+func FormatNumber(f float64) string { return formatG(f, 14) }
+
+// ParseNumber reads s as Lua 5.1's lua_tonumber reads a string (luaO_str2d:
+// strtod's decimal, hexadecimal, inf and nan forms, with surrounding spaces).
+func ParseNumber(s string) (float64, bool) { return str2number(s) }
+
 // str2number is Lua 5.1's luaO_str2d.
 func str2number(s string) (float64, bool) {
 	t := strings.TrimLeft(s, " \t\n\v\f\r")
@@ -174,7 +183,7 @@ func toString(v lua.LValue) (string, bool) {
 	case lua.LString:
 		return string(x), true
 	case lua.LNumber:
-		return formatG(float64(x), 14), true
+		return FormatNumber(float64(x)), true
 	}
 	return "", false
 }
