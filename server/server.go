@@ -17,6 +17,7 @@ import (
 	"github.com/structd/structd/config"
 	"github.com/structd/structd/internal/vfs"
 	"github.com/structd/structd/memtier"
+	_ "github.com/structd/structd/scripting" // installs the Lua engine behind EVAL and SCRIPT
 )
 
 // Server is a running StructD server.

@@ -1,0 +1,158 @@
+package commands
+
+import "github.com/structd/structd/internal/resp"
+
+// Lua scripting's command entries (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and
+// SCRIPT), with Redis 7.0's arity, flags and key positions. The engine
+// lives in package scripting, which imports this one; it installs itself
+// with SetScriptEngine, and until it does the commands answer an error.
+//
+// EVAL and its forms are KeyspaceWide: a script runs with the whole
+// keyspace locked exclusively, so it is atomic with respect to every other
+// client and may touch keys it did not declare, as Redis allows. Each
+// redis.call runs through ScriptExec, which runs the command as EXEC runs
+// a queued one (InExec: no locks taken) and gathers its effects into the
+// EVAL's Ctx, so a script's writes reach the log as one unit (wrapped in
+// MULTI/EXEC when there are several), as Redis 7 replicates a script's
+// effects.
+
+// ScriptEngine runs scripts for the command handlers.
+type ScriptEngine interface {
+	// Eval runs EVAL, EVALSHA, EVAL_RO or EVALSHA_RO (c.Args as sent):
+	// byHash for the SHA forms, readOnly for the _RO forms.
+	Eval(c *Ctx, byHash, readOnly bool)
+	// ScriptLoad, ScriptExists and ScriptFlush are SCRIPT LOAD, EXISTS and
+	// FLUSH (arity checked, options parsed).
+	ScriptLoad(c *Ctx, body []byte)
+	ScriptExists(c *Ctx, shas [][]byte)
+	ScriptFlush(c *Ctx)
+}
+
+var scriptEngine ScriptEngine
+
+// SetScriptEngine installs the scripting engine (package scripting's init).
+func SetScriptEngine(e ScriptEngine) { scriptEngine = e }
+
+func init() {
+	cats := []string{"slow", "scripting"}
+	evalFlags := NoScript | Stale | SkipMonitor | NoMandatoryKeys | MovableKeys | KeyspaceWide
+	evalKeys := func(args [][]byte) []int { return appendNumKeys(nil, args, 2) }
+	eval := func(name string, ro bool, byHash bool) *Command {
+		f := evalFlags
+		if ro {
+			f = evalFlags | ReadOnly
+		}
+		return &Command{Name: name, Arity: -3, Flags: f, Keys: evalKeys, Categories: cats,
+			Handler: func(c *Ctx) {
+				if scriptEngine == nil {
+					c.W.Error("ERR scripting is not available")
+					return
+				}
+				scriptEngine.Eval(c, byHash, ro)
+			}}
+	}
+	register(
+		eval("eval", false, false), eval("evalsha", false, true),
+		eval("eval_ro", true, false), eval("evalsha_ro", true, true),
+		&Command{Name: "script", Arity: -2, Categories: cats, Subcommands: map[string]*Command{
+			"load": {Arity: 3, Flags: NoScript | Stale, Categories: cats, Handler: cmdScriptLoad},
+			"exists": {Arity: -3, Flags: NoScript, Categories: cats,
+				Tips: []string{"request_policy:all_shards", "response_policy:agg_logical_and"}, Handler: cmdScriptExists},
+			"flush": {Arity: -2, Flags: NoScript, Categories: cats,
+				Tips: []string{"request_policy:all_nodes", "response_policy:all_succeeded"}, Handler: cmdScriptFlush},
+			"kill": {Arity: 2, Flags: NoScript | AllowBusy, Categories: cats,
+				Tips: []string{"request_policy:all_shards", "response_policy:one_succeeded"}, Handler: cmdScriptKill},
+			"debug": {Arity: 3, Flags: NoScript, Categories: cats, Handler: cmdScriptDebug},
+			"help":  {Arity: 2, Flags: Loading | Stale, Categories: cats, Handler: cmdScriptHelp},
+		}},
+	)
+}
+
+func scriptReady(c *Ctx) bool {
+	if scriptEngine == nil {
+		c.W.Error("ERR scripting is not available")
+		return false
+	}
+	return true
+}
+
+func cmdScriptLoad(c *Ctx) {
+	if scriptReady(c) {
+		scriptEngine.ScriptLoad(c, c.Args[2])
+	}
+}
+
+func cmdScriptExists(c *Ctx) {
+	if scriptReady(c) {
+		scriptEngine.ScriptExists(c, c.Args[2:])
+	}
+}
+
+// cmdScriptFlush is SCRIPT FLUSH [ASYNC|SYNC]: both empty the cache at
+// once (it holds compiled scripts only; nothing is worth deferring).
+func cmdScriptFlush(c *Ctx) {
+	if len(c.Args) > 3 || len(c.Args) == 3 && !c.ArgIs(2, "sync") && !c.ArgIs(2, "async") {
+		c.W.Error("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+		return
+	}
+	if scriptReady(c) {
+		scriptEngine.ScriptFlush(c)
+	}
+}
+
+// cmdScriptKill answers as Redis does when no script runs: a script holds
+// the keyspace lock for its whole run, so none is running when this
+// command gets to run.
+func cmdScriptKill(c *Ctx) {
+	c.W.Error("NOTBUSY No scripts in execution right now.")
+}
+
+// cmdScriptDebug validates its mode as Redis does; the Lua debugger
+// itself is not implemented.
+func cmdScriptDebug(c *Ctx) {
+	switch {
+	case c.ArgIs(2, "no"):
+		c.W.OK()
+	case c.ArgIs(2, "yes"), c.ArgIs(2, "sync"):
+		c.W.Error("ERR SCRIPT DEBUG is not supported by this server")
+	default:
+		c.W.Error("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+	}
+}
+
+func cmdScriptHelp(c *Ctx) {
+	replyHelp(c, []string{
+		"DEBUG (YES|SYNC|NO)",
+		"    Set the debug mode for subsequent scripts executed.",
+		"EXISTS <sha1> [<sha1> ...]",
+		"    Return information about the existence of the scripts in the script cache.",
+		"FLUSH [ASYNC|SYNC]",
+		"    Flush the Lua scripts cache. Very dangerous on replicas.",
+		"    When called without the optional mode argument, the behavior is determined by the",
+		"    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+		"    * ASYNC: Asynchronously flush the scripts cache.",
+		"    * SYNC: Synchronously flush the scripts cache.",
+		"KILL",
+		"    Kill the currently executing Lua script.",
+		"LOAD <script>",
+		"    Load a script into the scripts cache without executing it.",
+	})
+}
+
+// ScriptExec runs cmd (looked up and checked by the engine) with args on
+// behalf of a script running in outer: nested is a Ctx the engine reuses
+// across calls, w receives the reply. The command takes no locks (the
+// script's EVAL holds the keyspace exclusively), runs in the session's
+// current database, and its effects join outer's, to be logged with the
+// EVAL's. args must stay unchanged until the EVAL returns.
+func ScriptExec(outer, nested *Ctx, cmd *Command, args [][]byte, w *resp.Writer) {
+	nested.Args, nested.W, nested.Cmd = args, w, cmd
+	nested.Session, nested.Server, nested.KS, nested.Conn = outer.Session, outer.Server, outer.KS, outer.Conn
+	nested.InExec = true
+	nested.Blocked = nil
+	nested.effects = outer.effects
+	Exec(nested, cmd)
+	outer.effects = nested.effects
+	nested.effects = nil
+	nested.Args, nested.W = nil, nil
+}

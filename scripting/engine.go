@@ -1,0 +1,151 @@
+// Package scripting is StructD's Lua scripting engine, compatible with
+// Redis 7.0's EVAL family: scripts run on gopher-lua (Lua 5.1, as Redis)
+// in a sandbox holding only what Redis exposes (sandbox.go), call commands
+// through redis.call and redis.pcall (redislib.go), and their results are
+// converted to replies as Redis converts them (convert.go).
+//
+// Invariants:
+//   - One Lua state serves every script, as in Redis: library settings
+//     (cjson's) and math.random's state persist between scripts until SCRIPT
+//     FLUSH, which replaces the state. The engine's mutex serializes its
+//     use; EVAL is KeyspaceWide anyway, so scripts never wait on it for
+//     long.
+//   - The state's globals are read-only: a script cannot leave anything
+//     behind for the next one but through the data, so the state needs no
+//     reset between runs beyond KEYS, ARGV and the RESP version.
+//   - The cache maps the SHA1 of a script body to its compiled form; it is
+//     shared by all clients and survives FLUSHALL, as Redis's.
+package scripting
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"strings"
+	"sync"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/structd/structd/commands"
+)
+
+func init() { commands.SetScriptEngine(New()) }
+
+// Script is a compiled script of the cache.
+type Script struct {
+	SHA   string // lower-case hex SHA1 of Body
+	Body  string
+	Flags Flags // from the #!lua shebang
+	proto *lua.FunctionProto
+}
+
+// Engine is the script cache and the Lua state that runs scripts.
+type Engine struct {
+	cacheMu sync.RWMutex
+	cache   map[string]*Script
+
+	mu  sync.Mutex // held while a script runs
+	vm  *vm
+	rng rand48
+}
+
+// New returns an engine with an empty cache.
+func New() *Engine {
+	e := &Engine{cache: map[string]*Script{}}
+	e.rng.x = 0x1234ABCD330E // rand48's initial state, as Redis starts
+	return e
+}
+
+// SHA1Hex is the lower-case hex SHA1 of b, a script's name in the cache.
+func SHA1Hex(b []byte) string {
+	sum := sha1.Sum(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// compileError is a script that failed its shebang or compilation; msg is
+// the whole error reply.
+type compileError struct{ msg string }
+
+func (e *compileError) Error() string { return e.msg }
+
+// Load returns the cached script with body, compiling and caching it if
+// needed.
+func (e *Engine) Load(body []byte) (*Script, error) {
+	sha := SHA1Hex(body)
+	e.cacheMu.RLock()
+	s := e.cache[sha]
+	e.cacheMu.RUnlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := compile(sha, string(body))
+	if err != nil {
+		return nil, err
+	}
+	e.cacheMu.Lock()
+	if old := e.cache[sha]; old != nil {
+		s = old
+	} else {
+		e.cache[sha] = s
+	}
+	e.cacheMu.Unlock()
+	return s, nil
+}
+
+// Lookup returns the cached script named sha (any case), or nil.
+func (e *Engine) Lookup(sha []byte) *Script {
+	if len(sha) != 40 {
+		return nil
+	}
+	e.cacheMu.RLock()
+	s := e.cache[strings.ToLower(string(sha))]
+	e.cacheMu.RUnlock()
+	return s
+}
+
+// Flush empties the cache and replaces the Lua state, as SCRIPT FLUSH.
+func (e *Engine) Flush() {
+	e.cacheMu.Lock()
+	e.cache = map[string]*Script{}
+	e.cacheMu.Unlock()
+	e.mu.Lock()
+	if e.vm != nil {
+		e.vm.L.Close()
+		e.vm = nil
+	}
+	e.mu.Unlock()
+}
+
+// compile parses the shebang and compiles the body of a script; the
+// shebang line is blanked out of the body but keeps its newline, so line
+// numbers count it, as in Redis.
+func compile(sha, body string) (*Script, error) {
+	flags, code, err := parseShebang(body)
+	if err != nil {
+		return nil, err
+	}
+	proto, err := compileChunk(code, "user_script")
+	if err != nil {
+		return nil, &compileError{"ERR Error compiling script (new function): " + err.Error()}
+	}
+	return &Script{SHA: sha, Body: body, Flags: flags, proto: proto}, nil
+}
+
+// compileChunk compiles Lua source named name, with Lua 5.1's syntax error
+// texts ("user_script:1: unexpected symbol near '+'").
+func compileChunk(src, name string) (proto *lua.FunctionProto, err error) {
+	defer func() {
+		if r := recover(); r != nil { // the parser must not take the server down
+			proto, err = nil, &compileError{name + ": " + "syntax error"}
+		}
+	}()
+	chunk, perr := parse.Parse(strings.NewReader(src), name)
+	if perr != nil {
+		return nil, &compileError{luaSyntaxError(perr, src, name)}
+	}
+	proto, cerr := lua.Compile(chunk, name)
+	if cerr != nil {
+		return nil, &compileError{name + ": " + cerr.Error()}
+	}
+	return proto, nil
+}

@@ -1,0 +1,155 @@
+package scripting
+
+import (
+	"fmt"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// strFormat is Lua 5.1's string.format: C printf conversions (%d %i %o %u
+// %c %x %X %e %E %f %g %G %s %q %%) with flags, width and precision, and
+// Lua 5.1's error texts.
+func strFormat(L *lua.LState) int {
+	fs := luaCheckString(L, 1, "format")
+	var b strings.Builder
+	arg := 1
+	for i := 0; i < len(fs); i++ {
+		c := fs[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		if i >= len(fs) {
+			L.RaiseError("invalid option '%%' to 'format'")
+		}
+		if fs[i] == '%' {
+			b.WriteByte('%')
+			continue
+		}
+		start := i
+		for i < len(fs) && strings.IndexByte("-+ #0", fs[i]) >= 0 {
+			i++
+		}
+		if i-start > 5 {
+			L.RaiseError("invalid format (repeated flags)")
+		}
+		for k := 0; k < 2 && i < len(fs) && isDigitByte(fs[i]); k++ {
+			i++
+		}
+		if i < len(fs) && fs[i] == '.' {
+			i++
+			for k := 0; k < 2 && i < len(fs) && isDigitByte(fs[i]); k++ {
+				i++
+			}
+		}
+		if i < len(fs) && isDigitByte(fs[i]) {
+			L.RaiseError("invalid format (width or precision too long)")
+		}
+		if i >= len(fs) {
+			L.RaiseError("invalid option '%%' to 'format'")
+		}
+		spec := "%" + fs[start:i]
+		conv := fs[i]
+		arg++
+		if conv != '%' && arg > L.GetTop() && strings.IndexByte("cdiouxXeEfgGqs", conv) >= 0 {
+			L.RaiseError("bad argument #%d to 'format' (no value)", arg)
+		}
+		switch conv {
+		case 'c':
+			b.WriteString(fmt.Sprintf(spec+"c", rune(byte(luaCheckNumber(L, arg, "format")))))
+		case 'd', 'i':
+			n := castInt64(luaCheckNumber(L, arg, "format"))
+			b.WriteString(fmt.Sprintf(spec+"d", n))
+		case 'o', 'u', 'x', 'X':
+			n := uint64(castInt64(luaCheckNumber(L, arg, "format")))
+			verb := string(conv)
+			if conv == 'u' {
+				verb = "d"
+			}
+			b.WriteString(fmt.Sprintf(spec+verb, n))
+		case 'e', 'E', 'f', 'g', 'G':
+			f := luaCheckNumber(L, arg, "format")
+			b.WriteString(cFloat(spec, conv, f))
+		case 'q':
+			b.WriteString(quoteLua(luaCheckString(L, arg, "format")))
+		case 's':
+			s := L.ToStringMeta(L.Get(arg))
+			str := string(s.(lua.LString))
+			if n, ok := L.Get(arg).(lua.LNumber); ok {
+				str = formatNumber(float64(n))
+			}
+			b.WriteString(fmt.Sprintf(spec+"s", str))
+		default:
+			L.RaiseError("invalid option '%%%c' to 'format'", conv)
+		}
+	}
+	L.Push(lua.LString(b.String()))
+	return 1
+}
+
+// cFloat formats f as C's printf with spec (flags, width, precision) and
+// conversion conv, with C's inf/nan spellings.
+func cFloat(spec string, conv byte, f float64) string {
+	if f != f || f > 1.7976931348623157e308 || f < -1.7976931348623157e308 {
+		s := formatG(f, 1)
+		if conv == 'E' || conv == 'G' {
+			s = strings.ToUpper(s)
+		}
+		return fmt.Sprintf(strings.Split(spec, ".")[0]+"s", s)
+	}
+	return fmt.Sprintf(spec+string(conv), f)
+}
+
+// quoteLua is %q: the string in double quotes with ", \, newline, \r and
+// NUL escaped as Lua 5.1 escapes them.
+func quoteLua(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\\', '\n':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\r':
+			b.WriteString(`\r`)
+		case 0:
+			b.WriteString(`\000`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
+
+// luaCheckNumber is luaL_checknumber with Lua 5.1's message.
+func luaCheckNumber(L *lua.LState, n int, fname string) float64 {
+	f, ok := toNumber(L.Get(n))
+	if !ok {
+		L.RaiseError("bad argument #%d to '%s' (number expected, got %s)", n, fname, argType(L, n))
+	}
+	return f
+}
+
+// luaCheckString is luaL_checkstring: strings, and numbers as %.14g.
+func luaCheckString(L *lua.LState, n int, fname string) string {
+	switch x := L.Get(n).(type) {
+	case lua.LString:
+		return string(x)
+	case lua.LNumber:
+		return formatNumber(float64(x))
+	}
+	L.RaiseError("bad argument #%d to '%s' (string expected, got %s)", n, fname, argType(L, n))
+	return ""
+}
+
+func argType(L *lua.LState, n int) string {
+	if n > L.GetTop() {
+		return "no value"
+	}
+	return L.Get(n).Type().String()
+}

@@ -1,0 +1,283 @@
+package scripting
+
+import (
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// The sandbox gives scripts what Redis 7.0 gives them and nothing else:
+//   - the base functions below (no print, dofile, loadfile, require,
+//     module, getfenv, setfenv, newproxy, load), coroutine, string, table,
+//     math, cjson, cmsgpack, bit, struct and redis; no os, io, debug or
+//     package;
+//   - read-only globals: the scripts' environment is a proxy of the real
+//     globals whose __newindex raises "Attempt to modify a readonly table",
+//     and reading a global that does not exist raises "Script attempted to
+//     access nonexistent global variable"; the library tables are proxies
+//     too, and rawset and setmetatable refuse every proxy, so nothing a
+//     script does outlives it but its writes to the data;
+//   - Lua 5.1's number formatting (%.14g) in tostring and error, which
+//     gopher-lua formats with Go's shortest representation;
+//   - pcall as Redis 7 patches it: an error table {err=...} caught by pcall
+//     is returned as its err string;
+//   - loadstring refusing precompiled chunks, its functions running in the
+//     same read-only environment;
+//   - math.random and math.randomseed on Redis's rand48, whose state all
+//     scripts share.
+
+// allowedBase are the base functions Redis 7.0 leaves to scripts.
+var allowedBase = []string{
+	"assert", "collectgarbage", "error", "gcinfo", "getmetatable", "ipairs", "loadstring",
+	"next", "pairs", "pcall", "rawequal", "rawget", "rawset", "select", "setmetatable",
+	"tonumber", "tostring", "type", "unpack", "xpcall", "_VERSION",
+}
+
+// libraries are the library tables scripts see (read-only).
+var libraries = []string{"string", "table", "math", "coroutine", "cjson", "cmsgpack", "bit", "struct"}
+
+const errReadonly = "Attempt to modify a readonly table"
+
+// sandbox builds v's globals and environment.
+func (v *vm) sandbox() {
+	L := v.L
+	openLibs(L)
+	g := L.G.Global
+	real := L.NewTable()
+	for _, name := range allowedBase {
+		real.RawSetString(name, g.RawGetString(name))
+	}
+	for _, name := range libraries {
+		real.RawSetString(name, g.RawGetString(name))
+	}
+	v.overrideBase(real)
+	v.overrideLibs(real)
+	v.overrideMath(real.RawGetString("math").(*lua.LTable))
+	real.RawSetString("redis", v.redisLib())
+	for _, name := range append(libraries, "redis") {
+		real.RawSetString(name, v.readonlyProxy(real.RawGetString(name).(*lua.LTable)))
+	}
+	if sm, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
+		sm.RawSetString("__index", real.RawGetString("string"))
+	}
+	real.RawSetString("KEYS", L.NewTable())
+	real.RawSetString("ARGV", L.NewTable())
+
+	// A missing global is an error, not nil.
+	missing := L.NewTable()
+	missing.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("Script attempted to access nonexistent global variable '%s'", luaToString(L.Get(2)))
+		return 0
+	}))
+	L.SetMetatable(real, missing)
+
+	env := v.readonlyProxy(real)
+	real.RawSetString("_G", env)
+	v.globals, v.env = real, env
+	// Functions created from now on (loadstring's) run in the proxy.
+	L.Env = env
+	L.G.Global = env
+	v.handler = L.NewFunction(v.errorHandler)
+}
+
+// readonlyProxy returns an empty table reading through to t and refusing
+// writes.
+func (v *vm) readonlyProxy(t *lua.LTable) *lua.LTable {
+	L := v.L
+	p := L.NewTable()
+	mt := L.NewTable()
+	mt.RawSetString("__index", t)
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError(errReadonly)
+		return 0
+	}))
+	mt.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(p, mt)
+	v.readonly[p] = true
+	return p
+}
+
+// overrideBase replaces the base functions whose gopher-lua behaviour
+// differs from Redis's where scripts can see it.
+func (v *vm) overrideBase(g *lua.LTable) {
+	L := v.L
+	set := func(name string, fn lua.LGFunction) { g.RawSetString(name, L.NewFunction(fn)) }
+	set("tostring", func(L *lua.LState) int {
+		x := L.CheckAny(1)
+		if n, ok := x.(lua.LNumber); ok {
+			L.Push(lua.LString(formatNumber(float64(n))))
+			return 1
+		}
+		L.Push(L.ToStringMeta(x))
+		return 1
+	})
+	set("error", func(L *lua.LState) int {
+		obj := L.CheckAny(1)
+		level := L.OptInt(2, 1)
+		if n, ok := obj.(lua.LNumber); ok {
+			obj = lua.LString(formatNumber(float64(n)))
+		}
+		L.Error(obj, level)
+		return 0
+	})
+	set("pcall", redisPcall)
+	set("rawset", func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		if v.readonly[t] {
+			L.Error(lua.LString(errReadonly), 0)
+		}
+		k := L.CheckAny(2)
+		t.RawSet(k, L.CheckAny(3))
+		L.SetTop(1)
+		return 1
+	})
+	origSetMT := g.RawGetString("setmetatable").(*lua.LFunction)
+	set("setmetatable", func(L *lua.LState) int {
+		if t, ok := L.Get(1).(*lua.LTable); ok && v.readonly[t] {
+			L.Error(lua.LString(errReadonly), 0)
+		}
+		return origSetMT.GFunction(L)
+	})
+	origGetMT := g.RawGetString("getmetatable").(*lua.LFunction)
+	set("getmetatable", func(L *lua.LState) int {
+		if _, ok := L.Get(1).(lua.LString); ok {
+			// The string metatable, read-only like the libraries.
+			if sm, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
+				L.Push(v.stringMetaProxy(sm))
+				return 1
+			}
+		}
+		return origGetMT.GFunction(L)
+	})
+	set("loadstring", func(L *lua.LState) int {
+		src := L.CheckString(1)
+		if strings.HasPrefix(src, "\x1b") {
+			L.Push(lua.LNil)
+			L.Push(lua.LString("loadstring: precompiled chunks are not allowed"))
+			return 2
+		}
+		name := L.OptString(2, src)
+		proto, err := compileChunk(src, chunkID(name))
+		if err != nil {
+			L.Push(lua.LNil)
+			L.Push(lua.LString(err.Error()))
+			return 2
+		}
+		fn := L.NewFunctionFromProto(proto)
+		fn.Env = v.env
+		L.Push(fn)
+		return 1
+	})
+}
+
+// stringMetaProxy returns the read-only view of the string metatable,
+// made once.
+func (v *vm) stringMetaProxy(sm *lua.LTable) *lua.LTable {
+	key := lua.LString("__structd_string_mt")
+	if p, ok := v.L.G.Registry.RawGet(key).(*lua.LTable); ok {
+		return p
+	}
+	p := v.readonlyProxy(sm)
+	v.L.G.Registry.RawSet(key, p)
+	return p
+}
+
+// chunkID is Lua 5.1's luaO_chunkid for a string chunk: [string "first
+// line..."], cut to fit LUA_IDSIZE (60).
+func chunkID(src string) string {
+	const idsize = 60
+	if strings.HasPrefix(src, "=") || strings.HasPrefix(src, "@") {
+		return src[1:]
+	}
+	line := src
+	cut := false
+	if i := strings.IndexAny(line, "\r\n"); i >= 0 {
+		line, cut = line[:i], true
+	}
+	room := idsize - len(`[string "..."]`) - 1
+	if len(line) > room {
+		line, cut = line[:room], true
+	}
+	if cut {
+		return `[string "` + line + `..."]`
+	}
+	return `[string "` + line + `"]`
+}
+
+// redisPcall is pcall as Redis 7 patches it: an error that is a table with
+// a string err field is returned as that string.
+func redisPcall(L *lua.LState) int {
+	L.CheckAny(1)
+	f := L.Get(1)
+	if f.Type() != lua.LTFunction && L.GetMetaField(f, "__call").Type() != lua.LTFunction {
+		L.Push(lua.LFalse)
+		L.Push(lua.LString("attempt to call a " + f.Type().String() + " value"))
+		return 2
+	}
+	nargs := L.GetTop() - 1
+	if err := L.PCall(nargs, lua.MultRet, nil); err != nil {
+		var obj lua.LValue = lua.LString(err.Error())
+		if aerr, ok := err.(*lua.ApiError); ok {
+			obj = aerr.Object
+		}
+		switch x := obj.(type) {
+		case *lua.LTable:
+			if s, ok := x.RawGetString("err").(lua.LString); ok {
+				obj = s
+			}
+		case lua.LString:
+			obj = lua.LString(lua51Message(string(x)))
+		}
+		L.Push(lua.LFalse)
+		L.Push(obj)
+		return 2
+	}
+	L.Insert(lua.LTrue, 1)
+	return L.GetTop()
+}
+
+// overrideMath puts Redis's rand48-based random and randomseed in math.
+func (v *vm) overrideMath(m *lua.LTable) {
+	L := v.L
+	rng := &v.e.rng
+	m.RawSetString("random", L.NewFunction(func(L *lua.LState) int {
+		r := float64(rng.next()%rand48Max) / float64(rand48Max)
+		switch L.GetTop() {
+		case 0:
+			L.Push(lua.LNumber(r))
+		case 1:
+			u := checkInt(L, 1, "random")
+			if u < 1 {
+				L.RaiseError("bad argument #1 to 'random' (interval is empty)")
+			}
+			L.Push(lua.LNumber(floor(r*float64(u)) + 1))
+		case 2:
+			l := checkInt(L, 1, "random")
+			u := checkInt(L, 2, "random")
+			if l > u {
+				L.RaiseError("bad argument #2 to 'random' (interval is empty)")
+			}
+			L.Push(lua.LNumber(floor(r*float64(u-l+1)) + float64(l)))
+		default:
+			L.RaiseError("wrong number of arguments")
+		}
+		return 1
+	}))
+	m.RawSetString("randomseed", L.NewFunction(func(L *lua.LState) int {
+		rng.seed(int32(checkInt(L, 1, "randomseed")))
+		return 0
+	}))
+}
+
+// checkInt is luaL_checkint: a number (or numeric string) cast to int.
+func checkInt(L *lua.LState, n int, fname string) int64 {
+	f, ok := toNumber(L.Get(n))
+	if !ok {
+		got := "no value"
+		if n <= L.GetTop() {
+			got = L.Get(n).Type().String()
+		}
+		L.RaiseError("bad argument #%d to '%s' (number expected, got %s)", n, fname, got)
+	}
+	return int64(int32(castInt64(f)))
+}

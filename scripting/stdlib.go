@@ -1,0 +1,160 @@
+package scripting
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Lua 5.1 behaviours of the base, string, table and math libraries that
+// gopher-lua implements differently, where scripts see the difference.
+
+// overrideLibs patches the real (not yet proxied) library tables in g.
+func (v *vm) overrideLibs(g *lua.LTable) {
+	L := v.L
+	m := g.RawGetString("math").(*lua.LTable)
+	m.RawSetString("huge", lua.LNumber(posInf()))
+	s := g.RawGetString("string").(*lua.LTable)
+	s.RawSetString("char", L.NewFunction(strChar))
+	s.RawSetString("format", L.NewFunction(strFormat))
+	// string.dump exists in Redis but its output cannot be loaded back
+	// (loadstring refuses bytecode); gopher-lua has no bytecode format.
+	s.RawSetString("dump", L.NewFunction(func(L *lua.LState) int {
+		L.CheckFunction(1)
+		L.Push(lua.LString("\x1bLuaQ\x00"))
+		return 1
+	}))
+	t := g.RawGetString("table").(*lua.LTable)
+	t.RawSetString("concat", L.NewFunction(tabConcat))
+	g.RawSetString("tonumber", L.NewFunction(baseToNumber))
+}
+
+func posInf() float64 { f, _ := strconv.ParseFloat("+Inf", 64); return f }
+
+// baseToNumber is Lua 5.1's tonumber(e [, base]).
+func baseToNumber(L *lua.LState) int {
+	base := 10
+	if L.GetTop() >= 2 {
+		base = int(checkInt(L, 2, "tonumber"))
+	}
+	if base == 10 {
+		L.CheckAny(1)
+		if f, ok := toNumber(L.Get(1)); ok {
+			L.Push(lua.LNumber(f))
+		} else {
+			L.Push(lua.LNil)
+		}
+		return 1
+	}
+	if base < 2 || base > 36 {
+		L.RaiseError("bad argument #2 to 'tonumber' (base out of range)")
+	}
+	s := strings.TrimSpace(luaToString(L.Get(1)))
+	neg := false
+	if strings.HasPrefix(s, "-") {
+		neg, s = true, s[1:]
+	}
+	n, err := strconv.ParseUint(s, base, 64)
+	if err != nil || s == "" {
+		L.Push(lua.LNil)
+		return 1
+	}
+	f := float64(n)
+	if neg {
+		f = -f
+	}
+	L.Push(lua.LNumber(f))
+	return 1
+}
+
+// strChar is string.char: each argument a byte value.
+func strChar(L *lua.LState) int {
+	n := L.GetTop()
+	b := make([]byte, n)
+	for i := 1; i <= n; i++ {
+		c := checkInt(L, i, "char")
+		if c < 0 || c > 255 {
+			L.RaiseError("bad argument #%d to 'char' (invalid value)", i)
+		}
+		b[i-1] = byte(c)
+	}
+	L.Push(lua.LString(b))
+	return 1
+}
+
+// tabConcat is table.concat(t [, sep [, i [, j]]]).
+func tabConcat(L *lua.LState) int {
+	t := L.CheckTable(1)
+	sep := ""
+	if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
+		s, ok := L.Get(2).(lua.LString)
+		if !ok {
+			if n, isNum := L.Get(2).(lua.LNumber); isNum {
+				s = lua.LString(formatNumber(float64(n)))
+			} else {
+				L.RaiseError("bad argument #2 to 'concat' (string expected, got %s)", L.Get(2).Type())
+			}
+		}
+		sep = string(s)
+	}
+	i := int64(1)
+	if L.GetTop() >= 3 && L.Get(3) != lua.LNil {
+		i = checkInt(L, 3, "concat")
+	}
+	j := int64(t.Len())
+	if L.GetTop() >= 4 && L.Get(4) != lua.LNil {
+		j = checkInt(L, 4, "concat")
+	}
+	var b strings.Builder
+	for k := i; k <= j; k++ {
+		switch x := t.RawGetInt(int(k)).(type) {
+		case lua.LString:
+			b.WriteString(string(x))
+		case lua.LNumber:
+			b.WriteString(formatNumber(float64(x)))
+		default:
+			L.RaiseError("invalid value (%s) at index %d in table for 'concat'", x.Type(), k)
+		}
+		if k < j {
+			b.WriteString(sep)
+		}
+	}
+	L.Push(lua.LString(b.String()))
+	return 1
+}
+
+// lua51Message rewrites the runtime error messages gopher-lua words
+// differently from Lua 5.1 ("cannot perform add operation between nil and
+// number" is "attempt to perform arithmetic on a nil value"). Lua 5.1 also
+// names the variable ("local 'x'") where gopher-lua cannot tell it; those
+// keep the unnamed form.
+func lua51Message(msg string) string {
+	const marker = "cannot perform "
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		if j := strings.Index(msg, "attempt to index a non-table object("); j >= 0 {
+			rest := msg[j+len("attempt to index a non-table object("):]
+			if k := strings.IndexByte(rest, ')'); k >= 0 {
+				return msg[:j] + "attempt to index a " + rest[:k] + " value"
+			}
+		}
+		return msg
+	}
+	var op, a, b string
+	if _, err := fmt.Sscanf(msg[i+len(marker):], "%s operation between %s and %s", &op, &a, &b); err != nil {
+		return msg
+	}
+	bad := a
+	if op == "concat" {
+		if a == "string" || a == "number" {
+			bad = b
+		}
+		return msg[:i] + "attempt to concatenate a " + bad + " value"
+	}
+	if a == "number" {
+		bad = b
+	}
+	return msg[:i] + "attempt to perform arithmetic on a " + bad + " value"
+}

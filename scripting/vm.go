@@ -1,0 +1,220 @@
+package scripting
+
+import (
+	"fmt"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/structd/structd/commands"
+	"github.com/structd/structd/internal/resp"
+	"github.com/structd/structd/scripting/lualib"
+)
+
+// vm is the engine's Lua state with its sandbox and the per-run state the
+// redis.* functions read.
+type vm struct {
+	L       *lua.LState
+	e       *Engine
+	globals *lua.LTable // the real globals, behind the read-only _G proxy
+	env     *lua.LTable // the read-only _G proxy: the scripts' environment
+	// readonly are the proxies scripts may not change (rawset,
+	// setmetatable).
+	readonly map[*lua.LTable]bool
+	funcs    map[string]*lua.LFunction // compiled scripts, by SHA
+	handler  *lua.LFunction            // error handler of the main call
+
+	run *run // the running script, nil between runs
+}
+
+// run is one script execution.
+type run struct {
+	c        *commands.Ctx
+	nested   commands.Ctx
+	script   *Script
+	readOnly bool // EVAL_RO, or a no-writes script
+	resp     int  // redis.setresp: the protocol of redis.call's replies
+	w        resp.Writer
+	argBuf   [][]byte
+}
+
+// lua5MaxCalls bounds the depth of nested calls, as LUAI_MAXCALLS bounds it
+// in Lua 5.1 ("stack overflow" past it).
+const lua5MaxCalls = 20000
+
+// stateOptions let a C function return Redis's 8000 values (gopher-lua's
+// default registry fails before with "registry overflow") and bound the
+// call depth near Lua 5.1's (LUAI_MAXCCALLS 200 for nested C calls; Lua
+// calls are bounded by the stack in Lua, here by CallStackSize).
+var stateOptions = lua.Options{
+	RegistrySize:    1024 * 20,
+	RegistryMaxSize: 1024 * 1024,
+	CallStackSize:   lua5MaxCalls,
+	SkipOpenLibs:    true,
+}
+
+// newVM builds the sandboxed state (sandbox.go).
+func newVM(e *Engine) *vm {
+	v := &vm{e: e, L: lua.NewState(stateOptions), readonly: map[*lua.LTable]bool{}, funcs: map[string]*lua.LFunction{}}
+	v.sandbox()
+	return v
+}
+
+// state returns the engine's Lua state, creating it if needed. Caller
+// holds e.mu.
+func (e *Engine) state() *vm {
+	if e.vm == nil {
+		e.vm = newVM(e)
+	}
+	return e.vm
+}
+
+// exec runs script s for c with keys and argv, writing its reply to c.W.
+// Caller holds e.mu.
+func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool) {
+	L := v.L
+	fn := v.funcs[s.SHA]
+	if fn == nil {
+		fn = L.NewFunctionFromProto(s.proto)
+		fn.Env = v.env
+		v.funcs[s.SHA] = fn
+	}
+	r := &run{c: c, script: s, readOnly: readOnly, resp: 2}
+	v.run = r
+	sess := c.Session
+	db, proto := sess.DB, sess.Proto
+	defer func() {
+		sess.DB, sess.Proto = db, proto
+		v.run = nil
+		L.SetTop(0)
+	}()
+	v.globals.RawSetString("KEYS", stringArray(L, keys))
+	v.globals.RawSetString("ARGV", stringArray(L, argv))
+
+	L.SetTop(0)
+	L.Push(fn)
+	err := L.PCall(0, 1, v.handler)
+	if err != nil {
+		v.replyError(c, s, err)
+		return
+	}
+	writeReply(c.W, L.Get(-1), r.resp)
+}
+
+// stringArray returns a Lua array of the strings in args.
+func stringArray(L *lua.LState, args [][]byte) *lua.LTable {
+	t := L.CreateTable(len(args), 0)
+	for _, a := range args {
+		t.Append(lua.LString(a))
+	}
+	return t
+}
+
+// replyError answers a script that raised an error: the handler turned
+// it into a table {err=, source=, line=}, replied as Redis 7 does:
+// "<err> script: <sha>, on <source>:<line>.".
+func (v *vm) replyError(c *commands.Ctx, s *Script, err error) {
+	aerr, ok := err.(*lua.ApiError)
+	if !ok {
+		c.W.Error("ERR Error running script " + s.SHA + ", " + firstLine(err.Error()))
+		return
+	}
+	t, ok := aerr.Object.(*lua.LTable)
+	if !ok {
+		// The handler itself failed: the stack was full (stack overflow).
+		// The position is the message's prefix ("user_script:1: ...").
+		msg := lua.LVAsString(aerr.Object)
+		c.W.Error("ERR " + firstLine(msg) + positionSuffix(s, msg))
+		return
+	}
+	msg := errField(t)
+	src, line := t.RawGetString("source"), t.RawGetString("line")
+	if ls, ok := src.(lua.LString); ok {
+		if ln, ok := line.(lua.LNumber); ok {
+			msg += fmt.Sprintf(" script: %s, on %s:%d.", s.SHA, string(ls), int64(ln))
+		}
+	}
+	c.W.Error(msg)
+}
+
+// positionSuffix is the " script: <sha>, on @user_script:<line>." of an
+// error message that starts with its position, or "".
+func positionSuffix(s *Script, msg string) string {
+	rest, ok := strings.CutPrefix(msg, "user_script:")
+	if !ok {
+		return ""
+	}
+	i := strings.IndexByte(rest, ':')
+	if i <= 0 {
+		return ""
+	}
+	return " script: " + s.SHA + ", on @user_script:" + rest[:i] + "."
+}
+
+// errField is the err field of an error table as a string ("" if none).
+func errField(t *lua.LTable) string {
+	switch e := t.RawGetString("err").(type) {
+	case lua.LString:
+		return string(e)
+	case lua.LNumber:
+		return formatNumber(float64(e))
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// errorHandler is the message handler of a script's main call, Redis's
+// __redis__err__handler: a non-table error becomes {err='ERR '..msg}, and
+// the table gets the source and current line of the innermost Lua function
+// on the stack (where the error was raised, or which called the Go
+// function that raised it).
+func (v *vm) errorHandler(L *lua.LState) int {
+	e := L.Get(1)
+	t, ok := e.(*lua.LTable)
+	if !ok {
+		t = L.NewTable()
+		t.RawSetString("err", lua.LString("ERR "+lua51Message(luaToString(e))))
+	}
+	for level := 1; ; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			break
+		}
+		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil {
+			break
+		}
+		if dbg.What == "G" || dbg.CurrentLine < 0 {
+			continue
+		}
+		t.RawSetString("source", lua.LString(luaSource(dbg.Source)))
+		t.RawSetString("line", lua.LNumber(dbg.CurrentLine))
+		break
+	}
+	L.Push(t)
+	return 1
+}
+
+// luaSource is Lua 5.1's source name of a chunk: "@user_script" for the
+// script, the code itself for a chunk loadstring compiled.
+func luaSource(name string) string {
+	if strings.HasPrefix(name, `[string "`) && strings.HasSuffix(name, `"]`) {
+		return strings.TrimSuffix(strings.TrimPrefix(name, `[string "`), `"]`)
+	}
+	return "@" + name
+}
+
+// openLibs opens the libraries Redis loads: base, table, string, math,
+// coroutine (part of base in Lua 5.1), cjson, cmsgpack, bit and struct.
+func openLibs(L *lua.LState) {
+	for _, open := range []lua.LGFunction{lua.OpenBase, lua.OpenTable, lua.OpenString, lua.OpenMath, lua.OpenCoroutine} {
+		L.Push(L.NewFunction(open))
+		L.Call(0, 0)
+	}
+	lualib.Open(L)
+}
