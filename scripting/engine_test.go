@@ -181,3 +181,45 @@ func TestRand48MatchesRedis(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestRuntimeErrorNames(t *testing.T) {
+	e := New()
+	for _, tc := range []struct{ body, want string }{
+		{"local t = nil return t.x", "attempt to index local 't' (a nil value)"},
+		{"local f return f()", "attempt to call local 'f' (a nil value)"},
+		{"local x = 5 return x()", "attempt to call local 'x' (a number value)"},
+		{"local x return 'a' .. x", "attempt to concatenate local 'x' (a nil value)"},
+		{"local t = {} return t.a.b", "attempt to index field 'a' (a nil value)"},
+		{"return redis.nope()", "attempt to call field 'nope' (a nil value)"},
+		{"local up local function g() return up.x end return g()", "attempt to index upvalue 'up' (a nil value)"},
+		{"local a, b = 1, nil return a + b", "attempt to perform arithmetic on local 'b' (a nil value)"},
+		{"local t = {} return #t.n", "attempt to get length of field 'n' (a nil value)"},
+		{"return nil + 1", "attempt to perform arithmetic on a nil value"},
+	} {
+		if got := evalReply(t, e, tc.body, 2); !strings.Contains(got, "user_script:1: "+tc.want+" script: ") {
+			t.Errorf("%s = %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}
+
+func TestSortMatchesLua51(t *testing.T) {
+	e := New()
+	// Equal keys end in the order Lua 5.1's quicksort leaves them
+	// (recorded from redis-server 7.0.15).
+	body := "local t={} for i=1,50 do t[i]={k=i%5,i=i} end table.sort(t,function(a,b) return a.k<b.k end) " +
+		"local r={} for i=1,50 do r[i]=t[i].i end return table.concat(r,',')"
+	want := "50,30,20,15,35,45,40,10,25,5,31,26,21,36,46,41,6,1,11,16,12,32,37,42,27,7,2,47,17,22,43,38,13,28,18,23,48,33,3,8,44,34,4,49,24,39,29,14,9,19"
+	if got := evalReply(t, e, body, 2); !strings.Contains(got, want) {
+		t.Errorf("sort order %q, want %q", got, want)
+	}
+	for body, want := range map[string]string{
+		"local t = {3, 'a'} table.sort(t)":                                 "-ERR attempt to compare string with number script:",
+		"local t={5,3,1,4,2} table.sort(t, function(a,b) return true end)": "-ERR user_script:1: invalid order function for sorting script:",
+		"return string.find('abc', '[a')":                                  "malformed pattern (missing ']')",
+		"return string.find('a%', 'a%')":                                   "malformed pattern (ends with '%')",
+	} {
+		if got := evalReply(t, e, body, 2); !strings.Contains(got, want) {
+			t.Errorf("%s = %q, want %q", body, got, want)
+		}
+	}
+}

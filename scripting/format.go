@@ -93,7 +93,7 @@ func strFormat(L *lua.LState) int {
 // conversion conv, with C's inf/nan spellings.
 func cFloat(spec string, conv byte, f float64) string {
 	if f != f || f > 1.7976931348623157e308 || f < -1.7976931348623157e308 {
-		s := formatG(f, 1)
+		s := formatNumber(f)
 		if conv == 'E' || conv == 'G' {
 			s = strings.ToUpper(s)
 		}

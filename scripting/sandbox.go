@@ -136,7 +136,7 @@ func (v *vm) overrideBase(g *lua.LTable) {
 		if t, ok := L.Get(1).(*lua.LTable); ok && v.readonly[t] {
 			L.Error(lua.LString(errReadonly), 0)
 		}
-		return origSetMT.GFunction(L)
+		return callThrough(L, origSetMT)
 	})
 	origGetMT := g.RawGetString("getmetatable").(*lua.LFunction)
 	set("getmetatable", func(L *lua.LState) int {
@@ -147,7 +147,7 @@ func (v *vm) overrideBase(g *lua.LTable) {
 				return 1
 			}
 		}
-		return origGetMT.GFunction(L)
+		return callThrough(L, origGetMT)
 	})
 	set("loadstring", func(L *lua.LState) int {
 		src := L.CheckString(1)

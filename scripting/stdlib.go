@@ -28,6 +28,10 @@ func (v *vm) overrideLibs(g *lua.LTable) {
 	}))
 	t := g.RawGetString("table").(*lua.LTable)
 	t.RawSetString("concat", L.NewFunction(tabConcat))
+	t.RawSetString("sort", L.NewFunction(tabSort))
+	for name, plain := range map[string]int{"find": 4, "match": 0, "gmatch": 0, "gsub": 0} {
+		s.RawSetString(name, L.NewFunction(patternChecked(s.RawGetString(name).(*lua.LFunction), plain)))
+	}
 	g.RawSetString("tonumber", L.NewFunction(baseToNumber))
 }
 

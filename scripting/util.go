@@ -3,32 +3,14 @@ package scripting
 import (
 	"math"
 	"strconv"
-	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/structd/structd/scripting/lualib"
 )
 
-// formatNumber formats f as Lua 5.1's tostring does, C's "%.14g" ("inf",
-// "-inf", "nan", "-nan", two-digit exponents).
-func formatNumber(f float64) string {
-	return formatG(f, 14)
-}
-
-// formatG is C's printf("%.<prec>g"): Go's %g with a precision follows C
-// but for the spelling of infinities and NaNs.
-func formatG(f float64, prec int) string {
-	if !math.IsInf(f, 0) && f == f {
-		return strconv.FormatFloat(f, 'g', prec, 64)
-	}
-	s := "inf"
-	if f != f {
-		s = "nan"
-	}
-	if math.Signbit(f) {
-		s = "-" + s
-	}
-	return s
-}
+// formatNumber formats f as Lua 5.1's tostring does, C's "%.14g".
+func formatNumber(f float64) string { return lualib.FormatNumber(f) }
 
 // luaToString is lua_tostring for the types that have a text (strings and
 // numbers), and tostring's rendering for the others.
@@ -49,30 +31,7 @@ func toNumber(v lua.LValue) (float64, bool) {
 	case lua.LNumber:
 		return float64(x), true
 	case lua.LString:
-		s := strings.TrimSpace(string(x))
-		if s == "" {
-			return 0, false
-		}
-		neg := false
-		t := s
-		if t[0] == '-' || t[0] == '+' {
-			neg, t = t[0] == '-', t[1:]
-		}
-		if len(t) > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X') {
-			n, err := strconv.ParseUint(t[2:], 16, 64)
-			if err != nil {
-				return 0, false
-			}
-			if neg {
-				return -float64(n), true
-			}
-			return float64(n), true
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil && !isRange(err) {
-			return 0, false
-		}
-		return f, true
+		return lualib.ParseNumber(string(x))
 	}
 	return 0, false
 }

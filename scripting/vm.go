@@ -176,25 +176,37 @@ func firstLine(s string) string {
 // function that raised it).
 func (v *vm) errorHandler(L *lua.LState) int {
 	e := L.Get(1)
-	t, ok := e.(*lua.LTable)
-	if !ok {
-		t = L.NewTable()
-		t.RawSetString("err", lua.LString("ERR "+lua51Message(luaToString(e))))
-	}
+	var where *lua.Debug
+	var fn *lua.LFunction
 	for level := 1; ; level++ {
 		dbg, ok := L.GetStack(level)
 		if !ok {
 			break
 		}
-		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil {
+		f, err := L.GetInfo("Slf", dbg, lua.LNil)
+		if err != nil {
 			break
 		}
 		if dbg.What == "G" || dbg.CurrentLine < 0 {
 			continue
 		}
-		t.RawSetString("source", lua.LString(luaSource(dbg.Source)))
-		t.RawSetString("line", lua.LNumber(dbg.CurrentLine))
+		where, fn = dbg, f.(*lua.LFunction)
 		break
+	}
+	t, ok := e.(*lua.LTable)
+	if !ok {
+		msg := luaToString(e)
+		if where != nil {
+			msg = v.nameRuntimeError(L, where, fn, msg)
+		} else {
+			msg = lua51Message(msg)
+		}
+		t = L.NewTable()
+		t.RawSetString("err", lua.LString("ERR "+msg))
+	}
+	if where != nil {
+		t.RawSetString("source", lua.LString(luaSource(where.Source)))
+		t.RawSetString("line", lua.LNumber(where.CurrentLine))
 	}
 	L.Push(t)
 	return 1
