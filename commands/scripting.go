@@ -144,15 +144,18 @@ func cmdScriptHelp(c *Ctx) {
 // across calls, w receives the reply. The command takes no locks (the
 // script's EVAL holds the keyspace exclusively), runs in the session's
 // current database, and its effects join outer's, to be logged with the
-// EVAL's. args must stay unchanged until the EVAL returns.
+// EVAL's (as one unit). args must stay unchanged until the EVAL returns.
 func ScriptExec(outer, nested *Ctx, cmd *Command, args [][]byte, w *resp.Writer) {
 	nested.Args, nested.W, nested.Cmd = args, w, cmd
 	nested.Session, nested.Server, nested.KS, nested.Conn = outer.Session, outer.Server, outer.KS, outer.Conn
 	nested.InExec = true
 	nested.Blocked = nil
-	nested.effects = outer.effects
+	// The command gathers its effects apart (a disk error drops them, and
+	// must not drop the script's earlier ones), then they join outer's.
+	nested.effects = nested.effects[:0]
 	Exec(nested, cmd)
-	outer.effects = nested.effects
-	nested.effects = nil
+	outer.effects = append(outer.effects, nested.effects...)
+	clear(nested.effects)
+	nested.effects = nested.effects[:0]
 	nested.Args, nested.W = nil, nil
 }
