@@ -37,6 +37,10 @@ func (e *Engine) Eval(c *commands.Ctx, byHash, readOnly bool) {
 		c.W.Error("ERR Can not execute a script with write flag using *_ro command.")
 		return
 	}
+	if refusedForMemory(c, s) {
+		c.W.Error(errOOM[1:])
+		return
+	}
 	keys := c.Args[3 : 3+numkeys]
 	argv := c.Args[3+numkeys:]
 	e.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -123,11 +124,23 @@ func (v *vm) call(L *lua.LState, raiseErr bool) int {
 		return fail("This Redis command is not allowed from script")
 	case cmd.Flags&commands.Write != 0 && r.readOnly:
 		return fail("Write commands are not allowed from read-only scripts.")
+	case r.oom && !r.wrote && cmd.Flags&commands.DenyOOM != 0:
+		return fail(errOOM)
+	}
+	if cmd.Flags&commands.Write != 0 {
+		r.wrote = true
 	}
 	w := &r.w
 	w.Reset()
 	w.Proto = r.resp
+	start := time.Now()
 	commands.ScriptExec(r.c, &r.nested, cmd, args, w)
+	// INFO commandstats counts the commands scripts run, as Redis does.
+	cmd.Stats.Calls.Add(1)
+	cmd.Stats.Usec.Add(time.Since(start).Microseconds())
+	if len(w.Buf) > 0 && w.Buf[0] == '-' {
+		cmd.Stats.FailedCalls.Add(1)
+	}
 	val, _ := replyToLua(L, w.Buf)
 	if t, ok := val.(*lua.LTable); ok && raiseErr {
 		if _, isErr := t.RawGetString("err").(lua.LString); isErr {

@@ -34,8 +34,13 @@ type run struct {
 	script   *Script
 	readOnly bool // EVAL_RO, or a no-writes script
 	resp     int  // redis.setresp: the protocol of redis.call's replies
-	w        resp.Writer
-	argBuf   [][]byte
+	// oom is whether the server was over maxmemory when the script
+	// started (and the script is not allow-oom): its first write that may
+	// grow memory is refused, later ones are not (it cannot stop halfway).
+	oom    bool
+	wrote  bool // a write command ran
+	w      resp.Writer
+	argBuf [][]byte
 }
 
 // lua5MaxCalls bounds the depth of nested calls, as LUAI_MAXCALLS bounds it
@@ -80,6 +85,7 @@ func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool
 		v.funcs[s.SHA] = fn
 	}
 	r := &run{c: c, script: s, readOnly: readOnly, resp: 2}
+	r.oom = s.Flags&FlagAllowOOM == 0 && !readOnly && overMaxMemory(c)
 	v.run = r
 	sess := c.Session
 	db, proto := sess.DB, sess.Proto

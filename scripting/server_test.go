@@ -1,0 +1,120 @@
+package scripting_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/structd/structd/config"
+	"github.com/structd/structd/internal/resp"
+	"github.com/structd/structd/server"
+)
+
+// These tests run scripts in a whole server: their writes reach the AOF
+// and survive a restart, EVAL inside MULTI, and the maxmemory rules.
+
+func startServer(t *testing.T, dir string, directives ...string) *server.Server {
+	t.Helper()
+	cfg := config.Default()
+	directives = append([]string{"port 0", "dir " + dir}, directives...)
+	if err := cfg.ParseFile(strings.Join(directives, "\n")); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := server.New(cfg, server.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type client struct {
+	t  *testing.T
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dial(t *testing.T, s *server.Server) *client {
+	t.Helper()
+	nc, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &client{t: t, nc: nc, br: bufio.NewReader(nc)}
+}
+
+// do sends a command and returns its reply rendered as text.
+func (c *client) do(args ...string) string {
+	c.t.Helper()
+	b := fmt.Appendf(nil, "*%d\r\n", len(args))
+	for _, a := range args {
+		b = fmt.Appendf(b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatal(err)
+	}
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	v, err := resp.ReadReply(c.br)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return strings.TrimSpace(v.String())
+}
+
+func (c *client) expect(want string, args ...string) {
+	c.t.Helper()
+	if got := c.do(args...); got != want {
+		c.t.Errorf("%q: got %q, want %q", args, got, want)
+	}
+}
+
+func TestScriptWritesSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, "appendonly yes", "appendfsync always")
+	c := dial(t, s)
+	c.expect(`"1.5"`, "EVAL", "redis.call('SET', KEYS[1], 'v') redis.call('SELECT', 2) redis.call('RPUSH', 'l', 'a', 'b') "+
+		"return redis.call('INCRBYFLOAT', 'f', '1.5')", "1", "k")
+	c.expect(`(simple) "OK"`, "MULTI")
+	c.expect(`(simple) "QUEUED"`, "EVAL", "return redis.call('INCR', KEYS[1])", "1", "n")
+	c.expect(`(simple) "QUEUED"`, "EVAL", "redis.call('SET', 'x', 'y') return redis.call('NOSUCHCMD')", "0")
+	c.do("EXEC")
+	s.Close()
+
+	s = startServer(t, dir, "appendonly yes")
+	defer s.Close()
+	c = dial(t, s)
+	c.expect(`"v"`, "GET", "k")
+	c.expect(`"1"`, "GET", "n")
+	c.expect(`"y"`, "GET", "x")
+	c.expect(`(simple) "OK"`, "SELECT", "2")
+	c.expect("(array of 2)\n1) \"a\"\n2) \"b\"", "LRANGE", "l", "0", "-1")
+	c.expect(`"1.5"`, "GET", "f")
+}
+
+func TestScriptMaxMemory(t *testing.T) {
+	s := startServer(t, t.TempDir(), "appendonly no", `save ""`, "maxmemory 1")
+	defer s.Close()
+	c := dial(t, s)
+	oom := `(error) "OOM command not allowed when used memory > 'maxmemory'."`
+	// A shebang script that may write is refused; allow-oom and
+	// no-writes ones run.
+	c.expect(oom, "EVAL", "#!lua\nreturn 1", "0")
+	c.expect(`(integer) 1`, "EVAL", "#!lua flags=allow-oom\nreturn 1", "0")
+	c.expect(`(integer) 1`, "EVAL", "#!lua flags=no-writes\nreturn 1", "0")
+	c.expect(`(simple) "OK"`, "EVAL", "#!lua flags=allow-oom\nreturn redis.call('SET', 'k', 'v')", "0")
+	// Without a shebang, the first write that may grow memory is refused.
+	if got := c.do("EVAL", "return redis.call('SET', 'k', 'w')", "0"); !strings.HasPrefix(got, `(error) "OOM command not allowed`) {
+		t.Errorf("compat-mode write under OOM: %s", got)
+	}
+	c.expect(`"v"`, "EVAL", "return redis.call('GET', 'k')", "0")
+	c.expect(`(integer) 1`, "EVAL", "return redis.call('DEL', 'k')", "0")
+}
