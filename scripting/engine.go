@@ -117,7 +117,7 @@ func (e *Engine) Flush() {
 }
 
 // compile parses the shebang and compiles the body of a script; the
-// shebang line is blanked out of the body but keeps its newline, so line
+// shebang line is removed from the code but its newline is kept, so line
 // numbers count it, as in Redis.
 func compile(sha, body string) (*Script, error) {
 	flags, code, err := parseShebang(body)

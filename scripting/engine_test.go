@@ -131,6 +131,8 @@ func TestSandbox(t *testing.T) {
 		{"return tostring(1/3)", "0.33333333333333"},
 		{"return tostring(2^53)", "9.007199254741e+15"},
 		{"return tostring(math.huge)", "inf"},
+		{"return string.rep('x', 2^31)", "$0\r\n\r\n"},
+		{"return string.rep('x', 2^30)", "not enough memory"},
 		{"return string.format('%5.2f|%d|%q', 1/3, 3.7, 'a\\0')", `$15` + "\r\n" + ` 0.33|3|"a\000"`},
 	} {
 		if got := evalReply(t, e, tc.body, 2); !strings.Contains(got, tc.want) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/structd/structd/scripting/lualib"
 )
 
 // Lua 5.1 behaviours of the base, string, table and math libraries that
@@ -19,6 +21,7 @@ func (v *vm) overrideLibs(g *lua.LTable) {
 	s := g.RawGetString("string").(*lua.LTable)
 	s.RawSetString("char", L.NewFunction(strChar))
 	s.RawSetString("format", L.NewFunction(strFormat))
+	s.RawSetString("rep", L.NewFunction(strRep))
 	// string.dump exists in Redis but its output cannot be loaded back
 	// (loadstring refuses bytecode); gopher-lua has no bytecode format.
 	s.RawSetString("dump", L.NewFunction(func(L *lua.LState) int {
@@ -70,6 +73,23 @@ func baseToNumber(L *lua.LState) int {
 		f = -f
 	}
 	L.Push(lua.LNumber(f))
+	return 1
+}
+
+// strRep is Lua 5.1's string.rep(s, n): n is cast to a C int (2^31 and
+// beyond wrap, giving ""), and a result past lualib.MaxOutputBytes fails
+// as Lua fails when memory runs out, instead of taking the server's.
+func strRep(L *lua.LState) int {
+	s := luaCheckString(L, 1, "rep")
+	n := checkInt(L, 2, "rep")
+	if n <= 0 || s == "" {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	if int64(len(s))*n > int64(lualib.MaxOutputBytes) {
+		L.RaiseError("not enough memory")
+	}
+	L.Push(lua.LString(strings.Repeat(s, int(n))))
 	return 1
 }
 

@@ -49,8 +49,8 @@ const lua5MaxCalls = 20000
 
 // stateOptions let a C function return Redis's 8000 values (gopher-lua's
 // default registry fails before with "registry overflow") and bound the
-// call depth near Lua 5.1's (LUAI_MAXCCALLS 200 for nested C calls; Lua
-// calls are bounded by the stack in Lua, here by CallStackSize).
+// call depth at Lua 5.1's (a fixed call stack: gopher-lua's growing one
+// panics instead of raising "stack overflow").
 var stateOptions = lua.Options{
 	RegistrySize:    1024 * 20,
 	RegistryMaxSize: 1024 * 1024,
