@@ -96,7 +96,8 @@ func run(ctx context.Context, o options, requests int, outPath string) error {
 		args      []string
 	}{
 		{"redis", "redis-server", []string{"--save", "", "--appendonly", "no", "--daemonize", "no"}},
-		{"structd", bin, []string{"--save", "", "--appendonly", "yes", "--appendfsync", "everysec"}},
+		// No checkpoint on AOF growth: only the measured BGSAVEs may run.
+		{"structd", bin, []string{"--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--auto-aof-rewrite-percentage", "0"}},
 	}
 	results := map[string]*sideResult{}
 	for _, side := range sides {

@@ -69,11 +69,6 @@ func measureSide(ctx context.Context, s *server, respPath string, o options) (*s
 	}
 	ours := s.name == "structd"
 	if ours {
-		// Only the measured BGSAVEs may checkpoint: no checkpoint on AOF
-		// growth (save "" already turns off the schedule).
-		if _, err := s.c.do("CONFIG", "SET", "auto-aof-rewrite-percentage", "0"); err != nil {
-			r.note("CONFIG SET auto-aof-rewrite-percentage 0: %v (a checkpoint on AOF growth may have run before the first BGSAVE)", err)
-		}
 		if err := s.waitNoSave(ctx, o.timeout); err != nil {
 			r.note("waiting for a running checkpoint before the first BGSAVE: %v", err)
 		}
