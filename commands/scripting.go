@@ -4,8 +4,11 @@ import "github.com/structd/structd/internal/resp"
 
 // Lua scripting's command entries (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and
 // SCRIPT), with Redis 7.0's arity, flags and key positions. The engine
-// lives in package scripting, which imports this one; it installs itself
-// with SetScriptEngine, and until it does the commands answer an error.
+// lives in package scripting, which imports this one: it registers a
+// factory (SetScriptEngineFactory), each server makes its own engine with
+// it (NewScriptEngine) and hands it out as Server.ScriptEngine, so two
+// servers in one process share no script cache, alias or library. Without
+// an engine the commands answer an error.
 //
 // EVAL and its forms are KeyspaceWide: a script runs with the whole
 // keyspace locked exclusively, so it is atomic with respect to every other
@@ -28,10 +31,32 @@ type ScriptEngine interface {
 	ScriptFlush(c *Ctx)
 }
 
-var scriptEngine ScriptEngine
+var newScriptEngine func() ScriptEngine
 
-// SetScriptEngine installs the scripting engine (package scripting's init).
-func SetScriptEngine(e ScriptEngine) { scriptEngine = e }
+// SetScriptEngineFactory installs how a server makes its script engine
+// (package scripting's init).
+func SetScriptEngineFactory(f func() ScriptEngine) { newScriptEngine = f }
+
+// NewScriptEngine returns a new, empty script engine for one server; nil
+// when no engine is linked in.
+func NewScriptEngine() ScriptEngine {
+	if newScriptEngine == nil {
+		return nil
+	}
+	return newScriptEngine()
+}
+
+// scriptEngine returns the engine of c's server, or replies an error and
+// returns nil when there is none.
+func scriptEngine(c *Ctx) ScriptEngine {
+	if c.Server != nil {
+		if e := c.Server.ScriptEngine(); e != nil {
+			return e
+		}
+	}
+	c.W.Error("ERR scripting is not available")
+	return nil
+}
 
 func init() {
 	cats := []string{"slow", "scripting"}
@@ -44,11 +69,9 @@ func init() {
 		}
 		return &Command{Name: name, Arity: -3, Flags: f, Keys: evalKeys, Categories: cats,
 			Handler: func(c *Ctx) {
-				if scriptEngine == nil {
-					c.W.Error("ERR scripting is not available")
-					return
+				if e := scriptEngine(c); e != nil {
+					e.Eval(c, byHash, ro)
 				}
-				scriptEngine.Eval(c, byHash, ro)
 			}}
 	}
 	register(
@@ -68,23 +91,15 @@ func init() {
 	)
 }
 
-func scriptReady(c *Ctx) bool {
-	if scriptEngine == nil {
-		c.W.Error("ERR scripting is not available")
-		return false
-	}
-	return true
-}
-
 func cmdScriptLoad(c *Ctx) {
-	if scriptReady(c) {
-		scriptEngine.ScriptLoad(c, c.Args[2])
+	if e := scriptEngine(c); e != nil {
+		e.ScriptLoad(c, c.Args[2])
 	}
 }
 
 func cmdScriptExists(c *Ctx) {
-	if scriptReady(c) {
-		scriptEngine.ScriptExists(c, c.Args[2:])
+	if e := scriptEngine(c); e != nil {
+		e.ScriptExists(c, c.Args[2:])
 	}
 }
 
@@ -95,8 +110,8 @@ func cmdScriptFlush(c *Ctx) {
 		c.W.Error("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
 		return
 	}
-	if scriptReady(c) {
-		scriptEngine.ScriptFlush(c)
+	if e := scriptEngine(c); e != nil {
+		e.ScriptFlush(c)
 	}
 }
 

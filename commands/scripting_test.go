@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/structd/structd/aof"
+	"github.com/structd/structd/config"
 	"github.com/structd/structd/internal/resp"
 )
 
@@ -36,6 +37,16 @@ func (f *fakeScripts) ScriptLoad(c *Ctx, body []byte)     {}
 func (f *fakeScripts) ScriptExists(c *Ctx, shas [][]byte) {}
 func (f *fakeScripts) ScriptFlush(c *Ctx)                 {}
 
+// scriptServer is a Server whose only answers are its script engine and
+// the default configuration.
+type scriptServer struct {
+	Server
+	engine ScriptEngine
+}
+
+func (s scriptServer) ScriptEngine() ScriptEngine { return s.engine }
+func (s scriptServer) Config() *config.Config     { return config.Default() }
+
 // unitLog counts LogEffects calls on top of captureLog.
 type unitLog struct {
 	captureLog
@@ -63,9 +74,7 @@ func TestScriptExecEffects(t *testing.T) {
 		{"rpush", "l", "x", "y"},
 		{"incrbyfloat", "f", "1.5"},
 	}}
-	saved := scriptEngine
-	SetScriptEngine(f)
-	defer SetScriptEngine(saved)
+	kt.ctx.Server = scriptServer{engine: f}
 
 	kt.expect("+OK\r\n", "eval", "ignored", "0")
 	wantReplies := []string{"+OK\r\n", "$1\r\n1\r\n", "-" + ErrWrongType + "\r\n", "+OK\r\n", ":2\r\n", "$3\r\n1.5\r\n"}

@@ -45,6 +45,10 @@ type Server interface {
 	// subsystems (appendonly, appendfsync), after the values are stored.
 	ApplyConfig() error
 
+	// ScriptEngine is the server's own Lua engine (script cache, aliases,
+	// function libraries), nil when none is linked in.
+	ScriptEngine() ScriptEngine
+
 	// Shutdown stops the server: it stops accepting, disconnects clients
 	// and closes Done, after the current command's reply is written.
 	Shutdown()

@@ -29,7 +29,7 @@ import (
 	"github.com/structd/structd/commands"
 )
 
-func init() { commands.SetScriptEngine(New()) }
+func init() { commands.SetScriptEngineFactory(func() commands.ScriptEngine { return New() }) }
 
 // Script is a compiled script of the cache.
 type Script struct {

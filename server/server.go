@@ -35,6 +35,9 @@ type Server struct {
 	clients map[int64]*client
 
 	pubsub pubsubHub
+	// scripts is this server's Lua engine: its script cache, aliases and
+	// function libraries belong to it alone.
+	scripts commands.ScriptEngine
 
 	stats   Stats
 	metrics instantMetrics // guarded by its own mutex
@@ -106,6 +109,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		log:     opts.Logger,
 		start:   time.Now(),
 		clients: make(map[int64]*client),
+		scripts: commands.NewScriptEngine(),
 		ctx:     ctx,
 		cancel:  cancel,
 	}
@@ -135,6 +139,9 @@ func (s *Server) Table() commands.Table { return s.table }
 
 // Config implements commands.Server.
 func (s *Server) Config() *config.Config { return s.cfg }
+
+// ScriptEngine implements commands.Server.
+func (s *Server) ScriptEngine() commands.ScriptEngine { return s.scripts }
 
 // Start listens on every bind address and serves clients in the background.
 // Port 0 picks a free port (the same one for every address when possible);
