@@ -31,12 +31,51 @@ import (
 
 func init() { commands.SetScriptEngineFactory(func() commands.ScriptEngine { return New() }) }
 
-// Script is a compiled script of the cache.
+// Script is a compiled script of the cache, or a library function
+// (functions.go) in the same form, so that both run the same way.
 type Script struct {
-	SHA   string // lower-case hex SHA1 of Body
-	Body  string
-	Flags Flags // from the #!lua shebang
+	SHA  string // lower-case hex SHA1 of Body ("" for a library function)
+	Body string
+	// Name is how error replies name the script: its SHA, the alias it
+	// was called by (a copy of the cached Script), or the function's name.
+	Name  string
+	Flags Flags // from the #!lua shebang, or the function's flags
 	proto *lua.FunctionProto
+	// fn is a library function's callback (in the functions' Lua state):
+	// it takes the keys and arguments as its two arguments, where a
+	// script reads the globals KEYS and ARGV.
+	fn *lua.LFunction
+}
+
+// compiled returns the Lua function that runs s in v: a library
+// function's callback, or the script's chunk, made once per state.
+func (v *vm) compiled(s *Script) *lua.LFunction {
+	if s.fn != nil {
+		return s.fn
+	}
+	fn := v.funcs[s.SHA]
+	if fn == nil {
+		fn = v.L.NewFunctionFromProto(s.proto)
+		fn.Env = v.env
+		v.funcs[s.SHA] = fn
+	}
+	return fn
+}
+
+// pushInput hands a run its keys and arguments: a script finds them in
+// the globals KEYS and ARGV, a library function gets them as its two
+// arguments (pushed on the stack after it). It returns the number of
+// arguments pushed.
+func (v *vm) pushInput(s *Script, keys, argv [][]byte) int {
+	L := v.L
+	if s.fn == nil {
+		v.globals.RawSetString("KEYS", stringArray(L, keys))
+		v.globals.RawSetString("ARGV", stringArray(L, argv))
+		return 0
+	}
+	L.Push(stringArray(L, keys))
+	L.Push(stringArray(L, argv))
+	return 2
 }
 
 // Engine is the script cache and the Lua state that runs scripts.
@@ -128,7 +167,7 @@ func compile(sha, body string) (*Script, error) {
 	if err != nil {
 		return nil, &compileError{"ERR Error compiling script (new function): " + err.Error()}
 	}
-	return &Script{SHA: sha, Body: body, Flags: flags, proto: proto}, nil
+	return &Script{SHA: sha, Body: body, Name: sha, Flags: flags, proto: proto}, nil
 }
 
 // compileChunk compiles Lua source named name, with Lua 5.1's syntax error

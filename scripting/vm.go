@@ -78,12 +78,7 @@ func (e *Engine) state() *vm {
 // Caller holds e.mu.
 func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool) {
 	L := v.L
-	fn := v.funcs[s.SHA]
-	if fn == nil {
-		fn = L.NewFunctionFromProto(s.proto)
-		fn.Env = v.env
-		v.funcs[s.SHA] = fn
-	}
+	fn := v.compiled(s)
 	r := &run{c: c, script: s, readOnly: readOnly, resp: 2}
 	r.oom = s.Flags&FlagAllowOOM == 0 && !readOnly && overMaxMemory(c)
 	v.run = r
@@ -94,12 +89,9 @@ func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool
 		v.run = nil
 		L.SetTop(0)
 	}()
-	v.globals.RawSetString("KEYS", stringArray(L, keys))
-	v.globals.RawSetString("ARGV", stringArray(L, argv))
-
 	L.SetTop(0)
 	L.Push(fn)
-	err := L.PCall(0, 1, v.handler)
+	err := L.PCall(v.pushInput(s, keys, argv), 1, v.handler)
 	if err != nil {
 		v.replyError(c, s, err)
 		return
@@ -122,7 +114,7 @@ func stringArray(L *lua.LState, args [][]byte) *lua.LTable {
 func (v *vm) replyError(c *commands.Ctx, s *Script, err error) {
 	aerr, ok := err.(*lua.ApiError)
 	if !ok {
-		c.W.Error("ERR Error running script " + s.SHA + ", " + firstLine(err.Error()))
+		c.W.Error("ERR Error running script " + s.Name + ", " + firstLine(err.Error()))
 		return
 	}
 	t, ok := aerr.Object.(*lua.LTable)
@@ -137,7 +129,7 @@ func (v *vm) replyError(c *commands.Ctx, s *Script, err error) {
 	src, line := t.RawGetString("source"), t.RawGetString("line")
 	if ls, ok := src.(lua.LString); ok {
 		if ln, ok := line.(lua.LNumber); ok {
-			msg += fmt.Sprintf(" script: %s, on %s:%d.", s.SHA, string(ls), int64(ln))
+			msg += fmt.Sprintf(" script: %s, on %s:%d.", s.Name, string(ls), int64(ln))
 		}
 	}
 	c.W.Error(msg)
@@ -154,7 +146,7 @@ func positionSuffix(s *Script, msg string) string {
 	if i <= 0 {
 		return ""
 	}
-	return " script: " + s.SHA + ", on @user_script:" + rest[:i] + "."
+	return " script: " + s.Name + ", on @user_script:" + rest[:i] + "."
 }
 
 // errField is the err field of an error table as a string ("" if none).
