@@ -74,6 +74,7 @@ type Ctx struct {
 	LogPos aof.Pos
 	LogErr error
 
+	scriptTxn *scriptTxn // the running TXN.EVAL's redis.call failures (txn.go)
 	effects   []Effect
 	deferred  []changedKey // keys changed, marked dirty once the effects are known (elements.go)
 	changed   bool         // the running handler reported a change
@@ -101,6 +102,9 @@ func Exec(c *Ctx, cmd *Command) {
 	switch {
 	case c.InExec:
 		c.DB = c.KS.DB(c.Session.DB)
+		if u := c.KS.ActiveUndo(); u != nil && !saveBeforeImages(c, u, cmd) {
+			return // a transaction that rolls back cannot run it (txn.go)
+		}
 		prepareWrite(c, cmd, wide)
 		runHandler(c, cmd) // EXEC logs the transaction's effects as one unit
 	case wide:
@@ -295,6 +299,10 @@ func (c *Ctx) KeyChangedIn(db *memtier.DB, class EventClass, event string, key [
 	c.KS.Stats.Dirty.Add(1)
 	c.changed = true
 	c.markChanged(db, key)
+	if u := c.KS.ActiveUndo(); u != nil {
+		holdKeyChange(c, u, db, class, event, key) // until it commits (txn.go)
+		return
+	}
 	c.KS.TouchWatched(db, key)
 	notifyKeyspaceEvent(c, class, event, key, db.ID())
 }

@@ -51,6 +51,9 @@ type MultiState struct {
 	// Aborted is set when a command failed to queue: EXEC answers
 	// EXECABORT.
 	Aborted bool
+	// Rollback is set by TXN.MULTI: EXEC undoes the transaction if a
+	// command fails (txn.go).
+	Rollback bool
 	// Queue holds copies of the queued commands' arguments.
 	Queue [][][]byte
 	// QueuedBytes is the size of Queue's arguments (CLIENT LIST
@@ -83,7 +86,7 @@ func (m *MultiState) Enqueue(args [][]byte) {
 
 // Discard drops the transaction (not the watched keys).
 func (m *MultiState) Discard() {
-	m.Active, m.Aborted, m.Queue, m.QueuedBytes, m.Flags = false, false, nil, 0, 0
+	m.Active, m.Aborted, m.Rollback, m.Queue, m.QueuedBytes, m.Flags = false, false, false, nil, 0, 0
 }
 
 // QueuesCommand reports whether the server queues cmd for a session in
@@ -91,7 +94,7 @@ func (m *MultiState) Discard() {
 // manage the transaction and QUIT and RESET.
 func QueuesCommand(cmd *Command) bool {
 	switch cmd.Name {
-	case "exec", "discard", "multi", "watch", "quit", "reset":
+	case "exec", "discard", "multi", "txn.multi", "watch", "quit", "reset":
 		return false
 	}
 	return true
@@ -137,16 +140,20 @@ func cmdExec(c *Ctx) {
 		c.W.NullArray()
 		return
 	}
-	queue := m.Queue
+	queue, rollback := m.Queue, m.Rollback
 	m.Discard()
 	c.KS.Unwatch(&m.Watch, true)
-	c.W.Array(len(queue))
 	args, cmd := c.Args, c.Cmd
-	c.InExec = true
-	for _, q := range queue {
-		c.Conn.Dispatch(q)
+	if rollback {
+		execTxn(c, queue) // TXN.MULTI (txn.go)
+	} else {
+		c.W.Array(len(queue))
+		c.InExec = true
+		for _, q := range queue {
+			c.Conn.Dispatch(q)
+		}
+		c.InExec = false
 	}
-	c.InExec = false
 	c.Args, c.Cmd = args, cmd
 	c.DB = c.KS.DB(c.Session.DB)
 	// Clients blocked on keys the transaction filled are served now, with

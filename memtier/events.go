@@ -10,6 +10,10 @@ func (ks *Keyspace) keyMissed(db *DB, key []byte) {
 // keyAdded runs the OnNewKey hook (the "new" keyspace event).
 func (ks *Keyspace) keyAdded(db *DB, key []byte) {
 	if ks.OnNewKey != nil {
+		if ks.undo != nil {
+			ks.undo.holdNewKey(ks, db, key) // a rollback must not deliver it
+			return
+		}
 		ks.OnNewKey(db, key)
 	}
 }

@@ -78,6 +78,11 @@ type Keyspace struct {
 	// blk is the registry of clients blocked on keys (blocking.go).
 	blk blocking
 
+	// undo is the active transaction's undo log (undo.go), set and
+	// cleared under LockAll; UndoStats count what undo logs did.
+	undo      *UndoLog
+	UndoStats UndoStats
+
 	// Persistence (persist.go): the disk tier, whether changes are
 	// tracked for checkpoints, and the running checkpoint.
 	cold     ColdStore

@@ -95,8 +95,12 @@ func raise(L *lua.LState, msg string) int {
 // script's client and returns its reply converted to Lua; an error reply
 // is raised by redis.call and returned as {err=...} by redis.pcall.
 func (v *vm) call(L *lua.LState, raiseErr bool) int {
+	var name []byte // the called command, once known
 	fail := func(msg string) int {
 		if raiseErr {
+			if v.run != nil {
+				commands.ScriptCallFailed(v.run.c, name, msg) // TXN.EVAL rolls back
+			}
 			return raise(L, msg)
 		}
 		L.Push(errorTable(L, msg))
@@ -114,6 +118,7 @@ func (v *vm) call(L *lua.LState, raiseErr bool) int {
 	if !ok {
 		return fail(errArgTypes)
 	}
+	name = args[0]
 	cmd := lookupCommand(args)
 	switch {
 	case cmd == nil:
@@ -140,6 +145,10 @@ func (v *vm) call(L *lua.LState, raiseErr bool) int {
 	cmd.Stats.Usec.Add(time.Since(start).Microseconds())
 	if len(w.Buf) > 0 && w.Buf[0] == '-' {
 		cmd.Stats.FailedCalls.Add(1)
+		if raiseErr {
+			msg, _, _ := strings.Cut(string(w.Buf[1:]), "\r\n")
+			commands.ScriptCallFailed(r.c, name, msg) // TXN.EVAL rolls back
+		}
 	}
 	val, _ := replyToLua(L, w.Buf)
 	if t, ok := val.(*lua.LTable); ok && raiseErr {

@@ -45,6 +45,12 @@ func (cl *client) gate(cmd *commands.Command, args [][]byte) bool {
 	if !commands.QueuesCommand(cmd) {
 		return false
 	}
+	if m.Rollback {
+		if msg := commands.TxnRefusal(cmd); msg != "" {
+			cl.writer.Error(msg) // flags the transaction: EXEC answers EXECABORT
+			return true
+		}
+	}
 	m.Enqueue(args)
 	m.Flags |= cmd.Flags
 	cl.writer.Simple("QUEUED")

@@ -1,0 +1,327 @@
+package commands
+
+import (
+	"strings"
+
+	"github.com/structd/structd/internal/resp"
+	"github.com/structd/structd/memtier"
+)
+
+// Transactions that roll back (StructD's own): TXN.MULTI ... EXEC, and
+// TXN.EVAL and TXN.ESHA.
+//
+// TXN.MULTI opens a transaction as MULTI does (same queueing, same
+// EXECABORT for commands refused while queueing, same WATCH rules), but
+// its EXEC runs the queue under an undo log (memtier/undo.go): before each
+// write command runs, the before-images of the keys it may change are
+// saved (its key positions, plus the target of MOVE and COPY ... DB in the
+// other database). The first command that answers an error stops the
+// transaction: the later ones do not run, every key is put back, and EXEC
+// answers
+//
+//	-TXNABORTED Transaction rolled back: command #3 (INCR) failed: ERR value is not an integer or out of range
+//
+// counting the queued commands from 1. TXN.EVAL and TXN.ESHA (a SHA or a
+// script alias) run a script as EVAL and EVALSHA do; if it ends with an
+// error (uncaught, or an error reply it returns), or any redis.call in it
+// got an error reply (even one the script caught with pcall), its writes
+// are undone and it answers
+//
+//	-TXNABORTED Script rolled back: <the script's error>
+//	-TXNABORTED Script rolled back: redis.call (INCR) failed: ERR ...
+//
+// An error of redis.pcall that the script handles does not roll back. A
+// script that failed before touching any key for writing (NOSCRIPT, a
+// compile error, a bad numkeys) answers its error unchanged: there was
+// nothing to roll back, and clients' EVALSHA-then-EVAL fallback works.
+//
+// A rolled-back transaction leaves no trace of its data changes:
+//   - nothing reaches the AOF or replicas: its effects are dropped before
+//     EXEC's (or the script's) are logged;
+//   - no keyspace notification of it is delivered, and the WATCHes of
+//     other clients are not touched: both are held until it commits
+//     (UndoLog.Hold), and then delivered in order;
+//   - clients blocked on a key it pushed to keep waiting: they are served
+//     after the transaction, from its end state;
+//   - the checkpointer's dirty marks stay on the keys it restored, which
+//     are rewritten with their (unchanged) values.
+//
+// Connection and server state is not data and is not undone: SELECT,
+// CLIENT SETNAME, CONFIG SET inside a rolled-back transaction keep their
+// effect, as they would after MULTI/EXEC. Commands whose changes cannot be
+// undone at a cost bounded by what they touch are refused (TxnRefusal):
+// FLUSHALL, FLUSHDB, SWAPDB, the SCRIPT and FUNCTION commands that change
+// scripts or aliases, and SUBSCRIBE and CLIENT REPLY (which would take
+// replies out of EXEC's).
+//
+// Plain MULTI/EXEC, EVAL and EVALSHA keep Redis's no-rollback semantics.
+
+func init() {
+	cats := []string{"slow", "scripting"}
+	evalFlags := NoScript | Stale | SkipMonitor | NoMandatoryKeys | MovableKeys | KeyspaceWide
+	evalKeys := func(args [][]byte) []int { return appendNumKeys(nil, args, 2) }
+	register(
+		&Command{Name: "txn.multi", Arity: 1, Flags: NoScript | Loading | Stale | Fast | AllowBusy,
+			Categories: []string{"fast", "transaction"}, Handler: cmdTxnMulti,
+			Doc: &Doc{Summary: "Mark the start of a transaction block that EXEC rolls back if any of its commands fails (StructD)",
+				Since: "StructD", Group: "transactions", Complexity: "O(1)"}},
+		&Command{Name: "txn.eval", Arity: -3, Flags: evalFlags, Keys: evalKeys, Categories: cats,
+			Handler: txnEval("eval"),
+			Doc: &Doc{Summary: "Execute a Lua script server side, undoing its writes if it fails (StructD)",
+				Since: "StructD", Group: "scripting", Complexity: "Depends on the script that is executed."}},
+		&Command{Name: "txn.esha", Arity: -3, Flags: evalFlags, Keys: evalKeys, Categories: cats,
+			Handler: txnEval("evalsha"),
+			Doc: &Doc{Summary: "Execute a cached Lua script (by SHA1 or alias) server side, undoing its writes if it fails (StructD)",
+				Since: "StructD", Group: "scripting", Complexity: "Depends on the script that is executed."}},
+	)
+}
+
+func cmdTxnMulti(c *Ctx) {
+	m := &c.Session.Multi
+	if m.Active {
+		c.W.Error("ERR MULTI calls can not be nested")
+		return
+	}
+	m.Active, m.Rollback = true, true
+	c.W.OK()
+}
+
+// refusedInTxn are the commands with keys (or none flagged write) that a
+// transaction that rolls back still cannot run.
+var refusedInTxn = map[string]bool{
+	"subscribe": true, "psubscribe": true, "ssubscribe": true, "client|reply": true,
+	"script|load": true, "script|flush": true, "script|alias": true, "script|unalias": true,
+	"function|load": true, "function|delete": true, "function|flush": true, "function|restore": true,
+}
+
+// TxnRefusal is the error a transaction that rolls back answers for cmd
+// (when TXN.MULTI queues it, or a TXN.EVAL script calls it), or "" if it
+// may run: a write must name the keys it changes, so that their
+// before-images can be saved.
+func TxnRefusal(cmd *Command) string {
+	wide := cmd.Flags&KeyspaceWide != 0 || !cmd.hasKeys()
+	if cmd.Flags&Write != 0 && wide || refusedInTxn[cmd.Name] {
+		return "ERR '" + displayName(cmd.Name) +
+			"' is not allowed in TXN.MULTI, TXN.EVAL or TXN.ESHA: it can not be rolled back"
+	}
+	return ""
+}
+
+// displayName is a command's name as users type it: "CLIENT REPLY".
+func displayName(name string) string {
+	return strings.ToUpper(strings.ReplaceAll(name, "|", " "))
+}
+
+// newUndoLog returns an undo log restoring collections with the
+// encoding limits in force.
+func newUndoLog(c *Ctx) *memtier.UndoLog {
+	u := memtier.NewUndoLog()
+	u.HashLimits, u.ZSetLimits, u.MaxIntset = hashLimits(c), zsetLimits(c), setMaxIntset(c)
+	return u
+}
+
+// saveBeforeImages saves, in the active undo log, the before-images of
+// the keys cmd may change, or answers TxnRefusal's error and returns
+// false. Exec calls it for every command run inside EXEC or a script
+// while a log is active, with the keyspace locked.
+func saveBeforeImages(c *Ctx, u *memtier.UndoLog, cmd *Command) bool {
+	if msg := TxnRefusal(cmd); msg != "" {
+		c.W.Error(msg)
+		return false
+	}
+	if cmd.Flags&Write == 0 {
+		return true
+	}
+	pick := elementEffects[cmd.Name]
+	for _, p := range cmd.AppendKeyPositions(c.posBuf[:0], c.Args) {
+		switch {
+		case pick != nil:
+			u.SaveElems(c.DB, c.Args[p], pick(c.Args))
+		case cmd.Name == "smove" && len(c.Args) == 4:
+			u.SaveElems(c.DB, c.Args[p], c.Args[3:4])
+		default:
+			u.SaveKey(c.DB, c.Args[p])
+		}
+	}
+	saveOtherDB(c, u, cmd)
+	return true
+}
+
+// saveOtherDB saves the key MOVE and COPY ... DB write in a database
+// other than the session's. An index the command will refuse is skipped.
+func saveOtherDB(c *Ctx, u *memtier.UndoLog, cmd *Command) {
+	at := 0
+	switch cmd.Name {
+	case "move":
+		at = 2
+	case "copy":
+		for i := 3; i+1 < len(c.Args); i++ {
+			if c.ArgIs(i, "db") {
+				at = i + 1
+			}
+		}
+	}
+	if at == 0 {
+		return
+	}
+	n, ok := resp.ParseInt(c.Args[at])
+	if !ok || n < 0 || n >= int64(c.KS.NumDBs()) {
+		return
+	}
+	key := c.Args[1]
+	if cmd.Name == "copy" {
+		key = c.Args[2]
+	}
+	u.SaveKey(c.KS.DB(int(n)), key)
+}
+
+// holdKeyChange holds, until the transaction commits, what a change to
+// key tells other clients: their WATCHes and the keyspace notification.
+// A change to a key with no before-image is a write path that escaped
+// saveBeforeImages: it is counted (tests require none).
+func holdKeyChange(c *Ctx, u *memtier.UndoLog, db *memtier.DB, class EventClass, event string, key []byte) {
+	if !u.Saved(db, key) {
+		c.KS.UndoStats.Unsaved.Add(1)
+	}
+	k := string(key)
+	ks, out := c.KS, &Ctx{Server: c.Server, Conn: c.Conn}
+	u.Hold(func() {
+		ks.TouchWatched(db, []byte(k))
+		notifyKeyspaceEvent(out, class, event, []byte(k), db.ID())
+	})
+}
+
+// beginUndo starts an undo log on c's keyspace and returns it with the
+// function that ends it: committing (held events delivered) or, if the
+// transaction did not finish (a handler panicked, a bug), rolling back.
+// Caller holds LockAll.
+func beginUndo(c *Ctx) (*memtier.UndoLog, func(commit bool)) {
+	u := newUndoLog(c)
+	c.KS.BeginUndo(u)
+	done := false
+	end := func(commit bool) {
+		if done {
+			return
+		}
+		done = true
+		if !commit {
+			u.Rollback(c.KS)
+		}
+		c.KS.EndUndo()
+		if commit {
+			u.Commit(c.KS)
+		}
+	}
+	return u, end
+}
+
+// execTxn runs a TXN.MULTI transaction's queue for EXEC (see the top of
+// this file). The caller has checked WATCH and discarded the transaction
+// state; the keyspace is locked exclusively.
+func execTxn(c *Ctx, queue [][][]byte) {
+	_, end := beginUndo(c)
+	defer end(false) // not reached normally: only a panic rolls back here
+	mark, effects := len(c.W.Buf), len(c.effects)
+	// Replies must be seen to tell a failure, whatever CLIENT REPLY says:
+	// the mode applies to EXEC's reply as a whole once it returns.
+	reply := c.Session.Reply
+	c.Session.Reply = ReplyOn
+	defer func() { c.Session.Reply = reply }()
+	c.W.Array(len(queue))
+	failed := -1
+	var cause string
+	c.InExec = true
+	for i, q := range queue {
+		at := len(c.W.Buf)
+		c.Conn.Dispatch(q)
+		if len(c.W.Buf) > at && c.W.Buf[at] == '-' {
+			failed, cause = i, errorText(c.W.Buf[at:])
+			break
+		}
+	}
+	c.InExec = false
+	if failed < 0 {
+		end(true)
+		return
+	}
+	end(false)
+	dropEffects(c, effects)
+	c.W.Buf = c.W.Buf[:mark]
+	c.W.Error("TXNABORTED Transaction rolled back: command #" + itoa(int64(failed+1)) +
+		" (" + strings.ToUpper(string(queue[failed][0])) + ") failed: " + cause)
+}
+
+// errorText is an error reply's message, without '-' and CRLF.
+func errorText(reply []byte) string {
+	end := len(reply)
+	for i, b := range reply {
+		if b == '\r' {
+			end = i
+			break
+		}
+	}
+	return string(reply[1:end])
+}
+
+// dropEffects forgets the effects gathered since mark: a rolled-back
+// transaction logs nothing.
+func dropEffects(c *Ctx, mark int) {
+	clear(c.effects[mark:])
+	c.effects = c.effects[:mark]
+}
+
+// scriptTxn is a running TXN.EVAL's first failed redis.call.
+type scriptTxn struct {
+	failed   bool
+	cmd, msg string
+}
+
+// ScriptCallFailed records that a redis.call (not redis.pcall) of the
+// script running in c got an error reply, or raised an error before
+// running its command: a TXN.EVAL then rolls back even if the script
+// catches the error. name is the called command's name (nil if unknown).
+// Outside TXN.EVAL and TXN.ESHA it does nothing.
+func ScriptCallFailed(c *Ctx, name []byte, msg string) {
+	t := c.scriptTxn
+	if t == nil || t.failed {
+		return
+	}
+	t.failed, t.cmd, t.msg = true, strings.ToUpper(string(name)), strings.TrimPrefix(msg, "-")
+}
+
+// txnEval is the handler of TXN.EVAL (via EVAL's handler) and TXN.ESHA
+// (via EVALSHA's, which takes aliases): the script runs exactly as
+// there, under an undo log, its own unless a TXN.MULTI's is active (then
+// its failure fails that transaction, which rolls back everything).
+func txnEval(via string) Handler {
+	return func(c *Ctx) {
+		u, end := c.KS.ActiveUndo(), func(bool) {}
+		if u == nil {
+			u, end = beginUndo(c)
+			defer end(false) // only a panic gets here unended
+		}
+		mark, effects, entries := len(c.W.Buf), len(c.effects), u.Len()
+		outer := c.scriptTxn
+		t := &scriptTxn{}
+		c.scriptTxn = t
+		func() {
+			defer func() { c.scriptTxn = outer }()
+			All()[via].Handler(c)
+		}()
+		replyErr := len(c.W.Buf) > mark && c.W.Buf[mark] == '-'
+		if !t.failed && (!replyErr || u.Len() == entries) {
+			end(true) // success, or failed before touching anything
+			return
+		}
+		cause := ""
+		if replyErr {
+			cause = errorText(c.W.Buf[mark:])
+		} else {
+			cause = "redis.call (" + t.cmd + ") failed: " + t.msg
+		}
+		end(false)
+		dropEffects(c, effects)
+		c.W.Buf = c.W.Buf[:mark]
+		c.W.Error("TXNABORTED Script rolled back: " + cause)
+	}
+}

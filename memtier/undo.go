@@ -1,0 +1,316 @@
+package memtier
+
+import (
+	"sync/atomic"
+
+	"github.com/structd/structd/memtier/types"
+)
+
+// Undo logs: how a transaction that rolls back (TXN.MULTI ... EXEC,
+// TXN.EVAL, TXN.ESHA) puts the data back as it found it.
+//
+// Before a command of such a transaction changes a key, the command layer
+// saves the key's before-image in the transaction's UndoLog: the whole
+// value (a deep copy) with its TTL, or, for a hash, set or sorted set
+// held in its big encoding (hashtable, skiplist, or past elemUndoMin
+// elements), only the elements the command names (HSET's fields, SREM's
+// members, ...) with their old value, score or absence. Rollback applies
+// the entries newest first, so each one finds the key as it was just after
+// the command that saved it, and leaves it as it was just before. Hence:
+//
+//   - A key needs one whole image per transaction: once one is saved, later
+//     commands save nothing for the key, since restoring the earliest image
+//     undoes everything after it.
+//   - An element entry applies to the object under the key when it is
+//     restored (an earlier whole image may have put a copy there), or, if
+//     the command emptied and so deleted the key, to the object it saved,
+//     which is put back.
+//
+// The cost of a transaction is thus what it touched: one copy per key it
+// wrote whole (a list, a string, a small collection), one entry per named
+// element of a big collection; never the dataset.
+//
+// Saving reads the key through Peek, so a cold key is faulted in from the
+// disk tier first and its before-image is its real value; an expired one
+// is reclaimed (expiry is not part of the transaction) and saved as absent.
+//
+// While a log is active (BeginUndo ... EndUndo, under LockAll) the
+// keyspace holds back the "new" keyspace event (Hold): a rolled-back
+// transaction must deliver none. The command layer holds its own
+// notifications and WATCH touches the same way, in the same list, so a
+// committed transaction delivers them in order.
+
+// elemUndoMin is the size past which a collection in a compact encoding
+// (whose copy is one contiguous buffer, bounded by the *-max-listpack-*
+// and set-max-intset-entries settings) is still saved element by element:
+// a configuration that raises those limits must not make a transaction
+// copy huge values.
+const elemUndoMin = 1024
+
+// UndoStats count what undo logs did since the start (tests read them).
+type UndoStats struct {
+	Commits   atomic.Int64
+	Rollbacks atomic.Int64
+	// Copied counts the elements copied into before-images: every element
+	// of a collection saved whole, one per string, one per element entry.
+	Copied atomic.Int64
+	// ElementEntries counts the element-level entries saved.
+	ElementEntries atomic.Int64
+	// Unsaved counts changes reported for a key with no before-image
+	// while a log was active: a write path the command layer did not
+	// save first (a bug; tests require none).
+	Unsaved atomic.Int64
+}
+
+// UndoLog is one transaction's before-images and held events. Its user
+// holds LockAll from BeginUndo until EndUndo.
+type UndoLog struct {
+	// Limits the element restores convert collections by, as the writes
+	// they undo did (the server's *-max-listpack-* settings).
+	HashLimits, ZSetLimits types.Limits
+	MaxIntset              int
+
+	entries []undoEntry
+	saved   map[undoKey]bool // keys with an entry; true: a whole image
+	held    []func()
+}
+
+type undoKey struct {
+	db  int
+	key string
+}
+
+// undoEntry is one before-image: the whole key (elems nil, obj the copy or
+// nil for "absent"), or elements of the collection obj.
+type undoEntry struct {
+	db     *DB
+	key    string
+	obj    *Object
+	expire int64 // -1: none
+	elems  []undoElem
+}
+
+// undoElem is an element's state before the command: absent, or present
+// with val (a hash field's value) or score (a sorted set member's).
+type undoElem struct {
+	name    string
+	present bool
+	val     []byte
+	score   float64
+}
+
+// NewUndoLog returns an empty log with Redis's default encoding limits.
+func NewUndoLog() *UndoLog {
+	return &UndoLog{
+		HashLimits: types.DefaultHashLimits,
+		ZSetLimits: types.DefaultZSetLimits,
+		MaxIntset:  types.DefaultSetMaxIntset,
+		saved:      map[undoKey]bool{},
+	}
+}
+
+// BeginUndo makes u the active log. Caller holds LockAll until EndUndo.
+func (ks *Keyspace) BeginUndo(u *UndoLog) { ks.undo = u }
+
+// EndUndo deactivates the log.
+func (ks *Keyspace) EndUndo() { ks.undo = nil }
+
+// ActiveUndo is the active undo log, or nil. Caller holds a lock.
+func (ks *Keyspace) ActiveUndo() *UndoLog { return ks.undo }
+
+// Len is the number of entries saved.
+func (u *UndoLog) Len() int { return len(u.entries) }
+
+// Saved reports whether key of db has a before-image (whole or of
+// elements) in the log.
+func (u *UndoLog) Saved(db *DB, key []byte) bool {
+	_, ok := u.saved[undoKey{db.id, string(key)}]
+	return ok
+}
+
+// SaveKey saves the whole before-image of key in db (value and TTL, or
+// its absence), unless one is saved already.
+func (u *UndoLog) SaveKey(db *DB, key []byte) {
+	k := undoKey{db.id, string(key)}
+	if u.saved[k] {
+		return
+	}
+	u.saved[k] = true
+	e := undoEntry{db: db, key: k.key, expire: -1}
+	if o := db.Peek(key); o != nil {
+		e.obj = o.Clone()
+		e.expire = db.Expire(key)
+		db.ks.UndoStats.Copied.Add(int64(elementCount(o)))
+	}
+	u.entries = append(u.entries, e)
+}
+
+// SaveElems saves, for a command that changes only the named elements of
+// key (fields of a hash, members of a set or sorted set), their states
+// before it; a key that is not a big collection is saved whole instead.
+func (u *UndoLog) SaveElems(db *DB, key []byte, names [][]byte) {
+	k := undoKey{db.id, string(key)}
+	if u.saved[k] {
+		return
+	}
+	o := db.Peek(key)
+	if o == nil || !elementLevel(o) {
+		u.SaveKey(db, key)
+		return
+	}
+	u.saved[k] = false
+	e := undoEntry{db: db, key: k.key, obj: o, expire: db.Expire(key), elems: make([]undoElem, len(names))}
+	for i, n := range names {
+		e.elems[i] = elemState(o, n)
+	}
+	u.entries = append(u.entries, e)
+	db.ks.UndoStats.ElementEntries.Add(1)
+	db.ks.UndoStats.Copied.Add(int64(len(names)))
+}
+
+// elementLevel reports whether o is saved element by element: a hash, set
+// or sorted set in its big encoding (which never converts back, so undoing
+// elements leaves the encoding as it was) or past elemUndoMin elements.
+func elementLevel(o *Object) bool {
+	switch o.Type {
+	case TypeHash, TypeSet, TypeZSet:
+		switch o.EncodingName() {
+		case "hashtable", "skiplist":
+			return true
+		}
+		return elementCount(o) > elemUndoMin
+	}
+	return false
+}
+
+// elementCount is the number of elements of a collection, 1 for a string.
+func elementCount(o *Object) int {
+	if l, ok := o.Payload().(interface{ Len() int }); ok {
+		return l.Len()
+	}
+	return 1
+}
+
+// elemState reads element name of the collection o.
+func elemState(o *Object, name []byte) undoElem {
+	el := undoElem{name: string(name)}
+	switch v := o.Payload().(type) {
+	case *types.Hash:
+		if val, ok := v.Get(name); ok {
+			el.present, el.val = true, val.AppendTo(nil)
+		}
+	case *types.Set:
+		el.present = v.Contains(name)
+	case *types.ZSet:
+		el.score, el.present = v.Score(name)
+	}
+	return el
+}
+
+// restoreElem puts element el of the collection o back.
+func (u *UndoLog) restoreElem(o *Object, el undoElem) {
+	name := []byte(el.name)
+	switch v := o.Payload().(type) {
+	case *types.Hash:
+		if el.present {
+			v.Set(name, el.val, u.HashLimits)
+		} else {
+			v.Delete(name)
+		}
+	case *types.Set:
+		if el.present {
+			v.Add(name, u.MaxIntset)
+		} else {
+			v.Remove(name)
+		}
+	case *types.ZSet:
+		if el.present {
+			v.Add(name, el.score, 0, u.ZSetLimits)
+		} else {
+			v.Remove(name)
+		}
+	}
+}
+
+// Hold defers fn (a notification, a WATCH touch) until the transaction
+// commits; a rollback drops it.
+func (u *UndoLog) Hold(fn func()) { u.held = append(u.held, fn) }
+
+// holdNewKey holds the "new" keyspace event of a key created while the
+// log is active.
+func (u *UndoLog) holdNewKey(ks *Keyspace, db *DB, key []byte) {
+	k := string(key)
+	u.Hold(func() {
+		if ks.OnNewKey != nil {
+			ks.OnNewKey(db, []byte(k))
+		}
+	})
+}
+
+// Commit forgets the before-images and runs the held functions in order.
+// Call it after EndUndo, still under LockAll.
+func (u *UndoLog) Commit(ks *Keyspace) {
+	for _, fn := range u.held {
+		fn()
+	}
+	u.reset()
+	ks.UndoStats.Commits.Add(1)
+}
+
+// Rollback puts every saved key back as it was before the transaction,
+// newest entry first, and drops the held functions. Call it while the log
+// is active (so the events of the restores are held and dropped too),
+// then EndUndo. The restores mark the keys dirty, so the next checkpoint
+// writes them (with the values the disk may already hold: harmless).
+func (u *UndoLog) Rollback(ks *Keyspace) {
+	for i := len(u.entries) - 1; i >= 0; i-- {
+		u.restore(&u.entries[i])
+	}
+	u.reset()
+	ks.UndoStats.Rollbacks.Add(1)
+}
+
+func (u *UndoLog) reset() {
+	clear(u.entries)
+	u.entries = u.entries[:0]
+	clear(u.saved)
+	clear(u.held)
+	u.held = u.held[:0]
+}
+
+// restore applies one entry.
+func (u *UndoLog) restore(e *undoEntry) {
+	db, key := e.db, []byte(e.key)
+	if e.elems == nil {
+		if e.obj == nil {
+			db.Delete(key)
+			return
+		}
+		db.Set(key, e.obj)
+		if e.expire != -1 {
+			db.SetExpire(key, e.expire)
+		}
+		return
+	}
+	s := SlotOf(key)
+	cur := db.slots[s].keys[e.key]
+	if cur == nil || cur.Type != e.obj.Type {
+		// The command emptied the collection and so deleted the key:
+		// put its object back, elements restored below.
+		cur = e.obj
+		db.Set(key, cur)
+	}
+	names := make([][]byte, len(e.elems))
+	for i := len(e.elems) - 1; i >= 0; i-- {
+		u.restoreElem(cur, e.elems[i])
+		names[i] = []byte(e.elems[i].name)
+	}
+	db.MarkDirtyElems(key, names)
+	if at := db.Expire(key); at != e.expire {
+		if e.expire == -1 {
+			db.Persist(key)
+		} else {
+			db.SetExpire(key, e.expire)
+		}
+	}
+}
