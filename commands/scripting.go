@@ -29,6 +29,8 @@ type ScriptEngine interface {
 	ScriptLoad(c *Ctx, body []byte)
 	ScriptExists(c *Ctx, shas [][]byte)
 	ScriptFlush(c *Ctx)
+
+	FunctionEngine
 }
 
 var newScriptEngine func() ScriptEngine
@@ -61,13 +63,12 @@ func scriptEngine(c *Ctx) ScriptEngine {
 func init() {
 	cats := []string{"slow", "scripting"}
 	evalFlags := NoScript | Stale | SkipMonitor | NoMandatoryKeys | MovableKeys | KeyspaceWide
-	evalKeys := func(args [][]byte) []int { return appendNumKeys(nil, args, 2) }
 	eval := func(name string, ro bool, byHash bool) *Command {
 		f := evalFlags
 		if ro {
 			f = evalFlags | ReadOnly
 		}
-		return &Command{Name: name, Arity: -3, Flags: f, Keys: evalKeys, Categories: cats,
+		return &Command{Name: name, Arity: -3, Flags: f, Keys: numKeysAt2, Categories: cats,
 			Handler: func(c *Ctx) {
 				if e := scriptEngine(c); e != nil {
 					e.Eval(c, byHash, ro)
@@ -90,6 +91,9 @@ func init() {
 		}},
 	)
 }
+
+// numKeysAt2 are the keys of EVAL and FCALL: numkeys at 2, then the keys.
+func numKeysAt2(args [][]byte) []int { return appendNumKeys(nil, args, 2) }
 
 func cmdScriptLoad(c *Ctx) {
 	if e := scriptEngine(c); e != nil {

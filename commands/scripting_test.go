@@ -13,9 +13,10 @@ import (
 // fakeScripts runs a fixed list of commands through ScriptExec for every
 // EVAL, as a script's redis.call would, and keeps their replies.
 type fakeScripts struct {
-	calls   [][]string
-	replies []string
-	nested  Ctx
+	ScriptEngine // nil: only Eval is called
+	calls        [][]string
+	replies      []string
+	nested       Ctx
 }
 
 func (f *fakeScripts) Eval(c *Ctx, byHash, readOnly bool) {

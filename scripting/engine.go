@@ -78,19 +78,28 @@ func (v *vm) pushInput(s *Script, keys, argv [][]byte) int {
 	return 2
 }
 
-// Engine is the script cache and the Lua state that runs scripts.
+// Engine is one server's scripting: the script cache, the catalog
+// (function libraries and script aliases), and the Lua states that run
+// scripts and functions.
 type Engine struct {
 	cacheMu sync.RWMutex
 	cache   map[string]*Script
 
-	mu  sync.Mutex // held while a script runs
-	vm  *vm
-	rng rand48
+	cat catalog
+
+	mu  sync.Mutex // held while a script or function runs or loads
+	vm  *vm        // the scripts' Lua state
+	fvm *vm        // the functions' Lua state (functions.go)
+	// loadEnv is what a library's code sees while FUNCTION LOAD runs it,
+	// and loading the library being loaded (redis.register_function).
+	loadEnv *lua.LTable
+	loading *Library
+	rng     rand48
 }
 
-// New returns an engine with an empty cache.
+// New returns an engine with an empty cache and catalog.
 func New() *Engine {
-	e := &Engine{cache: map[string]*Script{}}
+	e := &Engine{cache: map[string]*Script{}, cat: newCatalog()}
 	e.rng.x = 0x1234ABCD330E // rand48's initial state, as Redis starts
 	return e
 }

@@ -8,16 +8,8 @@ import (
 // Eval implements EVAL, EVALSHA, EVAL_RO and EVALSHA_RO (commands.ScriptEngine).
 // It runs under the exclusive keyspace lock (the commands are KeyspaceWide).
 func (e *Engine) Eval(c *commands.Ctx, byHash, readOnly bool) {
-	numkeys, ok := resp.ParseInt(c.Args[2])
-	switch {
-	case !ok:
-		c.W.Error(commands.ErrNotInteger)
-		return
-	case numkeys > int64(len(c.Args)-3):
-		c.W.Error("ERR Number of keys can't be greater than number of args")
-		return
-	case numkeys < 0:
-		c.W.Error("ERR Number of keys can't be negative")
+	numkeys, ok := numKeys(c, commands.ErrNotInteger)
+	if !ok {
 		return
 	}
 	var s *Script
@@ -46,6 +38,24 @@ func (e *Engine) Eval(c *commands.Ctx, byHash, readOnly bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.state().exec(c, s, keys, argv, readOnly || s.Flags&FlagNoWrites != 0)
+}
+
+// numKeys reads the numkeys argument of EVAL or FCALL (c.Args[2]),
+// replying the error if it is not a count of the arguments that follow:
+// notNumber if it is no integer.
+func numKeys(c *commands.Ctx, notNumber string) (int64, bool) {
+	n, ok := resp.ParseInt(c.Args[2])
+	switch {
+	case !ok:
+		c.W.Error(notNumber)
+	case n > int64(len(c.Args)-3):
+		c.W.Error("ERR Number of keys can't be greater than number of args")
+	case n < 0:
+		c.W.Error("ERR Number of keys can't be negative")
+	default:
+		return n, true
+	}
+	return 0, false
 }
 
 // ScriptLoad is SCRIPT LOAD: compile and cache, reply the SHA.

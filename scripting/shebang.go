@@ -21,9 +21,35 @@ const (
 	FlagAllowCrossSlot
 )
 
-var flagNames = map[string]Flags{
-	"no-writes": FlagNoWrites, "allow-oom": FlagAllowOOM, "allow-stale": FlagAllowStale,
-	"no-cluster": FlagNoCluster, "allow-cross-slot-keys": FlagAllowCrossSlot,
+// flagList names the flags in Redis's order (FUNCTION LIST's).
+var flagList = []struct {
+	name string
+	flag Flags
+}{
+	{"no-writes", FlagNoWrites}, {"allow-oom", FlagAllowOOM}, {"allow-stale", FlagAllowStale},
+	{"no-cluster", FlagNoCluster}, {"allow-cross-slot-keys", FlagAllowCrossSlot},
+}
+
+// flagNamed is the flag called name: exactly (a shebang's) or ignoring
+// case (redis.register_function's).
+func flagNamed(name string, foldCase bool) (Flags, bool) {
+	for _, f := range flagList {
+		if f.name == name || foldCase && strings.EqualFold(f.name, name) {
+			return f.flag, true
+		}
+	}
+	return 0, false
+}
+
+// names lists the declared flags in Redis's order.
+func (f Flags) names() []string {
+	var out []string
+	for _, x := range flagList {
+		if f&x.flag != 0 {
+			out = append(out, x.name)
+		}
+	}
+	return out
 }
 
 // parseShebang reads the "#!lua [flags=a,b]" first line of body, as Redis's
@@ -56,7 +82,7 @@ func parseShebang(body string) (Flags, string, error) {
 			continue
 		}
 		for _, name := range strings.Split(list, ",") {
-			f, ok := flagNames[name]
+			f, ok := flagNamed(name, false)
 			if !ok {
 				return 0, "", &compileError{"ERR Unexpected flag in script shebang: " + name}
 			}
