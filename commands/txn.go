@@ -5,6 +5,7 @@ import (
 
 	"github.com/structd/structd/internal/resp"
 	"github.com/structd/structd/memtier"
+	"github.com/structd/structd/memtier/types"
 )
 
 // Transactions that roll back (StructD's own): TXN.MULTI ... EXEC, and
@@ -134,17 +135,55 @@ func saveBeforeImages(c *Ctx, u *memtier.UndoLog, cmd *Command) bool {
 	}
 	pick := elementEffects[cmd.Name]
 	for _, p := range cmd.AppendKeyPositions(c.posBuf[:0], c.Args) {
+		key := c.Args[p]
+		if popped, ok := zpopMembers(c, cmd, key); ok {
+			u.SaveElems(c.DB, key, popped)
+			continue
+		}
 		switch {
 		case pick != nil:
-			u.SaveElems(c.DB, c.Args[p], pick(c.Args))
+			u.SaveElems(c.DB, key, pick(c.Args))
 		case cmd.Name == "smove" && len(c.Args) == 4:
-			u.SaveElems(c.DB, c.Args[p], c.Args[3:4])
+			u.SaveElems(c.DB, key, c.Args[3:4])
 		default:
-			u.SaveKey(c.DB, c.Args[p])
+			u.SaveKey(c.DB, key)
 		}
 	}
 	saveOtherDB(c, u, cmd)
 	return true
+}
+
+// zpopMembers names the members ZPOPMIN, ZPOPMAX, BZPOPMIN or BZPOPMAX
+// may pop from the sorted set under key, the count lowest or highest, so
+// that popping from a big sorted set (a queue) saves those, not the set;
+// false for other commands and arguments (the key is then saved whole).
+func zpopMembers(c *Ctx, cmd *Command, key []byte) ([][]byte, bool) {
+	count := int64(1)
+	switch cmd.Name {
+	case "zpopmin", "zpopmax":
+		if len(c.Args) == 3 {
+			n, ok := resp.ParseInt(c.Args[2])
+			if !ok || n < 0 {
+				return nil, false
+			}
+			count = n
+		}
+	case "bzpopmin", "bzpopmax":
+	default:
+		return nil, false
+	}
+	o := c.DB.Peek(key)
+	if o == nil || o.Type != memtier.TypeZSet {
+		return nil, false
+	}
+	z := o.Payload().(*types.ZSet)
+	n := int(min(count, int64(z.Len())))
+	members := make([][]byte, 0, n)
+	z.RangeByRank(0, n-1, strings.HasSuffix(cmd.Name, "max"), func(m types.Elem, _ float64) bool {
+		members = append(members, m.AppendTo(nil))
+		return true
+	})
+	return members, true
 }
 
 // saveOtherDB saves the key MOVE and COPY ... DB write in a database

@@ -194,6 +194,7 @@ var everyWrite = [][]string{
 	{"hincrby", "bighash", "counter", "7"}, {"sadd", "bigset", "new"}, {"srem", "bigset", "m1", "m2"},
 	{"smove", "bigset", "set", "m3"}, {"zadd", "bigzset", "1000", "m1", "5", "new"},
 	{"zincrby", "bigzset", "1", "m2"}, {"zrem", "bigzset", "m4"},
+	{"zpopmin", "bigzset", "2"}, {"zpopmax", "bigzset"}, {"bzpopmax", "bigzset", "0"},
 	{"rename", "bighash", "bighash2"}, {"hset", "bighash2", "f5", "again"}, {"zpopmin", "bigzset", "3"},
 	{"select", "3"}, {"set", "three", "changed"}, {"del", "l3"}, {"set", "created3", "x"}, {"select", "0"},
 }
@@ -286,15 +287,16 @@ func TestTxnBigCollectionsUndoElements(t *testing.T) {
 		{"hset", "hash", "f1", "x", "new", "y"}, {"hdel", "hash", "f2"}, {"hincrby", "hash", "cnt", "1"},
 		{"sadd", "set", "new"}, {"srem", "set", "m1", "m2"},
 		{"zadd", "zset", "-1", "m1", "7", "new"}, {"zincrby", "zset", "1", "m2"}, {"zrem", "zset", "m3"},
+		{"zpopmin", "zset", "2"}, {"zpopmax", "zset"}, {"bzpopmin", "zset", "0"},
 		fail,
 	})
-	if !strings.HasPrefix(got, "-TXNABORTED Transaction rolled back: command #9 (INCR) failed") {
+	if !strings.HasPrefix(got, "-TXNABORTED Transaction rolled back: command #12 (INCR) failed") {
 		t.Fatalf("EXEC = %q", got)
 	}
-	// 2+1+1 hash fields, 1+2 set members, 2+1+1 zset members, and the
-	// string str whole.
-	if d := kt.ks.UndoStats.Copied.Load() - copied; d != 12 {
-		t.Fatalf("the undo log copied %d elements, want 12", d)
+	// 2+1+1 hash fields, 1+2 set members, 2+1+1+2+1+1 zset members, and
+	// the string str whole.
+	if d := kt.ks.UndoStats.Copied.Load() - copied; d != 16 {
+		t.Fatalf("the undo log copied %d elements, want 16", d)
 	}
 	if after := dumpKeyspace(kt.ks); after != before {
 		t.Fatal("big collections differ after rollback")

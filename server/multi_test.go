@@ -37,7 +37,13 @@ func startServerClock(t *testing.T, clock memtier.Clock) *Server {
 // execTx runs MULTI, the commands and EXEC on c and returns EXEC's reply.
 func execTx(t *testing.T, c *conn, cmds ...[]string) resp.Value {
 	t.Helper()
-	c.expect("+OK", "MULTI")
+	return runTx(t, c, "MULTI", cmds...)
+}
+
+// runTx is execTx with multi (MULTI or TXN.MULTI) opening the transaction.
+func runTx(t *testing.T, c *conn, multi string, cmds ...[]string) resp.Value {
+	t.Helper()
+	c.expect("+OK", multi)
 	for _, cmd := range cmds {
 		c.expect("+QUEUED", cmd...)
 	}

@@ -23,12 +23,7 @@ const errNotInt = "ERR value is not an integer or out of range"
 // txn runs TXN.MULTI, the commands and EXEC on c and returns EXEC's reply.
 func txn(t *testing.T, c *conn, cmds ...[]string) resp.Value {
 	t.Helper()
-	c.expect("+OK", "TXN.MULTI")
-	for _, cmd := range cmds {
-		c.expect("+QUEUED", cmd...)
-	}
-	c.send("EXEC")
-	return c.read()
+	return runTx(t, c, "TXN.MULTI", cmds...)
 }
 
 // expectRolledBack checks EXEC's reply names command n (from 1) and cause.
