@@ -22,16 +22,34 @@ import "github.com/structd/structd/internal/resp"
 // ScriptEngine runs scripts for the command handlers.
 type ScriptEngine interface {
 	// Eval runs EVAL, EVALSHA, EVAL_RO or EVALSHA_RO (c.Args as sent):
-	// byHash for the SHA forms, readOnly for the _RO forms.
+	// byHash for the SHA forms (which take an alias too), readOnly for the
+	// _RO forms.
 	Eval(c *Ctx, byHash, readOnly bool)
 	// ScriptLoad, ScriptExists and ScriptFlush are SCRIPT LOAD, EXISTS and
-	// FLUSH (arity checked, options parsed).
-	ScriptLoad(c *Ctx, body []byte)
+	// FLUSH (arity checked, options parsed). ScriptLoad also points alias
+	// at the script unless alias is nil.
+	ScriptLoad(c *Ctx, body, alias []byte, mode AliasMode)
 	ScriptExists(c *Ctx, shas [][]byte)
 	ScriptFlush(c *Ctx)
+	// ScriptAlias, ScriptUnalias and ScriptAliases are StructD's SCRIPT
+	// ALIAS, UNALIAS and ALIASES.
+	ScriptAlias(c *Ctx, sha, alias []byte, mode AliasMode)
+	ScriptUnalias(c *Ctx, aliases [][]byte)
+	ScriptAliases(c *Ctx)
 
 	FunctionEngine
 }
+
+// AliasMode is how SCRIPT LOAD and SCRIPT ALIAS treat an alias that
+// exists.
+type AliasMode uint8
+
+// The alias modes.
+const (
+	AliasNew     AliasMode = iota // no flag: an existing alias is an error
+	AliasNX                       // NX: an existing alias is left as it is
+	AliasReplace                  // REPLACE: an existing alias is pointed anew
+)
 
 var newScriptEngine func() ScriptEngine
 
@@ -79,7 +97,13 @@ func init() {
 		eval("eval", false, false), eval("evalsha", false, true),
 		eval("eval_ro", true, false), eval("evalsha_ro", true, true),
 		&Command{Name: "script", Arity: -2, Categories: cats, Subcommands: map[string]*Command{
-			"load": {Arity: 3, Flags: NoScript | Stale, Categories: cats, Handler: cmdScriptLoad},
+			// With an alias, SCRIPT LOAD changes the catalog: keyspace-wide,
+			// as the commands below (see functions.go).
+			"load": {Arity: -3, Flags: NoScript | Stale, Categories: cats, Handler: cmdScriptLoad,
+				Wide: func(args [][]byte) bool { return len(args) > 3 }},
+			"alias":   {Arity: -4, Flags: Write | NoScript | KeyspaceWide, Categories: cats, Handler: cmdScriptAlias},
+			"unalias": {Arity: -3, Flags: Write | NoScript | KeyspaceWide, Categories: cats, Handler: cmdScriptUnalias},
+			"aliases": {Arity: 2, Flags: NoScript, Categories: cats, Handler: cmdScriptAliases},
 			"exists": {Arity: -3, Flags: NoScript, Categories: cats,
 				Tips: []string{"request_policy:all_shards", "response_policy:agg_logical_and"}, Handler: cmdScriptExists},
 			"flush": {Arity: -2, Flags: NoScript, Categories: cats,
@@ -95,9 +119,65 @@ func init() {
 // numKeysAt2 are the keys of EVAL and FCALL: numkeys at 2, then the keys.
 func numKeysAt2(args [][]byte) []int { return appendNumKeys(nil, args, 2) }
 
+// cmdScriptLoad is SCRIPT LOAD <script> [<alias> [NX|REPLACE]].
 func cmdScriptLoad(c *Ctx) {
+	var alias []byte
+	mode, ok := AliasNew, true
+	switch len(c.Args) {
+	case 3:
+	case 4, 5:
+		alias = c.Args[3]
+		mode, ok = aliasMode(c, 4)
+	default:
+		ok = false
+	}
+	if !ok {
+		c.W.Error(ErrSyntax)
+		return
+	}
 	if e := scriptEngine(c); e != nil {
-		e.ScriptLoad(c, c.Args[2])
+		e.ScriptLoad(c, c.Args[2], alias, mode)
+	}
+}
+
+// aliasMode reads the optional NX or REPLACE at c.Args[i].
+func aliasMode(c *Ctx, i int) (AliasMode, bool) {
+	switch {
+	case i == len(c.Args):
+		return AliasNew, true
+	case i < len(c.Args)-1:
+		return 0, false
+	case c.ArgIs(i, "nx"):
+		return AliasNX, true
+	case c.ArgIs(i, "replace"):
+		return AliasReplace, true
+	}
+	return 0, false
+}
+
+// cmdScriptAlias is SCRIPT ALIAS <sha1> <alias> [NX|REPLACE].
+func cmdScriptAlias(c *Ctx) {
+	mode, ok := aliasMode(c, 4)
+	if !ok {
+		c.W.Error(ErrSyntax)
+		return
+	}
+	if e := scriptEngine(c); e != nil {
+		e.ScriptAlias(c, c.Args[2], c.Args[3], mode)
+	}
+}
+
+// cmdScriptUnalias is SCRIPT UNALIAS <alias> [<alias> ...].
+func cmdScriptUnalias(c *Ctx) {
+	if e := scriptEngine(c); e != nil {
+		e.ScriptUnalias(c, c.Args[2:])
+	}
+}
+
+// cmdScriptAliases is SCRIPT ALIASES.
+func cmdScriptAliases(c *Ctx) {
+	if e := scriptEngine(c); e != nil {
+		e.ScriptAliases(c)
 	}
 }
 

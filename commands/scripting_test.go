@@ -34,10 +34,6 @@ func (f *fakeScripts) Eval(c *Ctx, byHash, readOnly bool) {
 	c.W.OK()
 }
 
-func (f *fakeScripts) ScriptLoad(c *Ctx, body []byte)     {}
-func (f *fakeScripts) ScriptExists(c *Ctx, shas [][]byte) {}
-func (f *fakeScripts) ScriptFlush(c *Ctx)                 {}
-
 // scriptServer is a Server whose only answers are its script engine and
 // the default configuration.
 type scriptServer struct {

@@ -19,13 +19,20 @@ type catalog struct {
 	mu    sync.RWMutex
 	libs  map[string]*Library  // by name (case-sensitive, as Redis)
 	funcs map[string]*Function // by lower-case name (FCALL ignores case)
+	// aliases maps an alias to its script: a copy of the cached Script
+	// named by the alias (error replies name it). pinned holds, by SHA,
+	// the scripts aliases name: they stay reachable by SHA whatever
+	// happens to the cache (SCRIPT FLUSH), as long as an alias names them.
+	aliases map[string]*Script
+	pinned  map[string]*Script
 	// gen counts changes; saved is the gen the last committed checkpoint
 	// stored. They differ while a change waits for a checkpoint.
 	gen, saved uint64
 }
 
 func newCatalog() catalog {
-	return catalog{libs: map[string]*Library{}, funcs: map[string]*Function{}}
+	return catalog{libs: map[string]*Library{}, funcs: map[string]*Function{},
+		aliases: map[string]*Script{}, pinned: map[string]*Script{}}
 }
 
 // function returns the function named name (any case), or nil.

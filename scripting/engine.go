@@ -94,7 +94,9 @@ type Engine struct {
 	// and loading the library being loaded (redis.register_function).
 	loadEnv *lua.LTable
 	loading *Library
-	rng     rand48
+	// callDepth is how deep CALL.<alias> runs are nested (alias_call.go).
+	callDepth int
+	rng       rand48
 }
 
 // New returns an engine with an empty cache and catalog.
@@ -140,15 +142,30 @@ func (e *Engine) Load(body []byte) (*Script, error) {
 	return s, nil
 }
 
-// Lookup returns the cached script named sha (any case), or nil.
+// Lookup returns the script named sha (any case), or nil: a cached one, or
+// one an alias names (alias.go).
 func (e *Engine) Lookup(sha []byte) *Script {
 	if len(sha) != 40 {
 		return nil
 	}
+	key := strings.ToLower(string(sha))
 	e.cacheMu.RLock()
-	s := e.cache[strings.ToLower(string(sha))]
+	s := e.cache[key]
 	e.cacheMu.RUnlock()
+	if s == nil {
+		s = e.cat.pinnedScript(key)
+	}
 	return s
+}
+
+// Resolve returns the script EVALSHA names: by its SHA, or by an alias
+// (then the Script's Name is the alias); nil if none. TXN.ESHA resolves
+// through EVALSHA, so it takes aliases too.
+func (e *Engine) Resolve(name []byte) *Script {
+	if s := e.Lookup(name); s != nil {
+		return s
+	}
+	return e.cat.aliased(string(name))
 }
 
 // Flush empties the cache and replaces the Lua state, as SCRIPT FLUSH.

@@ -14,7 +14,7 @@ func (e *Engine) Eval(c *commands.Ctx, byHash, readOnly bool) {
 	}
 	var s *Script
 	if byHash {
-		if s = e.Lookup(c.Args[1]); s == nil {
+		if s = e.Resolve(c.Args[1]); s == nil {
 			c.W.Error("NOSCRIPT No matching script. Please use EVAL.")
 			return
 		}
@@ -56,16 +56,6 @@ func numKeys(c *commands.Ctx, notNumber string) (int64, bool) {
 		return n, true
 	}
 	return 0, false
-}
-
-// ScriptLoad is SCRIPT LOAD: compile and cache, reply the SHA.
-func (e *Engine) ScriptLoad(c *commands.Ctx, body []byte) {
-	s, err := e.Load(body)
-	if err != nil {
-		c.W.Error(err.Error())
-		return
-	}
-	c.W.BulkString(s.SHA)
 }
 
 // ScriptExists is SCRIPT EXISTS: 1 or 0 per SHA.

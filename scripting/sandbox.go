@@ -62,6 +62,7 @@ func (v *vm) sandbox() {
 	}
 	real.RawSetString("KEYS", L.NewTable())
 	real.RawSetString("ARGV", L.NewTable())
+	real.RawSetString("CALL", v.callTable()) // CALL.<alias>(keys, args): alias_call.go
 
 	// A missing global is an error, not nil.
 	missing := L.NewTable()
