@@ -3,6 +3,10 @@ package memtier
 // keyMissed runs the OnKeyMiss hook (the "keymiss" keyspace event).
 func (ks *Keyspace) keyMissed(db *DB, key []byte) {
 	if ks.OnKeyMiss != nil {
+		if ks.undo != nil {
+			ks.undo.holdEvent(ks.OnKeyMiss, db, key) // a rollback must not deliver it
+			return
+		}
 		ks.OnKeyMiss(db, key)
 	}
 }
@@ -11,7 +15,7 @@ func (ks *Keyspace) keyMissed(db *DB, key []byte) {
 func (ks *Keyspace) keyAdded(db *DB, key []byte) {
 	if ks.OnNewKey != nil {
 		if ks.undo != nil {
-			ks.undo.holdNewKey(ks, db, key) // a rollback must not deliver it
+			ks.undo.holdEvent(ks.OnNewKey, db, key) // a rollback must not deliver it
 			return
 		}
 		ks.OnNewKey(db, key)

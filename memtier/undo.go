@@ -35,8 +35,9 @@ import (
 // is reclaimed (expiry is not part of the transaction) and saved as absent.
 //
 // While a log is active (BeginUndo ... EndUndo, under LockAll) the
-// keyspace holds back the "new" keyspace event (Hold): a rolled-back
-// transaction must deliver none. The command layer holds its own
+// keyspace holds back the "new" and "keymiss" keyspace events (Hold): a
+// rolled-back transaction must deliver none. ("expired" events are not
+// held: expiry is not the transaction's doing, and stays.) The command layer holds its own
 // notifications and WATCH touches the same way, in the same list, so a
 // committed transaction delivers them in order.
 
@@ -236,15 +237,11 @@ func (u *UndoLog) restoreElem(o *Object, el undoElem) {
 // commits; a rollback drops it.
 func (u *UndoLog) Hold(fn func()) { u.held = append(u.held, fn) }
 
-// holdNewKey holds the "new" keyspace event of a key created while the
-// log is active.
-func (u *UndoLog) holdNewKey(ks *Keyspace, db *DB, key []byte) {
+// holdEvent holds the call of hook (OnNewKey or OnKeyMiss: the "new" and
+// "keymiss" keyspace events) for key, made while the log is active.
+func (u *UndoLog) holdEvent(hook func(db *DB, key []byte), db *DB, key []byte) {
 	k := string(key)
-	u.Hold(func() {
-		if ks.OnNewKey != nil {
-			ks.OnNewKey(db, []byte(k))
-		}
-	})
+	u.Hold(func() { hook(db, []byte(k)) })
 }
 
 // Commit forgets the before-images and runs the held functions in order.

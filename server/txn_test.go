@@ -92,12 +92,12 @@ func TestTxnMultiQueueing(t *testing.T) {
 }
 
 // TestTxnMultiNotifications: a rolled-back transaction delivers no
-// keyspace notification (not even "new"); a committed one delivers the
-// same as MULTI/EXEC.
+// keyspace notification (not even "new" or "keymiss"); a committed one
+// delivers the same as MULTI/EXEC.
 func TestTxnMultiNotifications(t *testing.T) {
 	s := startServer(t)
 	sub, c := dial(t, s), dial(t, s)
-	c.expect("+OK", "CONFIG", "SET", "notify-keyspace-events", "KEAn")
+	c.expect("+OK", "CONFIG", "SET", "notify-keyspace-events", "KEAnm")
 	c.expect("+OK", "SET", "str", "x")
 	sub.send("PSUBSCRIBE", "__key*")
 	sub.read()
@@ -105,8 +105,9 @@ func TestTxnMultiNotifications(t *testing.T) {
 		l := leaves(sub.read())
 		return l[2] + " " + l[3]
 	}
-	cmds := [][]string{{"SET", "a", "1"}, {"RPUSH", "l", "x"}, {"HSET", "h", "f", "v"}, {"EXPIRE", "str", "100"}}
-	expectRolledBack(t, txn(t, c, append(cmds, []string{"INCR", "str"})...), 5, "INCR", errNotInt)
+	cmds := [][]string{{"SET", "a", "1"}, {"RPUSH", "l", "x"}, {"HSET", "h", "f", "v"}, {"EXPIRE", "str", "100"},
+		{"GET", "missing"}}
+	expectRolledBack(t, txn(t, c, append(cmds, []string{"INCR", "str"})...), 6, "INCR", errNotInt)
 	c.expect(":1", "PUBLISH", "__keyspace@0__:marker", "m")
 	if got := next(); got != "__keyspace@0__:marker m" {
 		t.Fatalf("after the rollback the subscriber got %q", got)
@@ -121,12 +122,12 @@ func TestTxnMultiNotifications(t *testing.T) {
 	if v := txn(t, c, cmds...); v.Kind != resp.KindArray {
 		t.Fatalf("EXEC: %s", flat(v))
 	}
-	committed := read(14) // 4 changes and 3 new keys, each on two channels
+	committed := read(16) // 4 changes, 3 new keys, a keymiss, each on two channels
 	c.expect(":3", "DEL", "a", "l", "h")
 	c.expect(":1", "PERSIST", "str")
 	read(8)
 	execTx(t, c, cmds...)
-	if plain := read(14); !slices.Equal(committed, plain) {
+	if plain := read(16); !slices.Equal(committed, plain) {
 		t.Fatalf("TXN.MULTI delivered %q\nMULTI delivered %q", committed, plain)
 	}
 }
