@@ -235,6 +235,20 @@ func TestTxnEval(t *testing.T) {
 	c.expect(":1", "TXN.ESHA", flat(c.sendRead("SCRIPT", "LOAD", "return redis.call('INCR', KEYS[1])")), "1", "n")
 	c.expect("$1", "GET", "n")
 
+	// TXN.ESHA takes an alias wherever EVALSHA does; an aliased script run
+	// by CALL.<alias> inside a TXN.EVAL is part of its transaction.
+	c.expect("$"+sha, "SCRIPT", "LOAD", uncaught, "bump")
+	if got := c.do("TXN.ESHA", "bump", "1", "str"); !strings.HasPrefix(got, "-TXNABORTED Script rolled back: "+errNotInt) {
+		t.Fatalf("TXN.ESHA alias: %q", got)
+	}
+	c.expect(":0", "EXISTS", "a", "l")
+	c.expect("-NOSCRIPT No matching script. Please use EVAL.", "TXN.ESHA", "nosuchalias", "0")
+	got = c.do("TXN.EVAL", "redis.call('SET', 'c', '1') pcall(CALL.bump, {KEYS[1]}, {}) return 1", "1", "str")
+	if !strings.HasPrefix(got, "-TXNABORTED Script rolled back: redis.call (INCR) failed: "+errNotInt) {
+		t.Fatalf("TXN.EVAL with CALL.bump: %q", got)
+	}
+	c.expect(":0", "EXISTS", "a", "c", "l")
+
 	// Inside MULTI, TXN.EVAL undoes its own writes only; inside TXN.MULTI
 	// its failure fails the transaction.
 	v := execTx(t, c, []string{"SET", "before", "1"}, []string{"TXN.EVAL", caught, "1", "str"}, []string{"SET", "after", "1"})
