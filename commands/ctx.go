@@ -74,7 +74,7 @@ type Ctx struct {
 	LogPos aof.Pos
 	LogErr error
 
-	scriptTxn *scriptTxn // the running TXN.EVAL's redis.call failures (txn.go)
+	scriptTxn scriptTxn // the running TXN.EVAL's redis.call failures (txn.go)
 	effects   []Effect
 	deferred  []changedKey // keys changed, marked dirty once the effects are known (elements.go)
 	changed   bool         // the running handler reported a change

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/structd/structd/internal/resp"
 	"github.com/structd/structd/memtier"
@@ -113,14 +114,6 @@ func displayName(name string) string {
 	return strings.ToUpper(strings.ReplaceAll(name, "|", " "))
 }
 
-// newUndoLog returns an undo log restoring collections with the
-// encoding limits in force.
-func newUndoLog(c *Ctx) *memtier.UndoLog {
-	u := memtier.NewUndoLog()
-	u.HashLimits, u.ZSetLimits, u.MaxIntset = hashLimits(c), zsetLimits(c), setMaxIntset(c)
-	return u
-}
-
 // saveBeforeImages saves, in the active undo log, the before-images of
 // the keys cmd may change, or answers TxnRefusal's error and returns
 // false. Exec calls it for every command run inside EXEC or a script
@@ -222,44 +215,64 @@ func holdKeyChange(c *Ctx, u *memtier.UndoLog, db *memtier.DB, class EventClass,
 	if !u.Saved(db, key) {
 		c.KS.UndoStats.Unsaved.Add(1)
 	}
-	k := string(key)
-	ks, out := c.KS, &Ctx{Server: c.Server, Conn: c.Conn}
+	// Nobody can WATCH while the transaction holds the keyspace.
+	watched := c.KS.WatchedKeys() > 0
+	notify := c.Server != nil && c.Server.Config().Limits().KeyspaceEvents&classFlag(class) != 0
+	if !watched && !notify {
+		return
+	}
+	k, ks, srv, conn := string(key), c.KS, c.Server, c.Conn
 	u.Hold(func() {
-		ks.TouchWatched(db, []byte(k))
-		notifyKeyspaceEvent(out, class, event, []byte(k), db.ID())
+		if watched {
+			ks.TouchWatched(db, []byte(k))
+		}
+		if notify {
+			notifyKeyspaceEvent(&Ctx{Server: srv, Conn: conn}, class, event, []byte(k), db.ID())
+		}
 	})
 }
 
-// beginUndo starts an undo log on c's keyspace and returns it with the
-// function that ends it: committing (held events delivered) or, if the
-// transaction did not finish (a handler panicked, a bug), rolling back.
-// Caller holds LockAll.
-func beginUndo(c *Ctx) (*memtier.UndoLog, func(commit bool)) {
-	u := newUndoLog(c)
+// undoLogs recycles undo logs (their maps and slices) across
+// transactions; one that grew past maxPooledUndo entries is dropped.
+var undoLogs = sync.Pool{New: func() any { return memtier.NewUndoLog() }}
+
+const maxPooledUndo = 4096
+
+// beginUndo starts an undo log (a recycled one) on c's keyspace. The
+// caller holds LockAll and ends it with endUndo.
+func beginUndo(c *Ctx) *memtier.UndoLog {
+	u := undoLogs.Get().(*memtier.UndoLog)
+	u.HashLimits, u.ZSetLimits, u.MaxIntset = hashLimits(c), zsetLimits(c), setMaxIntset(c)
 	c.KS.BeginUndo(u)
-	done := false
-	end := func(commit bool) {
-		if done {
-			return
-		}
-		done = true
-		if !commit {
-			u.Rollback(c.KS)
-		}
-		c.KS.EndUndo()
-		if commit {
-			u.Commit(c.KS)
-		}
+	return u
+}
+
+// endUndo ends u: committing (held events delivered) or rolling back. It
+// does nothing if u was ended already, so a deferred endUndo(c, u, false)
+// rolls back only a transaction that did not finish (a handler panicked:
+// a bug).
+func endUndo(c *Ctx, u *memtier.UndoLog, commit bool) {
+	if c.KS.ActiveUndo() != u {
+		return
 	}
-	return u, end
+	if u.Len() <= maxPooledUndo {
+		defer undoLogs.Put(u) // emptied below
+	}
+	if !commit {
+		u.Rollback(c.KS)
+	}
+	c.KS.EndUndo()
+	if commit {
+		u.Commit(c.KS)
+	}
 }
 
 // execTxn runs a TXN.MULTI transaction's queue for EXEC (see the top of
 // this file). The caller has checked WATCH and discarded the transaction
 // state; the keyspace is locked exclusively.
 func execTxn(c *Ctx, queue [][][]byte) {
-	_, end := beginUndo(c)
-	defer end(false) // not reached normally: only a panic rolls back here
+	u := beginUndo(c)
+	defer endUndo(c, u, false) // ended below, unless a handler panics
 	mark, effects := len(c.W.Buf), len(c.effects)
 	// Replies must be seen to tell a failure, whatever CLIENT REPLY says:
 	// the mode applies to EXEC's reply as a whole once it returns.
@@ -280,10 +293,10 @@ func execTxn(c *Ctx, queue [][][]byte) {
 	}
 	c.InExec = false
 	if failed < 0 {
-		end(true)
+		endUndo(c, u, true)
 		return
 	}
-	end(false)
+	endUndo(c, u, false)
 	dropEffects(c, effects)
 	c.W.Buf = c.W.Buf[:mark]
 	c.W.Error("TXNABORTED Transaction rolled back: command #" + itoa(int64(failed+1)) +
@@ -309,10 +322,10 @@ func dropEffects(c *Ctx, mark int) {
 	c.effects = c.effects[:mark]
 }
 
-// scriptTxn is a running TXN.EVAL's first failed redis.call.
+// scriptTxn is a running TXN.EVAL's state: its first failed redis.call.
 type scriptTxn struct {
-	failed   bool
-	cmd, msg string
+	active, failed bool
+	cmd, msg       string
 }
 
 // ScriptCallFailed records that a redis.call (not redis.pcall) of the
@@ -321,8 +334,8 @@ type scriptTxn struct {
 // catches the error. name is the called command's name (nil if unknown).
 // Outside TXN.EVAL and TXN.ESHA it does nothing.
 func ScriptCallFailed(c *Ctx, name []byte, msg string) {
-	t := c.scriptTxn
-	if t == nil || t.failed {
+	t := &c.scriptTxn
+	if !t.active || t.failed {
 		return
 	}
 	t.failed, t.cmd, t.msg = true, strings.ToUpper(string(name)), strings.TrimPrefix(msg, "-")
@@ -334,22 +347,25 @@ func ScriptCallFailed(c *Ctx, name []byte, msg string) {
 // its failure fails that transaction, which rolls back everything).
 func txnEval(via string) Handler {
 	return func(c *Ctx) {
-		u, end := c.KS.ActiveUndo(), func(bool) {}
-		if u == nil {
-			u, end = beginUndo(c)
-			defer end(false) // only a panic gets here unended
+		u := c.KS.ActiveUndo()
+		own := u == nil
+		if own {
+			u = beginUndo(c)
+			defer endUndo(c, u, false) // ended below, unless a handler panics
 		}
 		mark, effects, entries := len(c.W.Buf), len(c.effects), u.Len()
 		outer := c.scriptTxn
-		t := &scriptTxn{}
-		c.scriptTxn = t
+		c.scriptTxn = scriptTxn{active: true}
+		var t scriptTxn
 		func() {
-			defer func() { c.scriptTxn = outer }()
+			defer func() { t, c.scriptTxn = c.scriptTxn, outer }()
 			All()[via].Handler(c)
 		}()
 		replyErr := len(c.W.Buf) > mark && c.W.Buf[mark] == '-'
 		if !t.failed && (!replyErr || u.Len() == entries) {
-			end(true) // success, or failed before touching anything
+			if own {
+				endUndo(c, u, true) // success, or failed before touching anything
+			}
 			return
 		}
 		cause := ""
@@ -358,8 +374,10 @@ func txnEval(via string) Handler {
 		} else {
 			cause = "redis.call (" + t.cmd + ") failed: " + t.msg
 		}
-		end(false)
-		dropEffects(c, effects)
+		if own {
+			endUndo(c, u, false)
+			dropEffects(c, effects)
+		}
 		c.W.Buf = c.W.Buf[:mark]
 		c.W.Error("TXNABORTED Script rolled back: " + cause)
 	}

@@ -369,3 +369,32 @@ func TestTxnMultiNesting(t *testing.T) {
 		t.Fatal("TXN.MULTI would be queued")
 	}
 }
+
+// BenchmarkTxnExec compares EXEC of a MULTI and of a TXN.MULTI that
+// read and write a small hash (a rate limiter's step), and a big one
+// (element undo): the cost of the undo log on the success path.
+func BenchmarkTxnExec(b *testing.B) {
+	for _, size := range []int{2, 5000} {
+		for _, multi := range []string{"multi", "txn.multi"} {
+			b.Run(fmt.Sprintf("%s/hash%d", multi, size), func(b *testing.B) {
+				kt, _ := newTxnTester(&testing.T{})
+				kt.ctx.Log = nil
+				for i := range size {
+					kt.do("hset", "bucket", "f"+strconv.Itoa(i), "1")
+				}
+				queue := [][][]byte{
+					{[]byte("hmget"), []byte("bucket"), []byte("f0"), []byte("f1")},
+					{[]byte("hset"), []byte("bucket"), []byte("f0"), []byte("2"), []byte("f1"), []byte("3")},
+				}
+				exec := []string{"exec"}
+				b.ReportAllocs()
+				for b.Loop() {
+					kt.do(multi)
+					m := &kt.ctx.Session.Multi
+					m.Queue = append(m.Queue, queue...)
+					kt.do(exec...)
+				}
+			})
+		}
+	}
+}
