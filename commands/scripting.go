@@ -38,6 +38,17 @@ type ScriptEngine interface {
 	ScriptAliases(c *Ctx)
 
 	FunctionEngine
+	ScriptCatalog
+}
+
+// ScriptCatalog is the part of an engine that is data, the catalog
+// (function libraries, script aliases and the scripts they name), as the
+// server persists it: checkpoints capture it at their point in time when it
+// changed (snapshot.Catalog), and startup loads it before the log replays.
+type ScriptCatalog interface {
+	CaptureCatalog() (data []byte, gen uint64, changed bool)
+	CatalogSaved(gen uint64)
+	LoadCatalog(data []byte) error
 }
 
 // AliasMode is how SCRIPT LOAD and SCRIPT ALIAS treat an alias that

@@ -185,6 +185,7 @@ type Checkpoint struct {
 	// The elemsKey bound of the store before the checkpoint, if known.
 	elemsKnown bool
 	elemsBase  int64
+	catalog    []byte // the script catalog record to write (SetCatalog), or nil
 }
 
 // part is the share of a checkpoint covering slots [from, to) of every
@@ -545,6 +546,9 @@ func (c *Checkpoint) Finish() ([]string, error) {
 		return nil, err
 	}
 	if err := sys.Set(checkpointKey, c.rec.encode()); err != nil {
+		return nil, err
+	}
+	if err := c.writeCatalog(sys); err != nil { // sorts after the Record
 		return nil, err
 	}
 	if err := w.finishElems(c.elemsKnown, c.elemsBase); err != nil { // sorts after the Record

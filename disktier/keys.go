@@ -35,10 +35,12 @@ const (
 
 // The system records. sysCount·db·slot holds the number of keys of that
 // slot of that database (uvarint); sysCheckpoint holds the Record;
-// sysElems holds a bound on the keys stored under sub-keys (uvarint).
+// sysCatalog holds the script catalog (catalog.go); sysElems holds a bound
+// on the keys stored under sub-keys (uvarint).
 const (
 	sysCount      byte = 'n'
 	sysCheckpoint byte = 'r'
+	sysCatalog    byte = 's'
 	sysElems      byte = 'x'
 )
 

@@ -106,6 +106,10 @@ func (s *Server) openPersistence() error {
 		return err
 	}
 	p.ckpt = snapshot.Checkpointer{KS: s.ks, Store: store, Dir: filepath.Join(dir, "checkpoint.tmp"), Logger: s.log}
+	if err := s.loadScriptCatalog(p); err != nil {
+		store.Close()
+		return err
+	}
 	p.aofOp = aof.Options{FS: s.aofFS, Dir: filepath.Join(dir, set.AppendDirname), Name: set.AppendFilename, Sync: syncMode(set.AppendFsync)}
 	if hasRec {
 		p.lastSave.Store(rec.TimeMs / 1000)

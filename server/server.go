@@ -143,6 +143,22 @@ func (s *Server) Config() *config.Config { return s.cfg }
 // ScriptEngine implements commands.Server.
 func (s *Server) ScriptEngine() commands.ScriptEngine { return s.scripts }
 
+// loadScriptCatalog loads the script catalog (function libraries, script
+// aliases) the store's last checkpoint holds into the server's engine,
+// before the AOF replays the changes made after it, and has checkpoints
+// store the catalog when it changes.
+func (s *Server) loadScriptCatalog(p *persistence) error {
+	if s.scripts == nil {
+		return nil
+	}
+	p.ckpt.Catalog = s.scripts
+	data, ok, err := p.store.Catalog()
+	if err != nil || !ok {
+		return err
+	}
+	return s.scripts.LoadCatalog(data)
+}
+
 // Start listens on every bind address and serves clients in the background.
 // Port 0 picks a free port (the same one for every address when possible);
 // Addr tells which.

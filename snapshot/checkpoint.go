@@ -64,6 +64,9 @@ type Checkpointer struct {
 	// of every database's slots (disktier.NewCheckpointParts); 0 means
 	// one per CPU (GOMAXPROCS), at most 8.
 	Parts int
+	// Catalog is the script catalog stored with the checkpoint when it
+	// changed (catalog.go); nil for none.
+	Catalog Catalog
 }
 
 // parts is the number of parts of the next checkpoint.
@@ -143,6 +146,12 @@ func (c *Checkpointer) Run() (Result, error) {
 		c.KS.UnlockAll()
 		return Result{}, err
 	}
+	catalogGen, catalogWritten, err := c.catalogAtP(r.ck)
+	if err != nil {
+		r.ck.Abort()
+		c.KS.UnlockAll()
+		return Result{}, err
+	}
 	c.KS.BeginCheckpoint(r.aside)
 	c.KS.UnlockAll()
 
@@ -165,6 +174,9 @@ func (c *Checkpointer) Run() (Result, error) {
 		}
 		r.unlockAll()
 		return Result{}, err
+	}
+	if catalogWritten {
+		c.Catalog.CatalogSaved(catalogGen)
 	}
 	r.lockAll()
 	spill := r.ck.SpillBytes()
