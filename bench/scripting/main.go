@@ -1,0 +1,230 @@
+// Command scripting benchmarks StructD's Lua scripting against
+// redis-server on this machine, in the same run (issue 5): a token-bucket
+// rate limiter (a small read-modify-write of a hash) run by EVALSHA and by
+// FCALL of the same code loaded as a function, with redis-benchmark at
+// each pipeline depth, requests per second side by side with the ratio
+// StructD/Redis (target ≥ 0.8). TXN.ESHA, StructD's EVALSHA that rolls
+// back on error, runs the same script on StructD only: its overhead over
+// EVALSHA is printed, or n/a if the server does not serve it.
+//
+//	go run ./bench/scripting [-n 200000] [-c 50] [-P 1,16] [-r 100000]
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/structd/structd/internal/redisproc"
+	"github.com/structd/structd/internal/resp"
+)
+
+// rateLimiter is the script: KEYS[1] is the bucket, ARGV its refill rate
+// (tokens per second), capacity and the tokens asked; it answers 1 when
+// they are granted. The clock is the server's (TIME), as a real limiter's.
+const rateLimiter = `local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local asked = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1]) or capacity
+local ts = tonumber(b[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate / 1000)
+local granted = 0
+if tokens >= asked then
+  tokens = tokens - asked
+  granted = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) * 2)
+return granted
+`
+
+// library is the same code as a function library.
+var library = "#!lua name=ratelimit\nredis.register_function('ratelimit', function(KEYS, ARGV)\n" +
+	rateLimiter + "end)\n"
+
+func main() {
+	n := flag.Int("n", 200000, "requests per test (redis-benchmark -n)")
+	c := flag.Int("c", 50, "parallel clients (redis-benchmark -c)")
+	pipelines := flag.String("P", "1,16", "comma-separated pipeline depths (redis-benchmark -P)")
+	keys := flag.Int("r", 100000, "buckets: keys drawn at random (redis-benchmark -r)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *n, *c, *keys, *pipelines); err != nil {
+		fmt.Fprintln(os.Stderr, "scripting bench:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// server is one server under test, with the script and library loaded.
+type server struct {
+	name string
+	port int
+	sha  string
+	// txn is why TXN.ESHA cannot run ("" when it can).
+	txn string
+}
+
+func run(ctx context.Context, n, c, keys int, pipelineList string) error {
+	var depths []int
+	for _, p := range strings.Split(pipelineList, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || d < 1 {
+			return fmt.Errorf("bad pipeline depth %q in -P", p)
+		}
+		depths = append(depths, d)
+	}
+	dir, bin, err := redisproc.BuildStructD(ctx, "structd-bench-scripting-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	persistenceOff := []string{"--dir", dir, "--save", "", "--appendonly", "no"}
+	rp, err := redisproc.Start("redis-server", dir, append(persistenceOff, "--daemonize", "no")...)
+	if err != nil {
+		return err
+	}
+	defer rp.Stop()
+	sp, err := redisproc.Start(bin, dir, persistenceOff...)
+	if err != nil {
+		return err
+	}
+	defer sp.Stop()
+	redis, err := prepare("redis", rp.Addr, rp.Port)
+	if err != nil {
+		return err
+	}
+	ours, err := prepare("structd", sp.Addr, sp.Port)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("token-bucket rate limiter, redis-benchmark -n %d -c %d -r %d, StructD %s vs redis-server %s\n", n, c, keys, sp.Addr, rp.Addr)
+	fmt.Printf("%-9s %8s %13s %13s %6s %7s\n", "command", "pipeline", "redis req/s", "structd req/s", "ratio", "target")
+	for _, p := range depths {
+		bench := func(s *server, cmd ...string) (float64, error) {
+			args := append(cmd, "1", "bucket:__rand_int__", "100", "1000", "1")
+			return benchmark(ctx, s.port, n, c, keys, p, args)
+		}
+		var evalsha float64
+		for _, cmd := range [][]string{{"EVALSHA", ""}, {"FCALL", "ratelimit"}} {
+			args := func(s *server) []string {
+				if cmd[0] == "EVALSHA" {
+					return []string{"EVALSHA", s.sha}
+				}
+				return cmd
+			}
+			r, err := bench(redis, args(redis)...)
+			if err != nil {
+				return err
+			}
+			o, err := bench(ours, args(ours)...)
+			if err != nil {
+				return err
+			}
+			if cmd[0] == "EVALSHA" {
+				evalsha = o
+			}
+			verdict := "PASS"
+			if o < 0.8*r {
+				verdict = "MISS"
+			}
+			fmt.Printf("%-9s %8d %13.0f %13.0f %6.2f %7s %s\n", cmd[0], p, r, o, o/r, "≥ 0.8", verdict)
+		}
+		if ours.txn != "" {
+			fmt.Printf("%-9s %8d %13s %13s  n/a: %s\n", "TXN.ESHA", p, "-", "n/a", ours.txn)
+			continue
+		}
+		t, err := bench(ours, "TXN.ESHA", ours.sha)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-9s %8d %13s %13.0f  %.2f of StructD's EVALSHA (overhead %.0f%%)\n", "TXN.ESHA", p, "-", t, t/evalsha, (evalsha/t-1)*100)
+	}
+	return nil
+}
+
+// prepare loads the script and the library into the server at addr and
+// checks they answer the same.
+func prepare(name, addr string, port int) (*server, error) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	r := bufio.NewReader(nc)
+	do := func(args ...string) (resp.Value, error) {
+		b := fmt.Appendf(nil, "*%d\r\n", len(args))
+		for _, a := range args {
+			b = fmt.Appendf(b, "$%d\r\n%s\r\n", len(a), a)
+		}
+		if _, err := nc.Write(b); err != nil {
+			return resp.Value{}, err
+		}
+		return resp.ReadReply(r)
+	}
+	s := &server{name: name, port: port}
+	v, err := do("SCRIPT", "LOAD", rateLimiter)
+	if err != nil || v.Kind != resp.KindBulk {
+		return nil, fmt.Errorf("%s: SCRIPT LOAD: %v %v", name, v, err)
+	}
+	s.sha = string(v.Str)
+	if v, err = do("FUNCTION", "LOAD", "REPLACE", library); err != nil || v.Kind != resp.KindBulk {
+		return nil, fmt.Errorf("%s: FUNCTION LOAD: %v %v", name, v, err)
+	}
+	for _, call := range [][]string{{"EVALSHA", s.sha}, {"FCALL", "ratelimit"}} {
+		v, err := do(append(call, "1", "check", "100", "1000", "1")...)
+		if err != nil || v.Kind != resp.KindInt || v.Int != 1 {
+			return nil, fmt.Errorf("%s: %s answered %v %v, want 1", name, call[0], v, err)
+		}
+	}
+	if v, err = do("TXN.ESHA", s.sha, "1", "check", "100", "1000", "1"); err != nil {
+		return nil, err
+	}
+	switch {
+	case v.Kind == resp.KindError && strings.HasPrefix(string(v.Str), "ERR unknown command"):
+		s.txn = "the server answers unknown command"
+	case v.Kind != resp.KindInt || v.Int != 1:
+		s.txn = fmt.Sprintf("TXN.ESHA answered %v", v)
+	}
+	return s, nil
+}
+
+// benchmark runs redis-benchmark with one custom command and returns its
+// requests per second.
+func benchmark(ctx context.Context, port, n, c, keys, pipeline int, command []string) (float64, error) {
+	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-n", strconv.Itoa(n), "-c", strconv.Itoa(c),
+		"-P", strconv.Itoa(pipeline), "-r", strconv.Itoa(keys), "--csv"}
+	cmd := exec.CommandContext(ctx, "redis-benchmark", append(args, command...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if ctx.Err() != nil {
+		return 0, errors.New("interrupted")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("redis-benchmark on port %d: %w", port, err)
+	}
+	records, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
+	if err != nil {
+		return 0, fmt.Errorf("redis-benchmark output: %w", err)
+	}
+	for _, rec := range records {
+		if len(rec) >= 2 && rec[0] != "test" {
+			return strconv.ParseFloat(rec[1], 64)
+		}
+	}
+	return 0, errors.New("redis-benchmark printed no results")
+}
