@@ -40,12 +40,16 @@ type PersistenceInfo struct {
 	AOFBaseSize      int64
 	AOFMode          string
 	// StructD's own.
-	DirtyKeys       int64
-	ColdKeys        int64
-	LastBytes       int64
-	LastKeys        int64
-	LastMillis      int64
+	DirtyKeys  int64
+	ColdKeys   int64
+	LastBytes  int64
+	LastKeys   int64
+	LastMillis int64
+	// PeakExtraMemory is how much the process's resident memory grew
+	// during the last checkpoint, at its peak; PeakBuffers is the part the
+	// checkpoint's own buffers held.
 	PeakExtraMemory int64
+	PeakBuffers     int64
 	Warming         bool
 	UnloadedKeys    int64
 }
@@ -180,6 +184,7 @@ func infoPersistence(b *infoBuilder, c *Ctx, st *ServerStats) {
 	b.int("checkpoint_last_bytes", in.LastBytes)
 	b.int("checkpoint_last_time_ms", in.LastMillis)
 	b.int("checkpoint_peak_extra_memory", in.PeakExtraMemory)
+	b.int("checkpoint_peak_buffers", in.PeakBuffers)
 	b.int("cold_keys", in.ColdKeys)
 	b.int("unloaded_keys", in.UnloadedKeys)
 	b.field("warmup_in_progress", boolDigit(in.Warming))

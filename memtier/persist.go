@@ -504,7 +504,12 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 	if len(sd.dirty) == 0 && !sd.rewrite {
 		return nil
 	}
-	entries := make([]SlotEntry, 0, max(len(sd.dirty), len(sd.keys)*boolInt(sd.rewrite)))
+	buf := slotEntryBufs.Get().(*[]SlotEntry)
+	defer func() {
+		clear(*buf) // drop the references to objects and keys
+		slotEntryBufs.Put(buf)
+	}()
+	entries := (*buf)[:0]
 	if sd.rewrite {
 		for k, o := range sd.keys {
 			entries = append(entries, SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]})
@@ -522,6 +527,7 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 			entries = append(entries, e)
 		}
 	}
+	*buf = entries
 	if err := w.WriteSlot(db.id, s, sd.rewrite, int64(len(sd.keys))+sd.cold, entries); err != nil {
 		return err
 	}
@@ -534,12 +540,12 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 	return nil
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
+// slotEntryBufs recycles the entry lists writeSlot hands to SlotWriters
+// (which encode them before returning), so a checkpoint allocates no
+// memory per key: the garbage collector lets the heap grow by what is
+// allocated before it collects, and a checkpoint must not grow the
+// process by the size of the data it writes (invariant 5).
+var slotEntryBufs = sync.Pool{New: func() any { return new([]SlotEntry) }}
 
 // PrepareWrite front-runs the running checkpoint (invariant 5): each of
 // slots, in every database, that the checkpoint has not written yet is

@@ -54,7 +54,8 @@ type persistence struct {
 	lastDuration  atomic.Int64 // ms
 	lastBytes     atomic.Int64
 	lastKeys      atomic.Int64
-	peakExtra     atomic.Int64
+	peakExtra     atomic.Int64 // resident memory growth of the last checkpoint
+	peakBuffers   atomic.Int64
 	lastErr       atomic.Pointer[error]
 
 	loading   atomic.Bool
@@ -331,7 +332,10 @@ func (p *persistence) checkpoint(reason string) error {
 	} else {
 		p.ckpt.Log = nil
 	}
+	defer p.srv.useAllCPUs()() // before Run, which splits the walk by CPU
+	mem := watchMemory(10*time.Millisecond, true)
 	res, err := p.ckpt.Run()
+	rssGrowth, heapGrowth, goGrowth := mem.Stop()
 	p.lastDuration.Store(time.Since(now).Milliseconds())
 	if err != nil {
 		p.lastOK.Store(false)
@@ -345,7 +349,8 @@ func (p *persistence) checkpoint(reason string) error {
 	p.dirtyAtSave.Store(dirty)
 	p.lastBytes.Store(res.Record.Bytes)
 	p.lastKeys.Store(res.Record.Keys + res.Record.Deletes)
-	p.peakExtra.Store(res.PeakExtraMemory)
+	p.peakExtra.Store(rssGrowth)
+	p.peakBuffers.Store(res.PeakExtraMemory)
 	if w != nil {
 		p.logBase.Store(w.Stats().Bytes)
 	} else if err := p.removeSegments(); err != nil {
@@ -353,7 +358,8 @@ func (p *persistence) checkpoint(reason string) error {
 	}
 	p.srv.log.Info("checkpoint done", "reason", reason, "seq", res.Record.Seq, "keys", res.Record.Keys,
 		"deletes", res.Record.Deletes, "bytes", res.Record.Bytes, "spill_bytes", res.SpillBytes,
-		"peak_extra_memory", res.PeakExtraMemory, "ms", res.Duration.Milliseconds())
+		"ms", res.Duration.Milliseconds(), "rss_growth", rssGrowth, "heap_growth", heapGrowth,
+		"go_runtime_growth", goGrowth, "buffers", res.PeakExtraMemory)
 	return nil
 }
 
@@ -464,6 +470,7 @@ func (p *persistence) warmUp(budget int64) {
 	defer p.warming.Store(false)
 	start := time.Now()
 	ks := p.srv.ks
+	defer p.srv.useAllCPUs()()
 	n := min(runtime.GOMAXPROCS(0), 4)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -580,6 +587,7 @@ func (p *persistence) info() commands.PersistenceInfo {
 		LastKeys:         p.lastKeys.Load(),
 		LastMillis:       p.lastDuration.Load(),
 		PeakExtraMemory:  p.peakExtra.Load(),
+		PeakBuffers:      p.peakBuffers.Load(),
 		Warming:          p.warming.Load(),
 		UnloadedKeys:     p.srv.ks.Persist.Unloaded.Load(),
 	}

@@ -44,7 +44,7 @@ func (l *fakeLog) Pos() aof.Pos {
 func (l *fakeLog) Sync() error                         { return nil }
 func (l *fakeLog) TruncateBefore(aof.Pos) (int, error) { return 0, nil }
 
-func newTestKeyspace(t *testing.T) (*memtier.Keyspace, *Checkpointer, *fakeLog) {
+func newTestKeyspace(t testing.TB) (*memtier.Keyspace, *Checkpointer, *fakeLog) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := disktier.Open(dir+"/store", disktier.Options{})
