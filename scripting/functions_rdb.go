@@ -159,7 +159,9 @@ func (r *rdbReader) string() (string, bool) {
 	case 3: // RDB_ENC_LZF
 		clen, enc1, ok1 := r.length()
 		ulen, enc2, ok2 := r.length()
-		if !ok1 || !ok2 || enc1 || enc2 || uint64(len(r.b)) < clen || ulen > 1<<32 {
+		// A back reference of 3 bytes yields at most 264: a longer
+		// declared length is a lie (and must not size an allocation).
+		if !ok1 || !ok2 || enc1 || enc2 || uint64(len(r.b)) < clen || ulen > 88*clen+32 || ulen > maxLibraryCode {
 			return "", false
 		}
 		out, ok := lzfDecompress(r.b[:clen], int(ulen))
@@ -169,10 +171,14 @@ func (r *rdbReader) string() (string, bool) {
 	return "", false
 }
 
+// maxLibraryCode bounds the decompressed size of a library's code in a
+// payload.
+const maxLibraryCode = 512 << 20
+
 // lzfDecompress expands LZF data (liblzf's format, as Redis writes it)
 // into exactly n bytes; false if the data is malformed or of another size.
 func lzfDecompress(in []byte, n int) ([]byte, bool) {
-	out := make([]byte, 0, n)
+	out := make([]byte, 0, min(n, 1<<20))
 	for i := 0; i < len(in); {
 		ctrl := int(in[i])
 		i++

@@ -1,8 +1,11 @@
 package scripting
 
 import (
+	"encoding/binary"
 	"slices"
 	"testing"
+
+	"github.com/structd/structd/internal/crc64"
 )
 
 // redisLZFDump is redis-server 7.0.15's FUNCTION DUMP (rdbcompression yes)
@@ -24,6 +27,13 @@ func TestParseDump(t *testing.T) {
 	}
 	if codes, err := parseDump(dumpLibraries(nil)); err != nil || len(codes) != 0 {
 		t.Fatalf("empty dump: %q %v", codes, err)
+	}
+	// An LZF string declaring 4 GB from 2 bytes is refused, not allocated.
+	lie := []byte("\xf5\xc3\x02\x80\xff\xff\xff\xff\x00a")
+	lie = binary.LittleEndian.AppendUint16(lie, rdbVersion)
+	lie = binary.LittleEndian.AppendUint64(lie, crc64.Checksum(lie))
+	if _, err := parseDump(lie); err == nil || err.Error() != "ERR Failed loading library payload" {
+		t.Fatalf("lying LZF length: %v", err)
 	}
 }
 
