@@ -146,6 +146,17 @@ func (u *UndoLog) SaveKey(db *DB, key []byte) {
 	u.entries = append(u.entries, e)
 }
 
+// SavesElems reports whether SaveElems of key would save elements: it
+// has no whole image yet and holds a big collection. Callers ask before
+// working out the names.
+func (u *UndoLog) SavesElems(db *DB, key []byte) bool {
+	if u.saved[undoKey{db.id, string(key)}] {
+		return false
+	}
+	o := db.Peek(key)
+	return o != nil && elementLevel(o)
+}
+
 // SaveElems saves, for a command that changes only the named elements of
 // key (fields of a hash, members of a set or sorted set), their states
 // before it; a key that is not a big collection is saved whole instead.
