@@ -133,8 +133,8 @@ func saveBeforeImages(c *Ctx, u *memtier.UndoLog, cmd *Command) bool {
 			u.SaveKey(c.DB, key) // a small value, or saved whole already
 			continue
 		}
-		if popped, ok := zpopMembers(c, cmd, key); ok {
-			u.SaveElems(c.DB, key, popped)
+		if members, ok := zsetMembersRemoved(c, cmd, key); ok {
+			u.SaveElems(c.DB, key, members)
 			continue
 		}
 		switch {
@@ -150,36 +150,48 @@ func saveBeforeImages(c *Ctx, u *memtier.UndoLog, cmd *Command) bool {
 	return true
 }
 
-// zpopMembers names the members ZPOPMIN, ZPOPMAX, BZPOPMIN or BZPOPMAX
-// may pop from the sorted set under key, the count lowest or highest, so
-// that popping from a big sorted set (a queue) saves those, not the set;
-// false for other commands and arguments (the key is then saved whole).
-func zpopMembers(c *Ctx, cmd *Command, key []byte) ([][]byte, bool) {
-	count := int64(1)
+// zsetMembersRemoved names the members ZPOPMIN, ZPOPMAX, BZPOPMIN,
+// BZPOPMAX (the count lowest or highest) or ZREMRANGEBYRANK/SCORE/LEX (the
+// range) may remove from the sorted set under key, so that popping from a
+// big sorted set (a queue) or trimming it (a sliding-window rate limiter)
+// saves those, not the set; false for other commands (the key is then
+// saved whole). Arguments the command will refuse name no member.
+func zsetMembersRemoved(c *Ctx, cmd *Command, key []byte) ([][]byte, bool) {
+	q := zrangeQuery{kind: zrangeRank, end: 0, limit: -1}
 	switch cmd.Name {
-	case "zpopmin", "zpopmax":
-		if len(c.Args) == 3 {
+	case "zpopmin", "zpopmax", "bzpopmin", "bzpopmax":
+		q.reverse = strings.HasSuffix(cmd.Name, "max")
+		if len(c.Args) == 3 && cmd.Name[0] == 'z' {
 			n, ok := resp.ParseInt(c.Args[2])
 			if !ok || n < 0 {
-				return nil, false
+				return nil, true
 			}
-			count = n
+			q.end = n - 1
+			if n == 0 {
+				return nil, true
+			}
 		}
-	case "bzpopmin", "bzpopmax":
+	case "zremrangebyrank", "zremrangebyscore", "zremrangebylex":
+		kind := map[string]zrangeKind{"zremrangebyrank": zrangeRank, "zremrangebyscore": zrangeScore,
+			"zremrangebylex": zrangeLex}[cmd.Name]
+		mark := len(c.W.Buf)
+		var ok bool
+		q, ok = parseZRemRange(c, kind)
+		c.W.Buf = c.W.Buf[:mark] // the command answers its own errors
+		if !ok {
+			return nil, true
+		}
 	default:
 		return nil, false
 	}
 	o := c.DB.Peek(key)
 	if o == nil || o.Type != memtier.TypeZSet {
-		return nil, false
+		return nil, true
 	}
-	z := o.Payload().(*types.ZSet)
-	n := int(min(count, int64(z.Len())))
-	members := make([][]byte, 0, n)
-	z.RangeByRank(0, n-1, strings.HasSuffix(cmd.Name, "max"), func(m types.Elem, _ float64) bool {
-		members = append(members, m.AppendTo(nil))
-		return true
-	})
+	var members [][]byte
+	for _, m := range q.collect(o.Payload().(*types.ZSet), nil) {
+		members = append(members, m.member.AppendTo(nil))
+	}
 	return members, true
 }
 

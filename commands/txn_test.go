@@ -195,6 +195,8 @@ var everyWrite = [][]string{
 	{"smove", "bigset", "set", "m3"}, {"zadd", "bigzset", "1000", "m1", "5", "new"},
 	{"zincrby", "bigzset", "1", "m2"}, {"zrem", "bigzset", "m4"},
 	{"zpopmin", "bigzset", "2"}, {"zpopmax", "bigzset"}, {"bzpopmax", "bigzset", "0"},
+	{"zremrangebyscore", "bigzset", "100", "110"}, {"zremrangebyrank", "bigzset", "0", "3"},
+	{"zremrangebylex", "bigzset", "[m50", "[m50"},
 	{"rename", "bighash", "bighash2"}, {"hset", "bighash2", "f5", "again"}, {"zpopmin", "bigzset", "3"},
 	{"select", "3"}, {"set", "three", "changed"}, {"del", "l3"}, {"set", "created3", "x"}, {"select", "0"},
 }
@@ -288,15 +290,15 @@ func TestTxnBigCollectionsUndoElements(t *testing.T) {
 		{"sadd", "set", "new"}, {"srem", "set", "m1", "m2"},
 		{"zadd", "zset", "-1", "m1", "7", "new"}, {"zincrby", "zset", "1", "m2"}, {"zrem", "zset", "m3"},
 		{"zpopmin", "zset", "2"}, {"zpopmax", "zset"}, {"bzpopmin", "zset", "0"},
-		fail,
+		{"zremrangebyscore", "zset", "10", "(13"}, {"zremrangebyrank", "zset", "-2", "-1"},
+		{"zremrangebyscore", "zset", "nan", "1"}, // fails, saving nothing
 	})
-	if !strings.HasPrefix(got, "-TXNABORTED Transaction rolled back: command #12 (INCR) failed") {
-		t.Fatalf("EXEC = %q", got)
+	if want := "-TXNABORTED Transaction rolled back: command #14 (ZREMRANGEBYSCORE) failed: ERR min or max is not a float\r\n"; got != want {
+		t.Fatalf("EXEC = %q, want %q", got, want)
 	}
-	// 2+1+1 hash fields, 1+2 set members, 2+1+1+2+1+1 zset members, and
-	// the string str whole.
-	if d := kt.ks.UndoStats.Copied.Load() - copied; d != 16 {
-		t.Fatalf("the undo log copied %d elements, want 16", d)
+	// 2+1+1 hash fields, 1+2 set members, 2+1+1+2+1+1+3+2 zset members.
+	if d := kt.ks.UndoStats.Copied.Load() - copied; d != 20 {
+		t.Fatalf("the undo log copied %d elements, want 20", d)
 	}
 	if after := dumpKeyspace(kt.ks); after != before {
 		t.Fatal("big collections differ after rollback")

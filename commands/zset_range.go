@@ -299,11 +299,11 @@ func cmdZRemRangeByRank(c *Ctx)  { zremrangeGeneric(c, zrangeRank) }
 func cmdZRemRangeByScore(c *Ctx) { zremrangeGeneric(c, zrangeScore) }
 func cmdZRemRangeByLex(c *Ctx)   { zremrangeGeneric(c, zrangeLex) }
 
-// zremrangeGeneric is ZREMRANGEBYRANK/BYSCORE/BYLEX key min max: the range
-// is parsed before the key is looked up.
-func zremrangeGeneric(c *Ctx, kind zrangeKind) {
-	key := c.Args[1]
-	q := zrangeQuery{kind: kind}
+// parseZRemRange parses ZREMRANGEBYRANK/BYSCORE/BYLEX's range (arguments
+// 2 and 3), replying the error and returning false on a bad one. The
+// query selects every member of the range (collect).
+func parseZRemRange(c *Ctx, kind zrangeKind) (zrangeQuery, bool) {
+	q := zrangeQuery{kind: kind, limit: -1}
 	var ok bool
 	switch kind {
 	case zrangeRank:
@@ -315,6 +315,14 @@ func zremrangeGeneric(c *Ctx, kind zrangeKind) {
 	case zrangeLex:
 		q.lex, ok = parseLexRange(c, c.Args[2], c.Args[3])
 	}
+	return q, ok
+}
+
+// zremrangeGeneric is ZREMRANGEBYRANK/BYSCORE/BYLEX key min max: the range
+// is parsed before the key is looked up.
+func zremrangeGeneric(c *Ctx, kind zrangeKind) {
+	key := c.Args[1]
+	q, ok := parseZRemRange(c, kind)
 	if !ok {
 		return
 	}
