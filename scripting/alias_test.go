@@ -119,3 +119,27 @@ func TestCallAlias(t *testing.T) {
 	c.expect(`(error) "ERR user_script:1: Attempt to modify a readonly table script: 6171595f1e917020130d82c6abcabf7d008d0b35, on @user_script:1."`,
 		"EVAL", "CALL.x = 1", "0")
 }
+
+// TestCallAliasWritesSurviveRestart checks that what a script writes
+// through CALL is logged with the caller's writes, and that the aliases
+// come back with the data.
+func TestCallAliasWritesSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, "appendonly yes", "appendfsync always", `save ""`)
+	c := dial(t, s)
+	c.do("SCRIPT", "LOAD", incrBody, "incr")
+	// The callee runs in the caller's current database.
+	c.expect("(integer) 2", "EVAL", "redis.call('SET', 'before', 'x') CALL.incr({'n'}, {1}) redis.call('SELECT', 2) "+
+		"redis.call('SET', 'after', 'y') return CALL.incr({'n'}, {2})", "0")
+	s.Close()
+
+	s = startServer(t, dir, "appendonly yes", `save ""`)
+	defer s.Close()
+	c = dial(t, s)
+	c.expect(`"x"`, "GET", "before")
+	c.expect(`"1"`, "GET", "n")
+	c.expect(`(simple) "OK"`, "SELECT", "2")
+	c.expect(`"y"`, "GET", "after")
+	c.expect(`"2"`, "GET", "n")
+	c.expect("(integer) 3", "EVALSHA", "incr", "1", "n", "1")
+}
