@@ -88,10 +88,14 @@ type spill struct {
 	br      *bufio.Reader
 	size    int64                 // bytes written, buffered ones included
 	pending map[slotID]asideRange // written aside, not copied yet
-	aside   slotSets              // every slot written aside, copied or not
-	cur     *slotID               // the slot WriteAside is running for
-	last    []byte                // the last key base written aside for cur
-	a, b    []byte                // CopyAside's record key and value scratch
+	// pendingBytes is what pending's entries hold (bufferedBytes), kept
+	// as they come and go: summing them per call made every front-run
+	// cost a pass over all the slots written aside.
+	pendingBytes int64
+	aside        slotSets // every slot written aside, copied or not
+	cur          *slotID  // the slot WriteAside is running for
+	last         []byte   // the last key base written aside for cur
+	a, b         []byte   // CopyAside's record key and value scratch
 }
 
 func newSpill(fs vfs.FS, path string) *spill {
@@ -226,6 +230,10 @@ func (sp *spill) readErr(err error) error {
 	return fmt.Errorf("disktier: read spill %s: %w", sp.path, err)
 }
 
+// pendingEntryBytes is what one entry of pending holds: the map entry and
+// the copy of the slot's last key base.
+func pendingEntryBytes(last []byte) int64 { return 64 + int64(cap(last)) }
+
 // bufferedBytes is the memory the spill holds: its two buffers, the record
 // scratch and the bookkeeping of the slots written aside.
 func (sp *spill) bufferedBytes() int64 {
@@ -237,10 +245,7 @@ func (sp *spill) bufferedBytes() int64 {
 		n += int64(sp.br.Size())
 	}
 	n += int64(len(sp.aside)) * int64(len(slotSet{})*8)
-	for _, r := range sp.pending {
-		n += 64 + int64(cap(r.last))
-	}
-	return n
+	return n + sp.pendingBytes
 }
 
 // remove closes and removes the spill file.
@@ -315,6 +320,7 @@ func (c *Checkpoint) WriteAside(db, slot int, fn func() error) error {
 	}
 	sp.aside.add(db, slot)
 	sp.pending[slotID{db, slot}] = asideRange{start: start, end: sp.size, last: last}
+	sp.pendingBytes += pendingEntryBytes(last)
 	return err
 }
 
@@ -342,6 +348,7 @@ func (c *Checkpoint) CopyAside(db, slot int) (bool, error) {
 		return false, fmt.Errorf("disktier: checkpoint slot %d of db %d (written aside) out of order: Split before going back", slot, db)
 	}
 	delete(sp.pending, id)
+	sp.pendingBytes -= pendingEntryBytes(r.last)
 	if r.end == r.start {
 		return true, nil
 	}
