@@ -102,11 +102,16 @@ func Exec(c *Ctx, cmd *Command) {
 	switch {
 	case c.InExec:
 		c.DB = c.KS.DB(c.Session.DB)
-		if u := c.KS.ActiveUndo(); u != nil && !saveBeforeImages(c, u, cmd) {
+		u := c.KS.ActiveUndo()
+		if u != nil && !saveBeforeImages(c, u, cmd) {
 			return // a transaction that rolls back cannot run it (txn.go)
 		}
+		effects := len(c.effects)
 		prepareWrite(c, cmd, wide)
 		runHandler(c, cmd) // EXEC logs the transaction's effects as one unit
+		if u != nil {
+			savePopped(c, u, cmd, c.effects[effects:])
+		}
 	case wide:
 		execAll(c, cmd)
 	case cmd.Flags&Unlocked != 0:

@@ -138,6 +138,8 @@ func saveBeforeImages(c *Ctx, u *memtier.UndoLog, cmd *Command) bool {
 			continue
 		}
 		switch {
+		case cmd.Name == "spop":
+			u.SaveElems(c.DB, key, nil) // the members it popped: savePopped
 		case pick != nil:
 			u.SaveElems(c.DB, key, pick(c.Args))
 		case cmd.Name == "smove" && len(c.Args) == 4:
@@ -193,6 +195,21 @@ func zsetMembersRemoved(c *Ctx, cmd *Command, key []byte) ([][]byte, bool) {
 		members = append(members, m.member.AppendTo(nil))
 	}
 	return members, true
+}
+
+// savePopped completes the element entry of a big set SPOP popped from,
+// once it ran, with the members it popped: those its effects SREM.
+func savePopped(c *Ctx, u *memtier.UndoLog, cmd *Command, effects []Effect) {
+	if cmd.Name != "spop" {
+		return
+	}
+	key := c.Args[1]
+	for _, e := range effects {
+		if e.DB == c.DB.ID() && len(e.Args) > 2 && strings.EqualFold(string(e.Args[0]), "srem") &&
+			string(e.Args[1]) == string(key) {
+			u.SaveRemoved(c.DB, key, e.Args[2:])
+		}
+	}
 }
 
 // saveOtherDB saves the key MOVE and COPY ... DB write in a database

@@ -196,7 +196,6 @@ var everyWrite = [][]string{
 	{"zincrby", "bigzset", "1", "m2"}, {"zrem", "bigzset", "m4"},
 	{"zpopmin", "bigzset", "2"}, {"zpopmax", "bigzset"}, {"bzpopmax", "bigzset", "0"},
 	{"zremrangebyscore", "bigzset", "100", "110"}, {"zremrangebyrank", "bigzset", "0", "3"},
-	{"zremrangebylex", "bigzset", "[m50", "[m50"},
 	{"rename", "bighash", "bighash2"}, {"hset", "bighash2", "f5", "again"}, {"zpopmin", "bigzset", "3"},
 	{"select", "3"}, {"set", "three", "changed"}, {"del", "l3"}, {"set", "created3", "x"}, {"select", "0"},
 }
@@ -282,6 +281,11 @@ func TestTxnBigCollectionsUndoElements(t *testing.T) {
 		}
 		kt.do(args...)
 	}
+	lex := []string{"zadd", "lexz"}
+	for i := range n {
+		lex = append(lex, "0", "m"+strconv.Itoa(i))
+	}
+	kt.do(lex...)
 	kt.expect("+OK\r\n", "set", "str", "x")
 	before := dumpKeyspace(kt.ks)
 	copied := kt.ks.UndoStats.Copied.Load()
@@ -291,14 +295,16 @@ func TestTxnBigCollectionsUndoElements(t *testing.T) {
 		{"zadd", "zset", "-1", "m1", "7", "new"}, {"zincrby", "zset", "1", "m2"}, {"zrem", "zset", "m3"},
 		{"zpopmin", "zset", "2"}, {"zpopmax", "zset"}, {"bzpopmin", "zset", "0"},
 		{"zremrangebyscore", "zset", "10", "(13"}, {"zremrangebyrank", "zset", "-2", "-1"},
+		{"spop", "set"}, {"spop", "set", "3"}, {"zremrangebylex", "lexz", "[m10", "(m100"},
 		{"zremrangebyscore", "zset", "nan", "1"}, // fails, saving nothing
 	})
-	if want := "-TXNABORTED Transaction rolled back: command #14 (ZREMRANGEBYSCORE) failed: ERR min or max is not a float\r\n"; got != want {
+	if want := "-TXNABORTED Transaction rolled back: command #17 (ZREMRANGEBYSCORE) failed: ERR min or max is not a float\r\n"; got != want {
 		t.Fatalf("EXEC = %q, want %q", got, want)
 	}
-	// 2+1+1 hash fields, 1+2 set members, 2+1+1+2+1+1+3+2 zset members.
-	if d := kt.ks.UndoStats.Copied.Load() - copied; d != 20 {
-		t.Fatalf("the undo log copied %d elements, want 20", d)
+	// 2+1+1 hash fields, 1+2+1+3 set members, 2+1+1+2+1+1+3+2+1 zset
+	// members.
+	if d := kt.ks.UndoStats.Copied.Load() - copied; d != 25 {
+		t.Fatalf("the undo log copied %d elements, want 25", d)
 	}
 	if after := dumpKeyspace(kt.ks); after != before {
 		t.Fatal("big collections differ after rollback")

@@ -180,6 +180,24 @@ func (u *UndoLog) SaveElems(db *DB, key []byte, names [][]byte) {
 	db.ks.UndoStats.Copied.Add(int64(len(names)))
 }
 
+// SaveRemoved adds, to the element entry SaveElems has just saved for key
+// (for a command whose removals are known only once it ran: SPOP), the
+// members it removed, which were present before it. It does nothing if
+// the last entry is not that one (the key was saved whole).
+func (u *UndoLog) SaveRemoved(db *DB, key []byte, members [][]byte) {
+	if len(u.entries) == 0 {
+		return
+	}
+	e := &u.entries[len(u.entries)-1]
+	if e.db != db || e.key != string(key) || e.elems == nil {
+		return
+	}
+	for _, m := range members {
+		e.elems = append(e.elems, undoElem{name: string(m), present: true})
+	}
+	db.ks.UndoStats.Copied.Add(int64(len(members)))
+}
+
 // elementLevel reports whether o is saved element by element: a hash, set
 // or sorted set in its big encoding (which never converts back, so undoing
 // elements leaves the encoding as it was) or past elemUndoMin elements.
