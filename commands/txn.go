@@ -129,6 +129,10 @@ func saveBeforeImages(c *Ctx, u *memtier.UndoLog, cmd *Command) bool {
 	pick := elementEffects[cmd.Name]
 	for _, p := range cmd.AppendKeyPositions(c.posBuf[:0], c.Args) {
 		key := c.Args[p]
+		if cmd.Name == "del" || cmd.Name == "unlink" {
+			u.SaveDeleted(c.DB, key)
+			continue
+		}
 		if !u.SavesElems(c.DB, key) {
 			u.SaveKey(c.DB, key) // a small value, or saved whole already
 			continue

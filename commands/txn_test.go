@@ -296,15 +296,17 @@ func TestTxnBigCollectionsUndoElements(t *testing.T) {
 		{"zpopmin", "zset", "2"}, {"zpopmax", "zset"}, {"bzpopmin", "zset", "0"},
 		{"zremrangebyscore", "zset", "10", "(13"}, {"zremrangebyrank", "zset", "-2", "-1"},
 		{"spop", "set"}, {"spop", "set", "3"}, {"zremrangebylex", "lexz", "[m10", "(m100"},
+		{"del", "lexz"}, {"zadd", "lexz", "1", "x"}, {"unlink", "lexz"}, // no copy of lexz
+		{"set", "set", "overwritten"}, // a copy of the set, whole (its elements so far)
 		{"zremrangebyscore", "zset", "nan", "1"}, // fails, saving nothing
 	})
-	if want := "-TXNABORTED Transaction rolled back: command #17 (ZREMRANGEBYSCORE) failed: ERR min or max is not a float\r\n"; got != want {
+	if want := "-TXNABORTED Transaction rolled back: command #21 (ZREMRANGEBYSCORE) failed: ERR min or max is not a float\r\n"; got != want {
 		t.Fatalf("EXEC = %q, want %q", got, want)
 	}
 	// 2+1+1 hash fields, 1+2+1+3 set members, 2+1+1+2+1+1+3+2+1 zset
-	// members.
-	if d := kt.ks.UndoStats.Copied.Load() - copied; d != 25 {
-		t.Fatalf("the undo log copied %d elements, want 25", d)
+	// members, and the whole set (n+1-2-1-3) when SET overwrote it.
+	if d := kt.ks.UndoStats.Copied.Load() - copied; d != 25+n-5 {
+		t.Fatalf("the undo log copied %d elements, want %d", d, 25+n-5)
 	}
 	if after := dumpKeyspace(kt.ks); after != before {
 		t.Fatal("big collections differ after rollback")

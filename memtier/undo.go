@@ -28,7 +28,8 @@ import (
 //
 // The cost of a transaction is thus what it touched: one copy per key it
 // wrote whole (a list, a string, a small collection), one entry per named
-// element of a big collection; never the dataset.
+// element of a big collection, nothing for a key it deleted (SaveDeleted
+// keeps the deleted value itself); never the dataset.
 //
 // Saving reads the key through Peek, so a cold key is faulted in from the
 // disk tier first and its before-image is its real value; an expired one
@@ -131,7 +132,14 @@ func (u *UndoLog) Saved(db *DB, key []byte) bool {
 
 // SaveKey saves the whole before-image of key in db (value and TTL, or
 // its absence), unless one is saved already.
-func (u *UndoLog) SaveKey(db *DB, key []byte) {
+func (u *UndoLog) SaveKey(db *DB, key []byte) { u.saveKey(db, key, true) }
+
+// SaveDeleted is SaveKey before a command that deletes key if it exists
+// and does nothing else to it (DEL, UNLINK): the value is kept as it is,
+// not copied, since once deleted nothing but the rollback reaches it.
+func (u *UndoLog) SaveDeleted(db *DB, key []byte) { u.saveKey(db, key, false) }
+
+func (u *UndoLog) saveKey(db *DB, key []byte, copyValue bool) {
 	k := undoKey{db.id, string(key)}
 	if u.saved[k] {
 		return
@@ -139,9 +147,11 @@ func (u *UndoLog) SaveKey(db *DB, key []byte) {
 	u.saved[k] = true
 	e := undoEntry{db: db, key: k.key, expire: -1}
 	if o := db.Peek(key); o != nil {
-		e.obj = o.Clone()
-		e.expire = db.Expire(key)
-		db.ks.UndoStats.Copied.Add(int64(elementCount(o)))
+		e.obj, e.expire = o, db.Expire(key)
+		if copyValue {
+			e.obj = o.Clone()
+			db.ks.UndoStats.Copied.Add(int64(elementCount(o)))
+		}
 	}
 	u.entries = append(u.entries, e)
 }
