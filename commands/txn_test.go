@@ -297,7 +297,7 @@ func TestTxnBigCollectionsUndoElements(t *testing.T) {
 		{"zremrangebyscore", "zset", "10", "(13"}, {"zremrangebyrank", "zset", "-2", "-1"},
 		{"spop", "set"}, {"spop", "set", "3"}, {"zremrangebylex", "lexz", "[m10", "(m100"},
 		{"del", "lexz"}, {"zadd", "lexz", "1", "x"}, {"unlink", "lexz"}, // no copy of lexz
-		{"set", "set", "overwritten"}, // a copy of the set, whole (its elements so far)
+		{"set", "set", "overwritten"},            // a copy of the set, whole (its elements so far)
 		{"zremrangebyscore", "zset", "nan", "1"}, // fails, saving nothing
 	})
 	if want := "-TXNABORTED Transaction rolled back: command #21 (ZREMRANGEBYSCORE) failed: ERR min or max is not a float\r\n"; got != want {
