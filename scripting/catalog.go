@@ -36,10 +36,13 @@ func newCatalog() catalog {
 }
 
 // function returns the function named name (any case), or nil.
-func (cat *catalog) function(name string) *Function {
+func (cat *catalog) function(name []byte) *Function {
 	cat.mu.RLock()
 	defer cat.mu.RUnlock()
-	return cat.funcs[strings.ToLower(name)]
+	if f := cat.funcs[string(name)]; f != nil { // no copy for a lower-case name
+		return f
+	}
+	return cat.funcs[strings.ToLower(string(name))]
 }
 
 // library returns the library named name, or nil.

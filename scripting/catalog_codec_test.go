@@ -52,7 +52,7 @@ func TestCatalogRoundTrip(t *testing.T) {
 	if _, _, changed := f.CaptureCatalog(); changed {
 		t.Fatal("a loaded catalog counts as changed")
 	}
-	fn := f.cat.function("F")
+	fn := f.cat.function([]byte("F"))
 	if fn == nil || fn.Description != "d" || fn.Flags != FlagShebang|FlagNoWrites {
 		t.Fatalf("function after load: %+v", fn)
 	}

@@ -148,10 +148,18 @@ func (e *Engine) Lookup(sha []byte) *Script {
 	if len(sha) != 40 {
 		return nil
 	}
-	key := strings.ToLower(string(sha))
 	e.cacheMu.RLock()
-	s := e.cache[key]
+	s := e.cache[string(sha)] // no copy: SHAs are usually sent in lower case
 	e.cacheMu.RUnlock()
+	if s != nil {
+		return s
+	}
+	key := strings.ToLower(string(sha))
+	if key != string(sha) {
+		e.cacheMu.RLock()
+		s = e.cache[key]
+		e.cacheMu.RUnlock()
+	}
 	if s == nil {
 		s = e.cat.pinnedScript(key)
 	}

@@ -505,7 +505,7 @@ func (e *Engine) FunctionStats(c *commands.Ctx) {
 // FCall implements commands.FunctionEngine: FCALL and FCALL_RO, under the
 // exclusive keyspace lock (the commands are KeyspaceWide).
 func (e *Engine) FCall(c *commands.Ctx, readOnly bool) {
-	f := e.cat.function(string(c.Args[1]))
+	f := e.cat.function(c.Args[1])
 	if f == nil {
 		c.W.Error("ERR Function not found")
 		return
