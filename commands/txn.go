@@ -126,6 +126,9 @@ func saveBeforeImages(c *Ctx, u *memtier.UndoLog, cmd *Command) bool {
 	if cmd.Flags&Write == 0 {
 		return true
 	}
+	if saveListEnds(c, u, cmd) {
+		return true
+	}
 	pick := elementEffects[cmd.Name]
 	for _, p := range cmd.AppendKeyPositions(c.posBuf[:0], c.Args) {
 		key := c.Args[p]
@@ -199,6 +202,71 @@ func zsetMembersRemoved(c *Ctx, cmd *Command, key []byte) ([][]byte, bool) {
 		members = append(members, m.member.AppendTo(nil))
 	}
 	return members, true
+}
+
+// saveListEnds saves the keys of LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP,
+// RPOP, RPOPLPUSH and LMOVE: a big list as the pushes and pops the
+// command makes at its ends (a queue's cost does not grow with its
+// length), anything else whole. It reports false for other commands.
+// Only what the command will do is recorded: pops from a list that is
+// there, moves whose destination is absent or a list, no entry for
+// arguments it refuses.
+func saveListEnds(c *Ctx, u *memtier.UndoLog, cmd *Command) bool {
+	type op struct {
+		key  []byte
+		head bool
+		n    int // pushed, or popped when pop
+		pop  bool
+	}
+	var ops [2]op
+	key := c.Args[1]
+	switch cmd.Name {
+	case "lpush", "lpushx", "rpush", "rpushx":
+		ops[0] = op{key, cmd.Name[0] == 'l', len(c.Args) - 2, false}
+	case "lpop", "rpop":
+		n := int64(1)
+		if len(c.Args) > 3 {
+			return true // refused: changes nothing
+		}
+		if len(c.Args) == 3 {
+			var ok bool
+			if n, ok = resp.ParseInt(c.Args[2]); !ok || n < 0 {
+				return true // refused: changes nothing
+			}
+		}
+		ops[0] = op{key, cmd.Name[0] == 'l', int(min(n, 1<<31)), true}
+	case "rpoplpush", "lmove":
+		from, to := false, true
+		if cmd.Name == "lmove" {
+			mark := len(c.W.Buf)
+			var ok bool
+			from, to, ok = parseMoveWheres(c)
+			c.W.Buf = c.W.Buf[:mark] // the command answers its own errors
+			if !ok {
+				return true
+			}
+		}
+		src, dst := c.DB.Peek(key), c.DB.Peek(c.Args[2])
+		if src == nil || src.Type != memtier.TypeList || dst != nil && dst.Type != memtier.TypeList {
+			return true // no move (nil or WRONGTYPE): changes nothing
+		}
+		ops[0] = op{key, from, 1, true}
+		ops[1] = op{c.Args[2], to, 1, false}
+	default:
+		return false
+	}
+	for _, o := range ops {
+		switch {
+		case o.key == nil:
+		case !u.SavesList(c.DB, o.key):
+			u.SaveKey(c.DB, o.key)
+		case o.pop:
+			u.SaveListPop(c.DB, o.key, o.head, o.n)
+		default:
+			u.SaveListPush(c.DB, o.key, o.head, o.n)
+		}
+	}
+	return true
 }
 
 // savePopped completes the element entry of a big set SPOP popped from,
@@ -279,7 +347,7 @@ const maxPooledUndo = 4096
 // caller holds LockAll and ends it with endUndo.
 func beginUndo(c *Ctx) *memtier.UndoLog {
 	u := undoLogs.Get().(*memtier.UndoLog)
-	u.HashLimits, u.ZSetLimits, u.MaxIntset = hashLimits(c), zsetLimits(c), setMaxIntset(c)
+	u.HashLimits, u.ZSetLimits, u.MaxIntset, u.ListFill = hashLimits(c), zsetLimits(c), setMaxIntset(c), listFill(c)
 	c.KS.BeginUndo(u)
 	return u
 }

@@ -142,7 +142,8 @@ func seedEveryType(kt *keyTester) {
 	for i := range 600 {
 		n := strconv.Itoa(i)
 		cmds = append(cmds, []string{"hset", "bighash", "f" + n, "v" + n},
-			[]string{"sadd", "bigset", "m" + n}, []string{"zadd", "bigzset", n, "m" + n})
+			[]string{"sadd", "bigset", "m" + n}, []string{"zadd", "bigzset", n, "m" + n},
+			[]string{"rpush", "biglist", "e" + n})
 	}
 	cmds = append(cmds, []string{"expire", "bigzset", "9000"}, []string{"select", "3"},
 		[]string{"set", "three", "3"}, []string{"rpush", "l3", "x"}, []string{"select", "0"})
@@ -196,6 +197,9 @@ var everyWrite = [][]string{
 	{"zincrby", "bigzset", "1", "m2"}, {"zrem", "bigzset", "m4"},
 	{"zpopmin", "bigzset", "2"}, {"zpopmax", "bigzset"}, {"bzpopmax", "bigzset", "0"},
 	{"zremrangebyscore", "bigzset", "100", "110"}, {"zremrangebyrank", "bigzset", "0", "3"},
+	{"lpush", "biglist", "a", "b"}, {"rpop", "biglist", "2"}, {"lmove", "biglist", "list", "right", "left"},
+	{"rpoplpush", "biglist", "biglist"}, {"lmove", "list", "biglist", "left", "right"},
+	{"lpop", "biglist", "1000"}, {"rpush", "biglist", "again"}, // emptied, deleted, created anew
 	{"rename", "bighash", "bighash2"}, {"hset", "bighash2", "f5", "again"}, {"zpopmin", "bigzset", "3"},
 	{"select", "3"}, {"set", "three", "changed"}, {"del", "l3"}, {"set", "created3", "x"}, {"select", "0"},
 }
@@ -281,6 +285,11 @@ func TestTxnBigCollectionsUndoElements(t *testing.T) {
 		}
 		kt.do(args...)
 	}
+	list := []string{"rpush", "biglist"}
+	for i := range n {
+		list = append(list, "e"+strconv.Itoa(i))
+	}
+	kt.do(list...)
 	lex := []string{"zadd", "lexz"}
 	for i := range n {
 		lex = append(lex, "0", "m"+strconv.Itoa(i))
@@ -297,16 +306,28 @@ func TestTxnBigCollectionsUndoElements(t *testing.T) {
 		{"zremrangebyscore", "zset", "10", "(13"}, {"zremrangebyrank", "zset", "-2", "-1"},
 		{"spop", "set"}, {"spop", "set", "3"}, {"zremrangebylex", "lexz", "[m10", "(m100"},
 		{"del", "lexz"}, {"zadd", "lexz", "1", "x"}, {"unlink", "lexz"}, // no copy of lexz
-		{"set", "set", "overwritten"},            // a copy of the set, whole (its elements so far)
-		{"zremrangebyscore", "zset", "nan", "1"}, // fails, saving nothing
+		{"set", "set", "overwritten"}, // a copy of the set, whole (its elements so far)
+		{"lpush", "biglist", "x", "y"}, {"rpush", "biglist", "z"}, {"lpop", "biglist"}, {"rpop", "biglist", "3"},
+		{"lpushx", "biglist", "p"}, {"rpushx", "biglist", "q"}, {"rpoplpush", "biglist", "biglist"},
+		{"lmove", "biglist", "newlist", "left", "right"}, {"lmove", "biglist", "biglist", "right", "left"},
+		{"lpop", "biglist", "0"}, {"lmove", "biglist", "set", "left", "left"}, // WRONGTYPE: changes nothing
 	})
-	if want := "-TXNABORTED Transaction rolled back: command #21 (ZREMRANGEBYSCORE) failed: ERR min or max is not a float\r\n"; got != want {
+	if want := "-TXNABORTED Transaction rolled back: command #31 (LMOVE) failed: " + ErrWrongType + "\r\n"; got != want {
 		t.Fatalf("EXEC = %q, want %q", got, want)
 	}
 	// 2+1+1 hash fields, 1+2+1+3 set members, 2+1+1+2+1+1+3+2+1 zset
-	// members, and the whole set (n+1-2-1-3) when SET overwrote it.
-	if d := kt.ks.UndoStats.Copied.Load() - copied; d != 25+n-5 {
-		t.Fatalf("the undo log copied %d elements, want %d", d, 25+n-5)
+	// members, the whole set (n+1-2-1-3) when SET overwrote it, 1+3+1+1+1
+	// popped list elements (the failed LMOVE saves nothing).
+	if d, want := kt.ks.UndoStats.Copied.Load()-copied, int64(25+n-5+7); d != want {
+		t.Fatalf("the undo log copied %d elements, want %d", d, want)
+	}
+	if after := dumpKeyspace(kt.ks); after != before {
+		t.Fatal("big collections differ after rollback")
+	}
+	// A pop the command refuses records nothing to push back.
+	got = kt.run("txn.multi", [][]string{{"lpop", "biglist", "1", "2"}})
+	if !strings.HasPrefix(got, "-TXNABORTED Transaction rolled back: command #1 (LPOP) failed: ERR wrong number") {
+		t.Fatalf("EXEC = %q", got)
 	}
 	if after := dumpKeyspace(kt.ks); after != before {
 		t.Fatal("big collections differ after rollback")

@@ -26,10 +26,15 @@ import (
 //     the command emptied and so deleted the key, to the object it saved,
 //     which is put back.
 //
+// Lists of more than listUndoMin elements changed at their ends (LPUSH,
+// RPOP, LMOVE, ...) are saved as those operations: the count pushed, or
+// the elements popped, undone by popping as many or pushing them back.
+//
 // The cost of a transaction is thus what it touched: one copy per key it
-// wrote whole (a list, a string, a small collection), one entry per named
-// element of a big collection, nothing for a key it deleted (SaveDeleted
-// keeps the deleted value itself); never the dataset.
+// wrote whole (a small value, a string, a list changed in its middle), one
+// entry per named element of a big hash, set or sorted set or per element
+// pushed or popped at the ends of a big list, nothing for a key it
+// deleted (SaveDeleted keeps the deleted value itself); never the dataset.
 //
 // Saving reads the key through Peek, so a cold key is faulted in from the
 // disk tier first and its before-image is its real value; an expired one
@@ -48,6 +53,10 @@ import (
 // a configuration that raises those limits must not make a transaction
 // copy huge values.
 const elemUndoMin = 1024
+
+// listUndoMin is the length past which a list is undone by operations at
+// its ends (pushes popped, pops pushed back) rather than copied.
+const listUndoMin = 128
 
 // UndoStats count what undo logs did since the start (tests read them).
 type UndoStats struct {
@@ -71,6 +80,7 @@ type UndoLog struct {
 	// they undo did (the server's *-max-listpack-* settings).
 	HashLimits, ZSetLimits types.Limits
 	MaxIntset              int
+	ListFill               int // list-max-listpack-size
 
 	entries []undoEntry
 	saved   map[undoKey]bool // keys with an entry; true: a whole image
@@ -82,14 +92,24 @@ type undoKey struct {
 	key string
 }
 
-// undoEntry is one before-image: the whole key (elems nil, obj the copy or
-// nil for "absent"), or elements of the collection obj.
+// undoEntry is one before-image: the whole key (elems and list nil, obj
+// the copy or nil for "absent"), elements of the collection obj, or what a
+// command did at the ends of the list obj.
 type undoEntry struct {
 	db     *DB
 	key    string
 	obj    *Object
 	expire int64 // -1: none
 	elems  []undoElem
+	list   *listUndo
+}
+
+// listUndo is what one command did at one end of a list: pushed elements
+// (undone by popping as many) or popped ones (pushed back).
+type listUndo struct {
+	head   bool
+	pushed int
+	popped [][]byte
 }
 
 // undoElem is an element's state before the command: absent, or present
@@ -107,6 +127,7 @@ func NewUndoLog() *UndoLog {
 		HashLimits: types.DefaultHashLimits,
 		ZSetLimits: types.DefaultZSetLimits,
 		MaxIntset:  types.DefaultSetMaxIntset,
+		ListFill:   types.DefaultListFill,
 		saved:      map[undoKey]bool{},
 	}
 }
@@ -188,6 +209,49 @@ func (u *UndoLog) SaveElems(db *DB, key []byte, names [][]byte) {
 	u.entries = append(u.entries, e)
 	db.ks.UndoStats.ElementEntries.Add(1)
 	db.ks.UndoStats.Copied.Add(int64(len(names)))
+}
+
+// SavesList reports whether key is saved by list operations (SaveListPush,
+// SaveListPop): it has no whole image yet and holds a list of more than
+// listUndoMin elements.
+func (u *UndoLog) SavesList(db *DB, key []byte) bool {
+	if u.saved[undoKey{db.id, string(key)}] {
+		return false
+	}
+	o := db.Peek(key)
+	return o != nil && o.Type == TypeList && o.Payload().(*types.List).Len() > listUndoMin
+}
+
+// SaveListPush records that a command pushes n elements at the head (or
+// the tail) of the list under key, for which SavesList is true. The
+// command must push them: nothing else checks.
+func (u *UndoLog) SaveListPush(db *DB, key []byte, head bool, n int) {
+	u.saveList(db, key, &listUndo{head: head, pushed: n})
+}
+
+// SaveListPop records that a command pops n elements from the head (or
+// the tail) of the list under key, for which SavesList is true, reading
+// them now (all of them if the list is shorter). The command must pop
+// them: nothing else checks.
+func (u *UndoLog) SaveListPop(db *DB, key []byte, head bool, n int) {
+	l := db.Peek(key).Payload().(*types.List)
+	lu := &listUndo{head: head, popped: make([][]byte, 0, min(n, l.Len()))}
+	l.Each(!head, func(_ int, e types.Elem) bool {
+		if len(lu.popped) == n {
+			return false
+		}
+		lu.popped = append(lu.popped, e.AppendTo(nil))
+		return true
+	})
+	u.saveList(db, key, lu)
+	db.ks.UndoStats.Copied.Add(int64(len(lu.popped)))
+}
+
+func (u *UndoLog) saveList(db *DB, key []byte, lu *listUndo) {
+	k := undoKey{db.id, string(key)}
+	u.saved[k] = false
+	u.entries = append(u.entries, undoEntry{db: db, key: k.key, obj: db.Peek(key), expire: db.Expire(key), list: lu})
+	db.ks.UndoStats.ElementEntries.Add(1)
 }
 
 // SaveRemoved adds, to the element entry SaveElems has just saved for key
@@ -317,7 +381,7 @@ func (u *UndoLog) reset() {
 // restore applies one entry.
 func (u *UndoLog) restore(e *undoEntry) {
 	db, key := e.db, []byte(e.key)
-	if e.elems == nil {
+	if e.elems == nil && e.list == nil {
 		if e.obj == nil {
 			db.Delete(key)
 			return
@@ -336,12 +400,23 @@ func (u *UndoLog) restore(e *undoEntry) {
 		cur = e.obj
 		db.Set(key, cur)
 	}
-	names := make([][]byte, len(e.elems))
-	for i := len(e.elems) - 1; i >= 0; i-- {
-		u.restoreElem(cur, e.elems[i])
-		names[i] = []byte(e.elems[i].name)
+	if lu := e.list; lu != nil {
+		l := cur.Payload().(*types.List)
+		for range lu.pushed {
+			l.Pop(lu.head)
+		}
+		for i := len(lu.popped) - 1; i >= 0; i-- {
+			l.Push(lu.popped[i], lu.head, u.ListFill)
+		}
+		db.MarkDirty(key)
+	} else {
+		names := make([][]byte, len(e.elems))
+		for i := len(e.elems) - 1; i >= 0; i-- {
+			u.restoreElem(cur, e.elems[i])
+			names[i] = []byte(e.elems[i].name)
+		}
+		db.MarkDirtyElems(key, names)
 	}
-	db.MarkDirtyElems(key, names)
 	if at := db.Expire(key); at != e.expire {
 		if e.expire == -1 {
 			db.Persist(key)
