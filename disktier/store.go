@@ -29,6 +29,12 @@ type Options struct {
 	// Compression is the block compression of every level; see FORMAT.md
 	// for the measurement that chose it. Default CompressionZstd1.
 	Compression Compression
+	// BlockSize is the target size of an SST data block before
+	// compression. Default 32 KB (Pebble's is 4 KB): bigger blocks make
+	// zstd's per-block cost smaller for checkpoints and warm-up, which
+	// write and read whole slots, at the cost of reading 32 KB to fault
+	// in one cold key (BenchmarkBlockSize, FORMAT.md).
+	BlockSize int
 	// Logger receives Pebble's events at Info (flushes, compactions, ingests)
 	// and errors at Error. Default: slog.Default() at Debug for info, so
 	// Pebble stays quiet unless the process enables debug logging.
@@ -72,10 +78,14 @@ func (c Compression) profile() *sstable.CompressionProfile {
 const (
 	DefaultCacheSize    = 64 << 20
 	DefaultMemTableSize = 32 << 20
+	DefaultBlockSize    = 32 << 10
 )
 
 func (o *Options) withDefaults() Options {
 	d := *o
+	if d.BlockSize <= 0 {
+		d.BlockSize = DefaultBlockSize
+	}
 	if d.CacheSize <= 0 {
 		d.CacheSize = DefaultCacheSize
 	}
@@ -138,6 +148,7 @@ func Open(dir string, o Options) (*Store, error) {
 	profile := o.Compression.profile()
 	for i := range po.Levels {
 		po.Levels[i].Compression = func() *sstable.CompressionProfile { return profile }
+		po.Levels[i].BlockSize = o.BlockSize
 	}
 	po.EnsureDefaults()
 	db, err := pebble.Open(dir, po)
