@@ -120,7 +120,18 @@ func (s *Server) openPersistence() error {
 	p.lastOK.Store(true)
 	s.persist = p
 	if set.AppendOnly {
-		if err := p.recover(rec, hasRec); err != nil {
+		err := p.recover(rec, hasRec)
+		if err == nil && hasRec && rec.AOFSegment == 0 && rec.AOFOffset == 0 {
+			// The checkpoint names no log position (the AOF was off), so
+			// the next start would take the segments written from now on
+			// for ones older than it, as recover did. A checkpoint now
+			// records the position (nothing is dirty: only its record).
+			err = p.checkpoint("appendonly turned on")
+		}
+		if err != nil {
+			if w := p.log.Load(); w != nil {
+				w.Close()
+			}
 			store.Close()
 			s.persist = nil
 			return err

@@ -471,3 +471,25 @@ func TestReplayExpiresNothing(t *testing.T) {
 	c2.expect("$1", "GET", "kept")
 	c2.expect(":1700000100050", "PEXPIRETIME", "kept")
 }
+
+// TestAppendOnlyAfterCheckpointOnlyStart checks a start with the AOF on
+// over a checkpoint taken with it off (so the checkpoint names no log
+// position): what is written after that start survives every later
+// restart, not only the first (each start used to take the new segments
+// for ones older than the checkpoint and drop them).
+func TestAppendOnlyAfterCheckpointOnlyStart(t *testing.T) {
+	dir := t.TempDir()
+	s := mustPersistentServer(t, dir, "appendonly no", "save 3600 1")
+	dial(t, s).expect("+OK", "SET", "a", "1")
+	s.Close() // checkpoints: a save point is set
+	for i := range 3 {
+		s = mustPersistentServer(t, dir, "appendonly yes", `save ""`)
+		c := dial(t, s)
+		c.expect("$1", "GET", "a")
+		for j := range i {
+			c.expect("$1", "GET", "b"+strconv.Itoa(j))
+		}
+		c.expect("+OK", "SET", "b"+strconv.Itoa(i), "1")
+		s.Close()
+	}
+}
