@@ -17,7 +17,11 @@ import (
 // its EXEC runs the queue under an undo log (memtier/undo.go): before each
 // write command runs, the before-images of the keys it may change are
 // saved (its key positions, plus the target of MOVE and COPY ... DB in the
-// other database). The first command that answers an error stops the
+// other database): whole values, except for big collections, saved as the
+// elements the command names or will remove (HSET's fields, ZPOPMIN's and
+// ZREMRANGEBYSCORE's members, what SPOP popped, ...) or, for big lists,
+// as its pushes and pops at the ends; DEL keeps the value it deletes
+// without copying it. The first command that answers an error stops the
 // transaction: the later ones do not run, every key is put back, and EXEC
 // answers
 //
@@ -88,8 +92,9 @@ func cmdTxnMulti(c *Ctx) {
 	c.W.OK()
 }
 
-// refusedInTxn are the commands with keys (or none flagged write) that a
-// transaction that rolls back still cannot run.
+// refusedInTxn are the commands TxnRefusal refuses besides the writes
+// that name no key: those that change scripts, aliases or libraries, or
+// take replies out of EXEC's.
 var refusedInTxn = map[string]bool{
 	"subscribe": true, "psubscribe": true, "ssubscribe": true, "client|reply": true,
 	"script|load": true, "script|flush": true, "script|alias": true, "script|unalias": true,
@@ -101,8 +106,8 @@ var refusedInTxn = map[string]bool{
 // may run: a write must name the keys it changes, so that their
 // before-images can be saved.
 func TxnRefusal(cmd *Command) string {
-	wide := cmd.Flags&KeyspaceWide != 0 || !cmd.hasKeys()
-	if cmd.Flags&Write != 0 && wide || refusedInTxn[cmd.Name] {
+	unnamed := cmd.Flags&KeyspaceWide != 0 || !cmd.hasKeys()
+	if cmd.Flags&Write != 0 && unnamed || refusedInTxn[cmd.Name] {
 		return "ERR '" + displayName(cmd.Name) +
 			"' is not allowed in TXN.MULTI, TXN.EVAL or TXN.ESHA: it can not be rolled back"
 	}
