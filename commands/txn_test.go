@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -429,3 +430,125 @@ func BenchmarkTxnExec(b *testing.B) {
 		}
 	}
 }
+
+// TestTxnRollbackRandom runs transactions of random writes over a few
+// keys of every type, big and small (so whole, element and list-end undo
+// entries mix on the same keys, and keys change type, empty and come
+// back), each ended by a failing command: every rollback gives back the
+// keyspace as it was, with no change escaping its before-image.
+func TestTxnRollbackRandom(t *testing.T) {
+	kt, log := newTxnTester(t)
+	rng := rand.New(rand.NewPCG(5, 7))
+	pick := func(list ...string) string { return list[rng.IntN(len(list))] }
+	elem := func() string { return "m" + strconv.Itoa(rng.IntN(300)) }
+	num := func() string { return strconv.Itoa(rng.IntN(300)) }
+	// Keys keep their type (h hash, z sorted set, l list, s set) except
+	// for a rare SET, so that most commands succeed and transactions run
+	// long before their failing end.
+	randomWrite := func() []string {
+		typ := pick("h", "z", "l", "s")
+		k, k2 := typ+pick("1", "2"), typ+pick("1", "2")
+		any := pick("h1", "z1", "l1", "s1", "h2", "z2", "l2", "s2")
+		switch rng.IntN(60) {
+		case 0:
+			return []string{"set", any, elem()}
+		case 1, 2:
+			return []string{"del", any}
+		case 3:
+			return []string{"expire", any, num()}
+		case 4:
+			return []string{"persist", any}
+		case 5:
+			return []string{"copy", typ + "1", typ + "2", "replace"}
+		case 6:
+			return []string{"unlink", any}
+		}
+		switch typ {
+		case "h":
+			return pickCmd(rng, []string{"hset", k, elem(), num(), elem(), num()}, []string{"hdel", k, elem(), elem()},
+				[]string{"hincrby", k, elem(), "1"})
+		case "z":
+			return pickCmd(rng, []string{"zadd", k, num(), elem(), num(), elem()}, []string{"zrem", k, elem()},
+				[]string{"zpopmin", k, pick("1", "2", "500")}, []string{"zremrangebyscore", k, num(), num()},
+				[]string{"zpopmax", k}, []string{"zremrangebyrank", k, "0", pick("0", "3")},
+				[]string{"zincrby", k, "2", elem()})
+		case "l":
+			return pickCmd(rng, []string{pick("lpush", "rpush"), k, elem(), elem(), elem()},
+				[]string{pick("lpop", "rpop"), k, pick("1", "5", "1000")}, []string{pick("lpushx", "rpushx"), k, elem()},
+				[]string{"lmove", k, k2, pick("left", "right"), pick("left", "right")}, []string{"rpoplpush", k, k2},
+				[]string{"lrem", k, "0", elem()}, []string{"ltrim", k, "1", "-2"})
+		default:
+			return pickCmd(rng, []string{"sadd", k, elem(), elem()}, []string{"srem", k, elem()},
+				[]string{"spop", k, pick("1", "3", "400")}, []string{"smove", k, k2, elem()},
+				[]string{"sunionstore", k, k, k2}, []string{"spop", k})
+		}
+	}
+	// Big starting values, so element and list-end entries are used.
+	grow := func(cmd ...string) {
+		args := append([]string(nil), cmd...)
+		for i := range 400 {
+			s := strconv.Itoa(i)
+			switch cmd[0] {
+			case "zadd":
+				args = append(args, s, "m"+s)
+			case "hset":
+				args = append(args, "m"+s, s)
+			default:
+				args = append(args, "m"+s)
+			}
+		}
+		kt.do(args...)
+	}
+	kt.expect("+OK\r\n", "set", "str", "x")
+	for round := range 300 {
+		if round%50 == 0 {
+			kt.do("del", "h1", "h2", "z1", "z2", "l1", "l2", "s1", "s2")
+			for _, n := range []string{"1", "2"} {
+				grow("hset", "h"+n)
+				grow("zadd", "z"+n)
+				grow("rpush", "l"+n)
+				grow("sadd", "s"+n)
+			}
+		}
+		// Commit some, to move the starting point.
+		if round%3 == 0 {
+			var queue [][]string
+			for range 5 {
+				queue = append(queue, randomWrite())
+			}
+			kt.do("multi")
+			for _, q := range queue {
+				args := make([][]byte, len(q))
+				for i, a := range q {
+					args[i] = []byte(a)
+				}
+				kt.ctx.Session.Multi.Enqueue(args)
+			}
+			kt.do("exec")
+		}
+		before, logged := dumpKeyspace(kt.ks), len(log.units)
+		queue := make([][]string, 0, 21)
+		for range 20 {
+			queue = append(queue, randomWrite())
+		}
+		got := kt.run("txn.multi", append(queue, fail))
+		if !strings.HasPrefix(got, "-TXNABORTED") {
+			t.Fatalf("round %d: EXEC = %q", round, got)
+		}
+		if after := dumpKeyspace(kt.ks); after != before {
+			t.Fatalf("round %d: %q\nafter rollback:\n%s\nbefore:\n%s", round, queue, after, before)
+		}
+		if len(log.units) != logged {
+			t.Fatalf("round %d: logged %q", round, log.units[logged:])
+		}
+	}
+	if n := kt.ks.UndoStats.Unsaved.Load(); n != 0 {
+		t.Fatalf("%d changes to keys without a before-image", n)
+	}
+	if kt.ks.UndoStats.ElementEntries.Load() == 0 {
+		t.Fatal("no element or list-end entry was used")
+	}
+}
+
+// pickCmd returns one of cmds at random.
+func pickCmd(rng *rand.Rand, cmds ...[]string) []string { return cmds[rng.IntN(len(cmds))] }
