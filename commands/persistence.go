@@ -36,8 +36,8 @@ type PersistenceInfo struct {
 	Saves            int64
 	AOFEnabled       bool
 	AOFWriteOK       bool
-	AOFCurrentSize   int64 // bytes logged since the last checkpoint
-	AOFBaseSize      int64
+	AOFCurrentSize   int64 // AOFBaseSize + bytes logged since the last checkpoint
+	AOFBaseSize      int64 // the store's size on disk after the last checkpoint
 	AOFMode          string
 	// StructD's own.
 	DirtyKeys  int64

@@ -174,6 +174,10 @@ func (s *Store) Close() error {
 // Pebble returns the underlying database, for metrics and tools.
 func (s *Store) Pebble() *pebble.DB { return s.db }
 
+// DiskSize is the space the store's files take on disk, in bytes: the
+// dataset as of the last checkpoint (and Pebble's own files).
+func (s *Store) DiskSize() int64 { return int64(s.db.Metrics().DiskSpaceUsage()) }
+
 // slogLogger is Pebble's Logger over slog: Pebble's chatty Infof (every
 // flush and compaction) goes to Debug, errors to Error. Fatalf logs and
 // panics, as Pebble's contract requires (it never returns).

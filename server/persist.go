@@ -40,6 +40,10 @@ type persistence struct {
 	// logBase is the log's byte counter right after the last checkpoint,
 	// for auto-aof-rewrite (the AOF since then is what it measures).
 	logBase atomic.Int64
+	// storeSize is the store's size on disk after the last checkpoint (or
+	// at start): Redis's aof_base_size, what the AOF since the checkpoint
+	// grows over in auto-aof-rewrite-percentage.
+	storeSize atomic.Int64
 
 	// One checkpoint runs at a time: saveMu is held while it runs.
 	saveMu        sync.Mutex
@@ -118,6 +122,7 @@ func (s *Server) openPersistence() error {
 		p.lastSave.Store(time.Now().Unix())
 	}
 	p.lastOK.Store(true)
+	p.storeSize.Store(store.DiskSize())
 	s.persist = p
 	if set.AppendOnly {
 		err := p.recover(rec, hasRec)
@@ -362,6 +367,7 @@ func (p *persistence) checkpoint(reason string) error {
 	p.lastKeys.Store(res.Record.Keys + res.Record.Deletes)
 	p.peakExtra.Store(rssGrowth)
 	p.peakBuffers.Store(res.PeakExtraMemory)
+	p.storeSize.Store(p.store.DiskSize())
 	if w != nil {
 		p.logBase.Store(w.Stats().Bytes)
 	} else if err := p.removeSegments(); err != nil {
@@ -410,9 +416,13 @@ func (p *persistence) cron() {
 			return
 		}
 	}
+	// As Redis rewrites its AOF once it has grown by the percentage over
+	// the base written by the last rewrite (and is at least the minimum
+	// size), a checkpoint runs once the AOF since the last one is that
+	// percentage of the store as it wrote it, and at least the minimum.
 	if w := p.log.Load(); w != nil && set.AutoAOFRewritePercentage > 0 {
 		size := w.Stats().Bytes - p.logBase.Load()
-		if size >= set.AutoAOFRewriteMinSize && size*100 >= int64(set.AutoAOFRewritePercentage)*max(set.AutoAOFRewriteMinSize, 1) {
+		if size >= set.AutoAOFRewriteMinSize && size*100 >= int64(set.AutoAOFRewritePercentage)*p.storeSize.Load() {
 			p.backgroundSave("AOF growth")
 		}
 	}
@@ -612,8 +622,8 @@ func (p *persistence) info() commands.PersistenceInfo {
 		st := w.Stats()
 		in.AOFEnabled = true
 		in.AOFWriteOK = st.Err == nil
-		in.AOFCurrentSize = st.Bytes - p.logBase.Load()
-		in.AOFBaseSize = 0
+		in.AOFBaseSize = p.storeSize.Load()
+		in.AOFCurrentSize = in.AOFBaseSize + st.Bytes - p.logBase.Load()
 		in.AOFMode = st.Mode.String()
 	} else {
 		in.AOFWriteOK = true

@@ -493,3 +493,30 @@ func TestAppendOnlyAfterCheckpointOnlyStart(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestAOFGrowthCheckpoints checks auto-aof-rewrite-*: once the AOF since
+// the last checkpoint is past the minimum size and the percentage of the
+// store's size, a checkpoint runs, after which INFO reports the store's
+// size as aof_base_size and aof_current_size counts from it.
+func TestAOFGrowthCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	s := mustPersistentServer(t, dir, `save ""`, "auto-aof-rewrite-min-size 64kb", "auto-aof-rewrite-percentage 100")
+	c := dial(t, s)
+	value := strings.Repeat("v", 1000)
+	for i := range 200 { // 200 KB of AOF: past the minimum and the empty store's size
+		c.expect("+OK", "SET", "k"+strconv.Itoa(i), value)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for infoField(t, c, "aof_rewrites") == "0" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint 30 s after the AOF grew past auto-aof-rewrite-min-size (aof_current_size %s, aof_base_size %s)",
+				infoField(t, c, "aof_current_size"), infoField(t, c, "aof_base_size"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	base, _ := strconv.ParseInt(infoField(t, c, "aof_base_size"), 10, 64)
+	current, _ := strconv.ParseInt(infoField(t, c, "aof_current_size"), 10, 64)
+	if base <= 0 || current < base {
+		t.Fatalf("after the checkpoint aof_base_size is %d and aof_current_size %d: want the store's size and at least that", base, current)
+	}
+}
