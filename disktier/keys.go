@@ -36,8 +36,10 @@ const (
 // The system records. sysCount·db·slot holds the number of keys of that
 // slot of that database (uvarint); sysCheckpoint holds the Record;
 // sysCatalog holds the script catalog (catalog.go); sysElems holds a bound
-// on the keys stored under sub-keys (uvarint).
+// on the keys stored under sub-keys (uvarint); sysHotKeys holds the most
+// recently used keys (hotkeys.go).
 const (
+	sysHotKeys    byte = 'h'
 	sysCount      byte = 'n'
 	sysCheckpoint byte = 'r'
 	sysCatalog    byte = 's'

@@ -492,6 +492,9 @@ func (p *persistence) warmUp(budget int64) {
 	start := time.Now()
 	ks := p.srv.ks
 	defer p.srv.useAllCPUs()()
+	if budget > 0 && !p.warmHotKeys(budget) {
+		return
+	}
 	n := min(runtime.GOMAXPROCS(0), 4)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -526,18 +529,61 @@ func (p *persistence) warmUp(budget int64) {
 		"seconds", time.Since(start).Seconds())
 }
 
+// hotKeysSaved is how many of the most recently used keys a stopping
+// server records for the next start's warm-up (memtier.HotKeys).
+const hotKeysSaved = 1 << 20
+
+// warmHotKeys loads the keys that were the most recently used when the
+// server last stopped, most recent first, until the memory budget is
+// reached; it reports whether memory is left for the slot-by-slot pass.
+// A warm-up with a budget thus holds what was hot, not the first slots.
+func (p *persistence) warmHotKeys(budget int64) bool {
+	hot, err := p.store.HotKeys()
+	if err != nil {
+		p.srv.log.Warn("warm-up without the list of hot keys", "err", err)
+		return true
+	}
+	for i, k := range hot {
+		if p.srv.ctx.Err() != nil {
+			return false
+		}
+		if i%256 == 0 {
+			if used, _ := commands.MemoryUsage(); int64(used) >= budget {
+				p.srv.log.Info("warm-up stopped at its memory budget among the hot keys", "budget", budget, "hot_keys_loaded", i)
+				return false
+			}
+		}
+		if p.warmKey(k) {
+			p.warmedKey.Add(1)
+		}
+	}
+	return true
+}
+
+// warmKey loads one key of the hot-key list, logging (not failing on) a
+// disk error as warmSlot does.
+func (p *persistence) warmKey(k memtier.HotKey) (loaded bool) {
+	defer p.logWarmUpDiskError("a key")
+	return p.srv.ks.WarmKey(k.DB, []byte(k.Key))
+}
+
+// logWarmUpDiskError, deferred, logs a disk error the warm-up met (a
+// memtier.DiskError panic) instead of failing: the keys it could not read
+// stay cold, and a client reading one gets the error. Other panics go on.
+func (p *persistence) logWarmUpDiskError(what string) {
+	if v := recover(); v != nil {
+		de, ok := v.(*memtier.DiskError)
+		if !ok {
+			panic(v)
+		}
+		p.srv.log.Error("warm-up cannot read "+what, "err", de)
+	}
+}
+
 // warmSlot loads one slot, logging (not failing on) a disk error: the keys
 // stay cold and a client reading one gets the error.
 func (p *persistence) warmSlot(w *memtier.Warmer, s int) (n int64) {
-	defer func() {
-		if v := recover(); v != nil {
-			de, ok := v.(*memtier.DiskError)
-			if !ok {
-				panic(v)
-			}
-			p.srv.log.Error("warm-up cannot read a slot", "err", de)
-		}
-	}()
+	defer p.logWarmUpDiskError("a slot")
 	return w.WarmSlot(s)
 }
 
@@ -580,6 +626,9 @@ func (p *persistence) close(save bool) error {
 	}
 	p.saveMu.Lock() // let a background checkpoint finish
 	defer p.saveMu.Unlock()
+	if err := p.store.SaveHotKeys(p.srv.ks.HotKeys(hotKeysSaved)); err != nil {
+		p.srv.log.Warn("the list of hot keys for the next warm-up is not saved", "err", err)
+	}
 	p.logMu.Lock()
 	if w := p.log.Load(); w != nil {
 		errs = append(errs, w.Close())

@@ -42,6 +42,17 @@ func persistentServer(t *testing.T, dir string, opts Options, directives ...stri
 	return s, nil
 }
 
+// clockedServer is mustPersistentServer on a manual clock, returned.
+func clockedServer(t *testing.T, dir string, directives ...string) (*Server, *memtier.ManualClock) {
+	t.Helper()
+	clock := memtier.NewManualClock(1_700_000_000_000)
+	s, err := persistentServer(t, dir, Options{Clock: clock}, directives...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, clock
+}
+
 func mustPersistentServer(t *testing.T, dir string, directives ...string) *Server {
 	t.Helper()
 	s, err := persistentServer(t, dir, Options{}, directives...)
@@ -450,11 +461,7 @@ func TestBigCollectionCheckpointsWhatChanged(t *testing.T) {
 // recreate it without one.
 func TestReplayExpiresNothing(t *testing.T) {
 	dir := t.TempDir()
-	clock := memtier.NewManualClock(1_700_000_000_000)
-	s, err := persistentServer(t, dir, Options{Clock: clock}, `save ""`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, clock := clockedServer(t, dir, `save ""`)
 	c := dial(t, s)
 	c.expect("+OK", "SET", "k", "v", "PX", "100")
 	clock.Advance(50 * time.Millisecond)

@@ -1,9 +1,13 @@
 package server
 
 import (
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/structd/structd/disktier"
 )
 
 // TestWarmUpLoadsEveryKey restarts with `warmup yes` on a checkpoint
@@ -47,4 +51,51 @@ func TestWarmUpLoadsEveryKey(t *testing.T) {
 	if got := dumpState(t, c2); got != want {
 		t.Fatalf("after warm-up:\n%.2000s\nwant:\n%.2000s", got, want)
 	}
+}
+
+// TestHotKeysWarmFirst checks the list of hot keys a stopping server
+// leaves for the next warm-up: the keys read last come first in it, and
+// the warm-up's first pass loads the listed keys from disk.
+func TestHotKeysWarmFirst(t *testing.T) {
+	dir := t.TempDir()
+	s, clock := clockedServer(t, dir, `save ""`)
+	c := dial(t, s)
+	for i := range 500 {
+		c.expect("+OK", "SET", "key:"+strconv.Itoa(i), "v"+strconv.Itoa(i))
+	}
+	clock.Advance(time.Minute)
+	s.ks.RefreshAccessClock()
+	for i := 0; i < 500; i += 50 {
+		c.expect("$"+"v"+strconv.Itoa(i), "GET", "key:"+strconv.Itoa(i))
+	}
+	c.expect("+OK", "SAVE")
+	s.Close()
+
+	st, err := disktier.Open(filepath.Join(dir, "store"), disktier.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hot, err := st.HotKeys()
+	st.Close()
+	if err != nil || len(hot) != 500 {
+		t.Fatalf("hot-key record: %d keys, %v; want all 500", len(hot), err)
+	}
+	for _, k := range hot[:10] {
+		if n, _ := strconv.Atoi(strings.TrimPrefix(k.Key, "key:")); k.DB != 0 || n%50 != 0 {
+			t.Fatalf("the first ten hot keys are %v: want the ten read last", hot[:10])
+		}
+	}
+
+	s2 := mustPersistentServer(t, dir, `save ""`)
+	c2 := dial(t, s2)
+	if got := infoField(t, c2, "cold_keys"); got != "500" {
+		t.Fatalf("cold_keys after the restart: %s, want 500", got)
+	}
+	if !s2.persist.warmHotKeys(1 << 40) {
+		t.Fatal("the hot-key pass stopped with no budget reached")
+	}
+	if got := infoField(t, c2, "cold_keys"); got != "0" {
+		t.Fatalf("cold_keys after the hot-key pass: %s, want 0", got)
+	}
+	c2.expect("$v7", "GET", "key:7")
 }
