@@ -37,27 +37,39 @@ func (ks *Keyspace) HotKeys(max int) []HotKey {
 		seconds = append(seconds, s)
 	}
 	slices.Sort(seconds)
-	cutoff, n := uint32(0), 0
-	for i := len(seconds) - 1; i >= 0 && n < max; i-- {
+	// cutoff is the oldest second the list reaches and above the keys used
+	// after it; when every key fits, the cutoff is the oldest second and
+	// above counts none of its keys either way.
+	cutoff, above := uint32(0), 0
+	for i := len(seconds) - 1; i >= 0; i-- {
 		cutoff = seconds[i]
-		n += perSecond[cutoff]
+		if i == 0 || above+perSecond[cutoff] >= max {
+			break
+		}
+		above += perSecond[cutoff]
 	}
-	// Second pass: the keys used at or after the cutoff, most recent
-	// first, cut at max.
+	// Second pass: the keys used after the cutoff, and as many used in
+	// the cutoff second as fit, so the list never holds more than max.
 	type ranked struct {
 		HotKey
 		access uint32
 	}
-	var found []ranked
+	found := make([]ranked, 0, min(max, above+perSecond[cutoff]))
+	atCutoff := max - above
 	ks.eachSlot(func(sd *slotData, db int) {
 		for k, o := range sd.keys {
-			if o.access >= cutoff {
-				found = append(found, ranked{HotKey{db, k}, o.access})
+			switch {
+			case o.access > cutoff:
+			case o.access == cutoff && atCutoff > 0:
+				atCutoff--
+			default:
+				continue
 			}
+			found = append(found, ranked{HotKey{db, k}, o.access})
 		}
 	})
 	slices.SortStableFunc(found, func(a, b ranked) int { return cmp.Compare(b.access, a.access) })
-	found = found[:min(len(found), max)]
+	found = found[:min(len(found), max)] // keys first used between the passes
 	hot := make([]HotKey, len(found))
 	for i, r := range found {
 		hot[i] = r.HotKey

@@ -33,8 +33,13 @@ func TestHotKeysRanksByLastUse(t *testing.T) {
 	if second := hot[1:]; !slices.Contains(second, HotKey{0, "old:7"}) || !slices.Contains(second, HotKey{1, "one"}) {
 		t.Fatalf("HotKeys(3) = %v, want old:7 and db 1's one after newest", hot)
 	}
-	if all := ks.HotKeys(1000); len(all) != 102 {
-		t.Fatalf("HotKeys(1000) lists %d keys, want all 102", len(all))
+	for _, max := range []int{102, 150, 1000} { // every key fits
+		if all := ks.HotKeys(max); len(all) != 102 {
+			t.Fatalf("HotKeys(%d) lists %d keys, want all 102", max, len(all))
+		}
+	}
+	if some := ks.HotKeys(50); len(some) != 50 || some[0] != want[0] {
+		t.Fatalf("HotKeys(50) = %d keys starting %v, want 50 starting with newest", len(some), some[:1])
 	}
 }
 
