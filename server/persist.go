@@ -349,6 +349,14 @@ func (p *persistence) checkpoint(reason string) error {
 		p.ckpt.Log = nil
 	}
 	defer p.srv.useAllCPUs()() // before Run, which splits the walk by CPU
+	if ks := p.srv.ks; ks.Persist.DirtyKeys.Load()*10 >= keyCount(ks) {
+		// A long checkpoint: collect first, so the garbage clients leave
+		// while it runs reuses memory the process already holds (the
+		// memory limit below starts from the collected heap) instead of
+		// touching pages it never used. A short one makes little garbage
+		// and is not worth a collection of the whole heap.
+		runtime.GC()
+	}
 	mem := watchMemory(10*time.Millisecond, true)
 	res, err := p.ckpt.Run()
 	rssGrowth, heapGrowth, goGrowth := mem.Stop()
@@ -527,6 +535,14 @@ func (p *persistence) warmUp(budget int64) {
 	wg.Wait()
 	p.srv.log.Info("warm-up done", "keys", p.warmedKey.Load(), "cold_keys", ks.Persist.ColdKeys.Load(),
 		"seconds", time.Since(start).Seconds())
+}
+
+// keyCount is the number of keys in every database.
+func keyCount(ks *memtier.Keyspace) (n int64) {
+	for i := range ks.NumDBs() {
+		n += ks.DB(i).Size()
+	}
+	return n
 }
 
 // hotKeysSaved is how many of the most recently used keys a stopping
