@@ -297,7 +297,16 @@ func (s *Store) NewCheckpointParts(dir string, rec Record, n int) (*Checkpoint, 
 			written: make(slotSets), sp: newSpill(s.fs, s.fs.PathJoin(dir, name))}
 		p.w = newWriter(s.db, dataSink{p}, nil)
 		p.w.stored = stored
-		p.w.counts = make(map[slotID]int64)
+		// Sized for a database's slots up front (part 0 gathers every
+		// part's at Finish): growing them would leave each smaller table
+		// behind as garbage, and a checkpoint's garbage is what the heap
+		// budget of a running checkpoint pays for.
+		slots := memtier.NumSlots / n
+		if i == 0 {
+			slots = memtier.NumSlots
+		}
+		p.w.counts = make(map[slotID]int64, slots)
+		p.w.deltas = make(map[slotID]int64, slots)
 		p.w.elemsFree = known && elems == 0
 		c.parts[i] = p
 	}

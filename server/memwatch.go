@@ -39,14 +39,15 @@ type memWatch struct {
 
 // checkpointMemoryBudget is how far the heap may grow beyond the live
 // data's growth while a checkpoint runs: 1/1000 of what the Go runtime
-// held at the start, at least 4 MiB, so a small dataset does not collect
-// back to back. The heap overshoots it by what clients allocate while a
+// held at the start, at least 16 MiB, which covers what a checkpoint
+// allocates for its bookkeeping (per-slot tables: an incremental
+// checkpoint must not pay for a collection of the whole heap). The heap overshoots it by what clients allocate while a
 // collection runs; the resident set grows by more than the heap where
 // pages the runtime mapped but never touched get used. Measured with 1M
 // keys of 256 bytes under unpaced overwrites (INFO persistence
 // checkpoint_peak_extra_memory): 1/400 and 8 MiB gave 9-12 MB, this
 // 0.7-5 MB.
-func checkpointMemoryBudget(held uint64) uint64 { return max(held/1000, 4<<20) }
+func checkpointMemoryBudget(held uint64) uint64 { return max(held/1000, 16<<20) }
 
 // memSample is one reading; a figure the platform cannot give is 0.
 type memSample struct {
