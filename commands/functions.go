@@ -72,7 +72,7 @@ func init() {
 			"dump":    {Arity: 2, Flags: NoScript, Categories: cats, Handler: cmdFunctionDump},
 			"restore": {Arity: -3, Flags: change | DenyOOM, Categories: cats, Handler: cmdFunctionRestore},
 			"stats":   {Arity: 2, Flags: NoScript | AllowBusy, Categories: cats, Handler: cmdFunctionStats},
-			"kill":    {Arity: 2, Flags: NoScript | AllowBusy, Categories: cats, Handler: cmdFunctionKill},
+			"kill":    {Arity: 2, Flags: NoScript | AllowBusy | Unlocked, Categories: cats, Handler: cmdFunctionKill},
 			"help":    {Arity: 2, Flags: Loading | Stale, Categories: cats, Handler: cmdFunctionHelp},
 		}},
 	)
@@ -182,11 +182,9 @@ func cmdFunctionStats(c *Ctx) {
 	}
 }
 
-// cmdFunctionKill answers as Redis does when no function runs: like
-// SCRIPT KILL (cmdScriptKill), it cannot find one running, since a
-// function holds the keyspace lock for its whole run.
+// cmdFunctionKill is FUNCTION KILL, as SCRIPT KILL (replyKill).
 func cmdFunctionKill(c *Ctx) {
-	c.W.Error("NOTBUSY No scripts in execution right now.")
+	replyKill(c, true)
 }
 
 func cmdFunctionHelp(c *Ctx) {

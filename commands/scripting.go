@@ -119,7 +119,7 @@ func init() {
 				Tips: []string{"request_policy:all_shards", "response_policy:agg_logical_and"}, Handler: cmdScriptExists},
 			"flush": {Arity: -2, Flags: NoScript, Categories: cats,
 				Tips: []string{"request_policy:all_nodes", "response_policy:all_succeeded"}, Handler: cmdScriptFlush},
-			"kill": {Arity: 2, Flags: NoScript | AllowBusy, Categories: cats,
+			"kill": {Arity: 2, Flags: NoScript | AllowBusy | Unlocked, Categories: cats,
 				Tips: []string{"request_policy:all_shards", "response_policy:one_succeeded"}, Handler: cmdScriptKill},
 			"debug": {Arity: 3, Flags: NoScript, Categories: cats, Handler: cmdScriptDebug},
 			"help":  {Arity: 2, Flags: Loading | Stale, Categories: cats, Handler: cmdScriptHelp},
@@ -210,11 +210,29 @@ func cmdScriptFlush(c *Ctx) {
 	}
 }
 
-// cmdScriptKill answers as Redis does when no script runs: a script holds
-// the keyspace lock for its whole run, so none is running when this
-// command gets to run.
+// cmdScriptKill is SCRIPT KILL. It takes no lock (a running script holds
+// the keyspace): the engine waits until the running script turns busy or
+// ends, then stops it if it has not written (scripting/busy.go).
 func cmdScriptKill(c *Ctx) {
-	c.W.Error("NOTBUSY No scripts in execution right now.")
+	replyKill(c, false)
+}
+
+// replyKill answers SCRIPT KILL (function false) and FUNCTION KILL.
+func replyKill(c *Ctx, function bool) {
+	e := scriptEngine(c)
+	if e == nil {
+		return
+	}
+	k, ok := e.(interface{ Kill(function bool) string })
+	if !ok {
+		c.W.Error("NOTBUSY No scripts in execution right now.")
+		return
+	}
+	if msg := k.Kill(function); msg != "" {
+		c.W.Error(msg)
+		return
+	}
+	c.W.OK()
 }
 
 // cmdScriptDebug validates its mode as Redis does; the Lua debugger

@@ -43,6 +43,10 @@ type Config struct {
 	ProtoMaxBulkLen        int64
 	ClientQueryBufferLimit int64
 	Hz                     int
+	// BusyReplyThreshold (busy-reply-threshold, alias lua-time-limit) is
+	// how many milliseconds a script runs before other clients get BUSY
+	// and SCRIPT KILL may stop it (scripting/busy.go); 0 never.
+	BusyReplyThreshold int
 	// ServerThreads is how many OS threads run Go code (GOMAXPROCS); 0
 	// means one per CPU but one, which leaves a core to the kernel's
 	// network stack and the clients on small machines (config.Threads).
@@ -92,6 +96,7 @@ func Default() *Config {
 		ProtoMaxBulkLen:        512 << 20,
 		ClientQueryBufferLimit: 1 << 30,
 		Hz:                     10,
+		BusyReplyThreshold:     5000,
 		Persistence:            DefaultPersistence,
 		Collections:            DefaultCollectionLimits,
 		OutputBufferLimits:     DefaultOutputBufferLimits,

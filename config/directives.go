@@ -46,7 +46,7 @@ var unsupported = []string{
 	"maxmemory-samples", "notify-keyspace-events", "lazyfree-lazy-eviction",
 	"lazyfree-lazy-expire", "lazyfree-lazy-server-del", "replicaof", "slaveof",
 	"masterauth", "masteruser", "cluster-enabled", "aclfile", "rename-command",
-	"lua-time-limit", "busy-reply-threshold", "slowlog-log-slower-than", "slowlog-max-len",
+	"slowlog-log-slower-than", "slowlog-max-len",
 	"latency-monitor-threshold", "dbfilename",
 	"rdbcompression", "rdbchecksum", "tls-port",
 	"io-threads", "activerehashing", "client-output-buffer-limit", "dynamic-hz",
@@ -207,6 +207,10 @@ func init() {
 	stringDirective("requirepass", func(c *Config) *string { return &c.RequirePass }, false)
 	stringDirective("logfile", func(c *Config) *string { return &c.LogFile }, true)
 	stringDirective("pidfile", func(c *Config) *string { return &c.PidFile }, true)
+	for _, name := range []string{"busy-reply-threshold", "lua-time-limit"} {
+		intDirective(name, func(c *Config) *int { return &c.BusyReplyThreshold }, 0, 1<<62, false)
+	}
+	markAlias("lua-time-limit", "busy-reply-threshold")
 	enumDirective("loglevel", func(c *Config) *string { return &c.LogLevel }, "debug", "verbose", "notice", "warning")
 
 	// hz is clamped to 1..500 as Redis does, after a range check.

@@ -97,6 +97,7 @@ type Engine struct {
 	// callDepth is how deep CALL.<alias> runs are nested (alias_call.go).
 	callDepth int
 	rng       rand48
+	busy      busyState // busy scripts, SCRIPT KILL (busy.go)
 }
 
 // New returns an engine with an empty cache and catalog.

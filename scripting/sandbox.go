@@ -53,6 +53,7 @@ func (v *vm) sandbox() {
 	v.overrideBase(real)
 	v.overrideLibs(real)
 	v.overrideMath(real.RawGetString("math").(*lua.LTable))
+	v.overrideCoroutine(real.RawGetString("coroutine").(*lua.LTable))
 	real.RawSetString("redis", v.redisLib())
 	for _, name := range append(libraries, "redis") {
 		real.RawSetString(name, v.readonlyProxy(real.RawGetString(name).(*lua.LTable)))
@@ -235,6 +236,36 @@ func redisPcall(L *lua.LState) int {
 	}
 	L.Insert(lua.LTrue, 1)
 	return L.GetTop()
+}
+
+// overrideCoroutine makes coroutines run under the script's watch
+// (busy.go): gopher-lua gives a new thread a child context, whose Done a
+// SCRIPT KILL request would not reach; create sets the thread's context
+// to the watch itself, and wrap is built on create.
+func (v *vm) overrideCoroutine(co *lua.LTable) {
+	L := v.L
+	create := co.RawGetString("create").(*lua.LFunction)
+	newCreate := L.NewFunction(func(L *lua.LState) int {
+		n := callThrough(L, create)
+		if th, ok := L.Get(-1).(*lua.LState); ok && L.Context() != nil {
+			th.SetContext(L.Context())
+		}
+		return n
+	})
+	co.RawSetString("create", newCreate)
+	proto, err := compileChunk(`local create, resume, error = ...
+local function pass(ok, ...) if ok then return ... end error((...), 0) end
+return function(f) local co = create(f) return function(...) return pass(resume(co, ...)) end end`, "=coroutine.wrap")
+	if err != nil {
+		panic(err) // a constant chunk
+	}
+	L.Push(L.NewFunctionFromProto(proto))
+	L.Push(newCreate)
+	L.Push(co.RawGetString("resume"))
+	L.Push(L.NewFunction(func(L *lua.LState) int { L.Error(L.Get(1), 0); return 0 }))
+	L.Call(3, 1)
+	co.RawSetString("wrap", L.Get(-1))
+	L.Pop(1)
 }
 
 // overrideMath puts Redis's rand48-based random and randomseed in math.

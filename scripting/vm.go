@@ -91,7 +91,21 @@ func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool
 	}()
 	L.SetTop(0)
 	L.Push(fn)
+	w := v.startWatch(r)
 	err := L.PCall(v.pushInput(s, keys, argv), 1, v.handler)
+	w.end()
+	switch w.reason.Load() {
+	case stopNone:
+	case stopShutdown:
+		// SHUTDOWN NOSAVE: the script's writes are not logged, as Redis
+		// exits before propagating them.
+		c.Log = nil
+		c.W.Error("ERR " + w.Err().Error())
+		return
+	default:
+		c.W.Error("ERR " + w.Err().Error() + stopPosition(s, err))
+		return
+	}
 	if err != nil {
 		v.replyError(c, s, err)
 		return
@@ -125,14 +139,32 @@ func (v *vm) replyError(c *commands.Ctx, s *Script, err error) {
 		c.W.Error("ERR " + firstLine(msg) + positionSuffix(s, msg))
 		return
 	}
-	msg := errField(t)
+	c.W.Error(errField(t) + tablePosition(s, t))
+}
+
+// stopPosition is the " script: <name>, on <source>:<line>." of a script
+// stopped by its watch, from the error the stop raised.
+func stopPosition(s *Script, err error) string {
+	aerr, ok := err.(*lua.ApiError)
+	if !ok {
+		return ""
+	}
+	if t, ok := aerr.Object.(*lua.LTable); ok {
+		return tablePosition(s, t)
+	}
+	return positionSuffix(s, lua.LVAsString(aerr.Object))
+}
+
+// tablePosition is the " script: <name>, on <source>:<line>." of an error
+// table the handler filled, or "".
+func tablePosition(s *Script, t *lua.LTable) string {
 	src, line := t.RawGetString("source"), t.RawGetString("line")
 	if ls, ok := src.(lua.LString); ok {
 		if ln, ok := line.(lua.LNumber); ok {
-			msg += fmt.Sprintf(" script: %s, on %s:%d.", s.Name, string(ls), int64(ln))
+			return fmt.Sprintf(" script: %s, on %s:%d.", s.Name, string(ls), int64(ln))
 		}
 	}
-	c.W.Error(msg)
+	return ""
 }
 
 // positionSuffix is the " script: <sha>, on @user_script:<line>." of an

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/structd/structd/commands"
+	"github.com/structd/structd/scripting"
 )
 
 // dispatch runs one request and applies what follows its reply: error
@@ -78,6 +79,15 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 		cl.writer.Error("OOM command not allowed when used memory > 'maxmemory'.")
 		return cmd, false
 	}
+	gate := s.scriptGate()
+	if gate != nil && !cl.ctx.InExec {
+		if msg := s.busyRefusal(gate, cmd, args); msg != "" {
+			cmd.Stats.RejectedCalls.Add(1)
+			cl.flagTransaction()
+			cl.writer.Error(msg)
+			return cmd, false
+		}
+	}
 	if cl.gate(cmd, args) {
 		return cmd, false
 	}
@@ -93,6 +103,25 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	if cl.calls.cmd != cmd {
 		cl.flushCalls() // what runs now sees every earlier call counted
 	}
+	if gate != nil && !cl.ctx.InExec && cmd.Flags&(commands.AllowBusy|commands.Unlocked) == 0 {
+		// Wait at the gate, not on the keyspace lock (scripting/busy.go).
+		if cmd.Flags&commands.KeyspaceWide != 0 || (cmd.Wide != nil && cmd.Wide(args)) {
+			run, msg := gate.Begin()
+			if run == nil {
+				cmd.Stats.RejectedCalls.Add(1)
+				cl.writer.Error(msg)
+				return cmd, false
+			}
+			defer gate.End(run)
+		} else {
+			if msg := gate.Enter(); msg != "" {
+				cmd.Stats.RejectedCalls.Add(1)
+				cl.writer.Error(msg)
+				return cmd, false
+			}
+			defer gate.Leave()
+		}
+	}
 	commands.Exec(&cl.ctx, cmd)
 	if cmd.Flags&commands.NoAuth != 0 {
 		// AUTH, HELLO and RESET change authentication: the limits Redis
@@ -104,6 +133,42 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	cl.countCall(cmd, (end - cl.cmdStart).Microseconds())
 	cl.cmdStart = end
 	return cmd, true
+}
+
+// scriptGate is the gate of the server's script engine (nil without one):
+// while a script runs, commands wait there rather than on the keyspace
+// lock, so that they can be answered BUSY once it runs too long.
+func (s *Server) scriptGate() *scripting.Gate {
+	if e, ok := s.scripts.(interface{ Gate() *scripting.Gate }); ok {
+		return e.Gate()
+	}
+	return nil
+}
+
+// busyRefusal is the error for cmd while a script is busy, as Redis's
+// processCommand and shutdownCommand answer: BUSY for every command but
+// the allow-busy ones, and for SHUTDOWN without NOSAVE; SHUTDOWN NOSAVE
+// stops the script (its writes are not logged) and goes on.
+func (s *Server) busyRefusal(g *scripting.Gate, cmd *commands.Command, args [][]byte) string {
+	run := g.Busy()
+	if run == nil {
+		return ""
+	}
+	if cmd.Flags&commands.AllowBusy == 0 {
+		return run.BusyError()
+	}
+	if cmd.Name == "shutdown" {
+		for _, a := range args[1:] {
+			if strings.EqualFold(string(a), "nosave") {
+				if e, ok := s.scripts.(interface{ StopForShutdown() }); ok {
+					e.StopForShutdown()
+				}
+				return ""
+			}
+		}
+		return run.BusyError()
+	}
+	return ""
 }
 
 // callStats are a connection's calls of one command not yet added to the
