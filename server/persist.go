@@ -350,12 +350,13 @@ func (p *persistence) checkpoint(reason string) error {
 	}
 	defer p.srv.useAllCPUs()() // before Run, which splits the walk by CPU
 	if ks := p.srv.ks; ks.Persist.DirtyKeys.Load()*10 >= keyCount(ks) {
-		// A long checkpoint: collect first, so the garbage clients leave
-		// while it runs reuses memory the process already holds (the
-		// memory limit below starts from the collected heap) instead of
-		// touching pages it never used. A short one makes little garbage
-		// and is not worth a collection of the whole heap.
-		runtime.GC()
+		// A long checkpoint: collect the garbage already there, so what
+		// is allocated while it runs reuses memory the process holds
+		// instead of touching pages it never used. In the background: a
+		// collection of a heap of millions of keys takes seconds, and the
+		// checkpoint need not wait for it. A short checkpoint makes little
+		// garbage and is not worth a collection of the whole heap.
+		go runtime.GC()
 	}
 	mem := watchMemory(10*time.Millisecond, true)
 	res, err := p.ckpt.Run()
