@@ -187,14 +187,17 @@ func (e *Engine) Gate() *Gate { return &e.busy.gate }
 // Script memory. gopher-lua has no allocator hook, so a script's memory
 // is bounded in two ways: the Go functions that build big values at once
 // (string.rep, table.concat, cjson, cmsgpack, struct) refuse results past
-// lualib.MaxOutputBytes, and a watchdog samples the Go heap while a script
-// runs: when the heap has grown by more than ScriptMemoryLimit since the
-// script started, it collects garbage and, if the live heap itself grew
-// by more than the limit, stops the script with "not enough memory" (the
-// message Lua gives when its allocator fails), as the script could
-// otherwise take the server's memory. Other clients wait while a script
-// runs, so the growth is the script's.
-var ScriptMemoryLimit uint64 = 1 << 30
+// lualib.MaxOutputBytes, and every watchInterval the script's own
+// goroutine measures the Go heap between two instructions: when the heap
+// has grown by more than ScriptMemoryLimit since the script started, it
+// collects garbage and, if the live heap itself grew by more than the
+// limit, stops the script with "not enough memory" (the message Lua gives
+// when its allocator fails), as the script could otherwise take the
+// server's memory. Measured on the script's goroutine, a script cannot
+// outrun the measure; one instruction (a concatenation) can at most
+// double what it holds past the limit. Other clients wait while a script
+// runs, so the growth is the script's. Tests lower the limit.
+var ScriptMemoryLimit uint64 = 512 << 20
 
 // watchInterval is how often the watchdog samples a running script.
 const watchInterval = 10 * time.Millisecond
@@ -228,7 +231,12 @@ type watch struct {
 	// killReq is a pending SCRIPT KILL (1) or FUNCTION KILL (2); the
 	// script's goroutine answers on verdict.
 	killReq atomic.Int32
-	verdict chan string
+	// memCheck asks the script's goroutine to measure the heap (set by
+	// the watchdog each interval): measured there, a script cannot run
+	// ahead of the measure (a concatenation loop doubles its string in
+	// one instruction).
+	memCheck atomic.Bool
+	verdict  chan string
 
 	timer     *time.Timer
 	start     time.Time
@@ -253,6 +261,9 @@ func (w *watch) Value(any) any               { return nil }
 func (w *watch) Done() <-chan struct{} {
 	if w.killReq.Load() != 0 {
 		w.decideKill()
+	}
+	if w.memCheck.Load() {
+		w.checkMemory()
 	}
 	return w.stopCh
 }
@@ -366,18 +377,30 @@ func (w *watch) tick() {
 		slog.Warn("Slow script detected: still in execution after "+w.threshold.String()+
 			". You can try killing the script using the SCRIPT KILL command.", "script", w.r.script.Name)
 	}
-	if alloc, _ := heapSample(); alloc > w.nextCheck {
-		runtime.GC()
-		alloc, live := heapSample()
-		if live > w.baseLive && live-w.baseLive > ScriptMemoryLimit {
-			w.stop(stopMemory)
-			slog.Warn("script stopped: its memory passed the limit", "script", w.r.script.Name,
-				"limit", ScriptMemoryLimit, "growth", live-w.baseLive)
-			return
-		}
-		w.nextCheck = alloc + ScriptMemoryLimit
-	}
+	w.memCheck.Store(true)
 	w.timer.Reset(watchInterval)
+}
+
+// checkMemory stops the script when the live heap grew past the limit
+// since it started; it runs on the script's goroutine.
+func (w *watch) checkMemory() {
+	w.memCheck.Store(false)
+	if w.reason.Load() != stopNone {
+		return
+	}
+	alloc, _ := heapSample()
+	if alloc <= w.nextCheck {
+		return
+	}
+	runtime.GC()
+	alloc, live := heapSample()
+	if live > w.baseLive && live-w.baseLive > ScriptMemoryLimit {
+		w.stop(stopMemory)
+		slog.Warn("script stopped: its memory passed the limit", "script", w.r.script.Name,
+			"limit", ScriptMemoryLimit, "growth", live-w.baseLive)
+		return
+	}
+	w.nextCheck = alloc + ScriptMemoryLimit
 }
 
 var heapMetrics = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}

@@ -133,6 +133,9 @@ func tabConcat(L *lua.LState) int {
 	}
 	var b strings.Builder
 	for k := i; k <= j; k++ {
+		if b.Len() > lualib.MaxOutputBytes {
+			L.RaiseError("not enough memory") // as string.rep: bounded, not the server's memory
+		}
 		switch x := t.RawGetInt(int(k)).(type) {
 		case lua.LString:
 			b.WriteString(string(x))

@@ -2,6 +2,7 @@ package scripting
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -101,6 +102,13 @@ func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool
 		// exits before propagating them.
 		c.Log = nil
 		c.W.Error("ERR " + w.Err().Error())
+		return
+	case stopMemory:
+		c.W.Error("ERR " + w.Err().Error() + stopPosition(s, err))
+		// What the script held is garbage now: collect it, so that the
+		// next script's baseline is not this one's peak.
+		L.SetTop(0)
+		runtime.GC()
 		return
 	default:
 		c.W.Error("ERR " + w.Err().Error() + stopPosition(s, err))

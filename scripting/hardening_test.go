@@ -1,0 +1,118 @@
+package scripting_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/structd/structd/scripting"
+)
+
+// Sandbox escapes, resource bombs and the historical Redis Lua bugs, run
+// end to end through EVAL: each is refused with an error (Redis's text
+// where Redis has the same case, recorded from redis-server 7.0.15), and
+// the server answers other clients afterwards.
+
+type hardeningCase struct {
+	name, script string
+	// want is the whole error reply with %s for the script's SHA, or,
+	// when it starts with "~", a substring of it.
+	want string
+}
+
+var sandboxCases = []hardeningCase{
+	{"os", "return os.time()", "ERR user_script:1: Script attempted to access nonexistent global variable 'os' script: %s, on @user_script:1."},
+	{"io", "return io.write('x')", "ERR user_script:1: Script attempted to access nonexistent global variable 'io' script: %s, on @user_script:1."},
+	{"require", "return require('x')", "ERR user_script:1: Script attempted to access nonexistent global variable 'require' script: %s, on @user_script:1."},
+	{"loadfile", "return loadfile('/etc/passwd')", "ERR user_script:1: Script attempted to access nonexistent global variable 'loadfile' script: %s, on @user_script:1."},
+	{"dofile", "return dofile('/etc/passwd')", "ERR user_script:1: Script attempted to access nonexistent global variable 'dofile' script: %s, on @user_script:1."},
+	{"module", "return module('x')", "ERR user_script:1: Script attempted to access nonexistent global variable 'module' script: %s, on @user_script:1."},
+	{"debug", "return debug.getinfo(1)", "ERR user_script:1: Script attempted to access nonexistent global variable 'debug' script: %s, on @user_script:1."},
+	{"print", "return type(print)", "ERR user_script:1: Script attempted to access nonexistent global variable 'print' script: %s, on @user_script:1."},
+	{"newproxy", "return newproxy(true)", "ERR user_script:1: Script attempted to access nonexistent global variable 'newproxy' script: %s, on @user_script:1."},
+	{"getfenv", "return getfenv(1)", "ERR user_script:1: Script attempted to access nonexistent global variable 'getfenv' script: %s, on @user_script:1."},
+	{"setfenv", "setfenv(1, {})", "ERR user_script:1: Script attempted to access nonexistent global variable 'setfenv' script: %s, on @user_script:1."},
+	{"new global", "x = 1", "ERR user_script:1: Attempt to modify a readonly table script: %s, on @user_script:1."},
+	{"_G field", "_G.x = 1", "ERR user_script:1: Attempt to modify a readonly table script: %s, on @user_script:1."},
+	{"rawset _G", "rawset(_G, 'x', 1)", "ERR Attempt to modify a readonly table script: %s, on @user_script:1."},
+	{"setmetatable _G", "setmetatable(_G, nil)", "ERR Attempt to modify a readonly table script: %s, on @user_script:1."},
+	{"library field", "string.foo = 1", "ERR user_script:1: Attempt to modify a readonly table script: %s, on @user_script:1."},
+	{"rawset library", "rawset(string, 'rep', nil)", "ERR Attempt to modify a readonly table script: %s, on @user_script:1."},
+	{"rawset redis", "rawset(redis, 'call', nil)", "ERR Attempt to modify a readonly table script: %s, on @user_script:1."},
+	{"setmetatable cjson", "setmetatable(cjson, {})", "ERR Attempt to modify a readonly table script: %s, on @user_script:1."},
+	{"string metatable", "getmetatable('').__index = {}", "ERR user_script:1: Attempt to modify a readonly table script: %s, on @user_script:1."},
+	{"string library via metatable", "getmetatable('').__index.upper = nil", "ERR user_script:1: Attempt to modify a readonly table script: %s, on @user_script:1."},
+	{"setmetatable string metatable", "setmetatable(getmetatable(''), {})", "~Attempt to modify a readonly table"},
+	{"loadstring global", "loadstring('y = 1')()", "~Attempt to modify a readonly table"},
+	{"loadstring missing global", "return loadstring('return os')()", "~Script attempted to access nonexistent global variable 'os'"},
+	{"global in a coroutine", "local co = coroutine.wrap(function() z = 1 end) co()", "~Attempt to modify a readonly table"},
+	{"loop in gettable", "local a = {} local b = {} setmetatable(a, {__index=b}) setmetatable(b, {__index=a}) return a.x", "~user_script:1: "},
+	{"__index recursion", "local t = setmetatable({}, {__index=function(t,k) return t[k] end}) return t.x", "~stack overflow"},
+	{"__tostring recursion", "local t = setmetatable({}, {__tostring=function(t) return tostring(t) end}) return tostring(t)", "~stack overflow"},
+	{"__newindex recursion", "local t = setmetatable({}, {__newindex = function(t, k, v) rawset(t, k, v) t[k+1] = v end}) t[1] = 1", "~stack overflow"},
+	{"deep recursion", "local function f() return f() + 1 end return f()", "ERR user_script:1: stack overflow script: %s, on @user_script:1."},
+	{"non-tail recursion with arguments", "local function f(n) return 1 + f(n + 1) end return f(0)", "~stack overflow"},
+	// Historical Redis Lua bugs.
+	{"struct.pack huge size (CVE-2020-14147)", "return struct.pack('>I200000000', 1)", "ERR user_script:1: integral size 200000000 is larger than limit of 32 script: %s, on @user_script:1."},
+	{"struct.unpack huge size", "return struct.unpack('i200000000', 'x')", "~larger than limit"},
+	{"cjson deep nesting", "return cjson.decode(string.rep('[', 100000))", "ERR user_script:1: Found too many nested data structures (1001) at character 1001 script: %s, on @user_script:1."},
+	{"cjson cycle", "local a = {} a.b = a return cjson.encode(a)", "ERR user_script:1: Cannot serialise, excessive nesting (1001) script: %s, on @user_script:1."},
+	{"cmsgpack truncated array (CVE-2018-11218)", "return cmsgpack.unpack(string.rep('\\220\\255\\255', 1000))", "ERR user_script:1: Missing bytes in input. script: %s, on @user_script:1."},
+	{"cmsgpack cycle", "local a = {} a[1] = a return #cmsgpack.pack(a)", ""},
+	{"string.rep bomb", "return string.rep('x', 2^30)", "~not enough memory"},
+	{"string.rep of a big string", "local s = string.rep('x', 2^20) return string.rep(s, 2^12)", "~not enough memory"},
+	{"table.concat bomb", "local t = {} local s = string.rep('x', 2^20) for i = 1, 3000 do t[i] = s end return #table.concat(t)", "~not enough memory"},
+	{"string.format width", "return string.format('%0999d', 1)", "~invalid"},
+}
+
+// memoryCases grow without bound; the watchdog stops them.
+var memoryCases = []hardeningCase{
+	{"huge table", "local t = {} for i = 1, 1e9 do t[i] = i end return #t", "~not enough memory"},
+	{"huge hash table", "local t = {} for i = 1, 1e9 do t['k'..i] = i end", "~not enough memory"},
+	{"concatenation loop", "local s = 'x' while true do s = s .. s end", "~not enough memory"},
+	{"concatenation into a table", "local t, s = {}, string.rep('x', 4096) local i = 0 while true do i = i + 1 t[i] = s .. i end", "~not enough memory"},
+	// Each coroutine is a Lua state with its own stacks: memory runs out
+	// first.
+	{"coroutine recursion", "local function f() return coroutine.wrap(f)() end return f()", "~not enough memory"},
+	{"tables through a metatable", "local mt = {} mt.__index = function(t, k) local n = setmetatable({}, mt) rawset(t, k, n) return n end local root = setmetatable({}, mt) local x, i = root, 0 while true do i = i + 1 x = x[i] end", "~not enough memory"},
+}
+
+func TestScriptHardening(t *testing.T) {
+	defer func(old uint64) { scripting.ScriptMemoryLimit = old }(scripting.ScriptMemoryLimit)
+	scripting.ScriptMemoryLimit = 64 << 20
+	s := startServer(t, t.TempDir(), "appendonly no", `save ""`)
+	defer s.Close()
+	c := dial(t, s)
+	other := dial(t, s)
+	other.expect(`(simple) "OK"`, "SET", "k", "v")
+	cases := append(append([]hardeningCase{}, sandboxCases...), memoryCases...)
+	if testing.Short() {
+		cases = sandboxCases
+	}
+	for _, tc := range cases {
+		if only := os.Getenv("HARDENING_CASE"); only != "" && !strings.Contains(only, "/"+tc.name+"/") {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			c.t = t
+			got := c.do("EVAL", tc.script, "0")
+			if tc.want == "" {
+				if strings.HasPrefix(got, "(error)") {
+					t.Errorf("%s: %s", tc.script, got)
+				}
+			} else if sub, ok := strings.CutPrefix(tc.want, "~"); ok {
+				if !strings.HasPrefix(got, `(error) "`) || !strings.Contains(got, sub) {
+					t.Errorf("%s:\n got %s\nwant an error with %q", tc.script, got, sub)
+				}
+			} else if want := fmt.Sprintf(`(error) "`+tc.want+`"`, scripting.SHA1Hex([]byte(tc.script))); got != want {
+				t.Errorf("%s:\n got %s\nwant %s", tc.script, got, want)
+			}
+			other.t = t
+			other.expect(`"v"`, "GET", "k")
+		})
+	}
+	if s.HandlerPanics() != 0 {
+		t.Fatal("a command panicked")
+	}
+}
