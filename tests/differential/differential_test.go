@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/structd/structd/internal/resp"
+	"github.com/structd/structd/scripting"
 	"github.com/structd/structd/server"
 )
 
@@ -213,11 +214,34 @@ func runCase(t *testing.T, c Case) {
 				same = sameShape
 			}
 		}
+		sv = dropScriptStack(rv, sv)
 		if failure == "" && !same(rv, sv) {
 			failure = fmt.Sprintf("%s.txt:%d: %s\n--- redis-server:\n%s\n--- structd:\n%s",
 				c.File, st.Line, st.Text, rv.StringMax(maxShown), sv.StringMax(maxShown))
 		}
 	}
+}
+
+// dropScriptStack removes from StructD's error reply the Lua traceback
+// that StructD appends to script errors and Redis does not have
+// (scripting.StackMarker and what follows it, at the end): only when both
+// replies are errors and StructD's is Redis's followed by that suffix,
+// at the top or at the same place of two aggregates (EXEC's replies).
+func dropScriptStack(rv, sv resp.Value) resp.Value {
+	if rv.Kind == sv.Kind && len(rv.Elems) == len(sv.Elems) && len(sv.Elems) > 0 {
+		elems := make([]resp.Value, len(sv.Elems))
+		for i := range sv.Elems {
+			elems[i] = dropScriptStack(rv.Elems[i], sv.Elems[i])
+		}
+		sv.Elems = elems
+		return sv
+	}
+	if rv.Kind != resp.KindError || sv.Kind != resp.KindError || !bytes.HasPrefix(sv.Str, rv.Str) ||
+		!bytes.HasPrefix(sv.Str[len(rv.Str):], []byte(scripting.StackMarker)) {
+		return sv
+	}
+	sv.Str = sv.Str[:len(rv.Str)]
+	return sv
 }
 
 // maskHelloID zeroes the "id" field of a HELLO reply: client ids count
