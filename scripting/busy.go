@@ -223,6 +223,10 @@ type watch struct {
 	v    *vm
 	r    *run
 	gate *Run // the gate's run the script is part of (nil if none)
+	// name and function are the script's, for the watchdog (r.script
+	// changes while CALL.<alias> runs another).
+	name     string
+	function bool
 
 	stopCh   chan struct{}
 	stopOnce sync.Once
@@ -330,9 +334,9 @@ func (w *watch) decideKill() {
 	case w.r.wrote:
 		reply = "UNKILLABLE Sorry the script already executed write commands against the dataset. " +
 			"You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
-	case function && w.r.script.fn == nil:
+	case function && !w.function:
 		reply = errBusyEval
-	case !function && w.r.script.fn != nil:
+	case !function && w.function:
 		reply = errBusyFunction
 	default:
 		w.stop(stopKill)
@@ -345,12 +349,14 @@ func (w *watch) decideKill() {
 // v, and sets the watch as the Lua state's context.
 func (v *vm) startWatch(r *run) *watch {
 	c := r.c
-	w := &watch{v: v, r: r, gate: v.e.busy.gate.cur.Load(), stopCh: make(chan struct{}), verdict: make(chan string, 1),
-		start: time.Now(), threshold: busyThreshold(c)}
+	w := &watch{v: v, r: r, gate: v.e.busy.gate.cur.Load(), name: r.script.Name, function: r.script.fn != nil,
+		stopCh: make(chan struct{}), verdict: make(chan string, 1), start: time.Now(), threshold: busyThreshold(c)}
 	w.baseAlloc, w.baseLive = heapSample()
 	w.nextCheck = w.baseAlloc + ScriptMemoryLimit
 	v.e.setWatch(w)
-	w.timer = time.AfterFunc(watchInterval, w.tick)
+	// Armed only once w.timer is set: tick re-arms it.
+	w.timer = time.AfterFunc(time.Hour, w.tick)
+	w.timer.Reset(watchInterval)
 	v.L.SetContext(w)
 	return w
 }
@@ -373,9 +379,9 @@ func (w *watch) tick() {
 		return
 	}
 	if w.threshold > 0 && w.gate != nil && !w.gate.IsBusy() && time.Since(w.start) >= w.threshold {
-		w.gate.setBusy(w.r.script.fn != nil)
+		w.gate.setBusy(w.function)
 		slog.Warn("Slow script detected: still in execution after "+w.threshold.String()+
-			". You can try killing the script using the SCRIPT KILL command.", "script", w.r.script.Name)
+			". You can try killing the script using the SCRIPT KILL command.", "script", w.name)
 	}
 	w.memCheck.Store(true)
 	w.timer.Reset(watchInterval)
@@ -396,7 +402,7 @@ func (w *watch) checkMemory() {
 	alloc, live := heapSample()
 	if live > w.baseLive && live-w.baseLive > ScriptMemoryLimit {
 		w.stop(stopMemory)
-		slog.Warn("script stopped: its memory passed the limit", "script", w.r.script.Name,
+		slog.Warn("script stopped: its memory passed the limit", "script", w.name,
 			"limit", ScriptMemoryLimit, "growth", live-w.baseLive)
 		return
 	}

@@ -131,11 +131,20 @@ func tabConcat(L *lua.LState) int {
 	if L.GetTop() >= 4 && L.Get(4) != lua.LNil {
 		j = checkInt(L, 4, "concat")
 	}
+	// Bounded as string.rep, before anything is built: not the server's
+	// memory.
+	size := 0
+	for k := i; k <= j && size <= lualib.MaxOutputBytes; k++ {
+		if x, ok := t.RawGetInt(int(k)).(lua.LString); ok {
+			size += len(x)
+		}
+		size += len(sep)
+	}
+	if size > lualib.MaxOutputBytes {
+		L.RaiseError("not enough memory")
+	}
 	var b strings.Builder
 	for k := i; k <= j; k++ {
-		if b.Len() > lualib.MaxOutputBytes {
-			L.RaiseError("not enough memory") // as string.rep: bounded, not the server's memory
-		}
 		switch x := t.RawGetInt(int(k)).(type) {
 		case lua.LString:
 			b.WriteString(string(x))
