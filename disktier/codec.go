@@ -44,14 +44,6 @@ const InlineMax = 4096
 // layout.
 var inlineMax = InlineMax
 
-// listChunkMax is the encoded size (bytes) at which a list chunk sub-key is
-// closed and the next begins.
-const listChunkMax = 4096
-
-// listFirstChunk is the sequence number of a list's first chunk, leaving
-// room below it for chunks pushed at the head later.
-const listFirstChunk = 1 << 32
-
 // Meta is a key's metadata record: what DBSIZE, SCAN, TYPE and the memory
 // budget of the warm-up need, without the value.
 type Meta struct {
@@ -61,6 +53,9 @@ type Meta struct {
 	ExpireAt int64 // absolute Unix ms; 0 when the key has no TTL
 	Count    int64 // elements of a collection; bytes of a string
 	Size     int64 // bytes the value takes in memory (payload MemSize), for warm-up budgets
+	// Stamp, for a list under sub-keys, names the state of the list its
+	// chunks hold (list_chunks.go); zero when unknown.
+	Stamp types.ChunkStamp
 }
 
 // errCorrupt wraps every decoding failure: a record that does not parse is
@@ -120,16 +115,22 @@ func metaOf(o *memtier.Object, expireAt int64) (Meta, error) {
 	return m, nil
 }
 
-// appendMeta appends the encoded metadata header.
+// appendMeta appends the encoded metadata header, and a list's stamp when
+// its chunks are under sub-keys.
 func appendMeta(dst []byte, m Meta) []byte {
 	dst = append(dst, formatVersion, byte(m.Type), byte(m.Enc), byte(m.Layout))
 	dst = binary.AppendUvarint(dst, uint64(m.ExpireAt))
 	dst = binary.AppendUvarint(dst, uint64(m.Count))
-	return binary.AppendUvarint(dst, uint64(m.Size))
+	dst = binary.AppendUvarint(dst, uint64(m.Size))
+	if m.Type == memtier.TypeList && m.Layout == LayoutElems {
+		dst = appendListStamp(dst, m.Stamp)
+	}
+	return dst
 }
 
 // decodeMeta parses a metadata record, returning the inline payload after
-// the header (aliasing v).
+// the header (aliasing v); a list under sub-keys has its stamp there
+// instead, which goes into the Meta.
 func decodeMeta(v []byte) (Meta, []byte, error) {
 	var m Meta
 	if len(v) < 4 {
@@ -152,6 +153,11 @@ func decodeMeta(v []byte) (Meta, []byte, error) {
 		fields[i], p = x, p+w
 	}
 	m.ExpireAt, m.Count, m.Size = int64(fields[0]), int64(fields[1]), int64(fields[2])
+	if m.Type == memtier.TypeList && m.Layout == LayoutElems {
+		var err error
+		m.Stamp, err = decodeListStamp(v[p:])
+		return m, nil, err
+	}
 	return m, v[p:], nil
 }
 
@@ -263,6 +269,7 @@ type builder struct {
 	lim     types.Limits
 	intset  int
 	lastErr error
+	vals    [][]byte // a list chunk's elements (addListChunk)
 }
 
 // compact reports whether enc is a compact encoding, kept inline.
@@ -352,7 +359,7 @@ func (b *builder) addInline(p []byte) error {
 func (b *builder) addElem(elem, v []byte) error {
 	switch b.m.Type {
 	case memtier.TypeList:
-		return b.addInline(v)
+		return b.addListChunk(elem, v)
 	case memtier.TypeHash:
 		b.add(elem, v, 0)
 	case memtier.TypeSet:
@@ -374,6 +381,9 @@ func (b *builder) finish() (*memtier.Object, error) {
 	if n := int64(b.obj.Payload().(interface{ Len() int }).Len()); n != b.m.Count {
 		return nil, corrupt("%s has %d elements, metadata says %d", b.m.Type, n, b.m.Count)
 	}
+	if l, ok := b.obj.Payload().(*types.List); ok && b.m.Layout == LayoutElems {
+		l.Loaded(b.m.Stamp)
+	}
 	return b.obj, nil
 }
 
@@ -391,33 +401,12 @@ func decodeString(m Meta, p []byte) (*memtier.Object, error) {
 // element is one sub-key's element part and value, for writing.
 type element struct{ elem, val []byte }
 
-// elements returns o's sub-key records sorted by element, as an SST needs
-// them: hash field → value, set member → empty, zset member → 8-byte score,
-// list chunk sequence number (8 bytes BE, from listFirstChunk) → chunk of
-// length-prefixed elements closed at listChunkMax bytes. The slices are
-// copies, so o may change afterwards.
+// elements returns the sub-key records of o, a hash, set or sorted set,
+// sorted by element, as an SST needs them: hash field → value, set member →
+// empty, zset member → 8-byte score. The slices are copies, so o may change
+// afterwards. (A list's chunks are its nodes: list_chunks.go.)
 func elements(o *memtier.Object) []element {
 	var out []element
-	if o.Type == memtier.TypeList {
-		seq := uint64(listFirstChunk)
-		var chunk []byte
-		flush := func() {
-			out = append(out, element{elem: binary.BigEndian.AppendUint64(nil, seq), val: chunk})
-			seq++
-			chunk = nil
-		}
-		each(o, func(a, _ types.Elem, _ float64) bool {
-			chunk = appendElem(chunk, a)
-			if len(chunk) >= listChunkMax {
-				flush()
-			}
-			return true
-		})
-		if len(chunk) > 0 {
-			flush()
-		}
-		return out
-	}
 	var buf [24]byte
 	each(o, func(a, b types.Elem, score float64) bool {
 		e := element{elem: append([]byte(nil), a.AppendTo(buf[:0])...)}

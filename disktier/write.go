@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/structd/structd/memtier"
+	"github.com/structd/structd/memtier/types"
 )
 
 // sink receives the writes of a writer: a Pebble batch, or an SST file
@@ -153,6 +154,10 @@ func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) erro
 	if err != nil {
 		return err
 	}
+	l, isList := o.Payload().(*types.List)
+	if isList && listIncremental(old, had, l) {
+		return w.putListChanges(db, slot, key, m, l)
+	}
 	limit := inlineMax
 	if compact(m.Enc) {
 		limit = math.MaxInt
@@ -163,6 +168,9 @@ func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) erro
 	v, fits := appendInline(v, o, limit)
 	if !fits {
 		m.Layout = LayoutElems
+		if isList {
+			m.Stamp = l.NextStamp()
+		}
 		v = appendMeta(v[:0], m)
 	}
 	w.vbuf = v
@@ -177,13 +185,22 @@ func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) erro
 	if err := w.data.set(w.kbuf, v); err != nil {
 		return err
 	}
-	if m.Layout == LayoutElems {
+	switch {
+	case m.Layout == LayoutElems && isList:
+		w.elems++
+		if err := w.putChunks(n, l, false); err != nil {
+			return err
+		}
+		l.Written(m.Stamp)
+	case m.Layout == LayoutElems:
 		w.elems++
 		for _, e := range elements(o) {
 			if err := w.data.set(append(append(base[:n:n], kindElem), e.elem...), e.val); err != nil {
 				return err
 			}
 		}
+	case isList:
+		l.WrittenInline()
 	}
 	if !had {
 		w.deltas[slotID{db, slot}]++

@@ -9,10 +9,14 @@ const DefaultListFill = -2
 // Redis's SIZE_SAFETY_LIMIT does.
 const sizeSafetyLimit = 8192
 
-// qnode is one quicklist node: a listpack of n entries.
+// qnode is one quicklist node: a listpack of n entries. It is also one
+// chunk of the list on disk (list_chunks.go): seq is the chunk's sequence
+// number, mod the write generation in which the node last changed.
 type qnode struct {
-	lp []byte
-	n  int
+	lp  []byte
+	n   int
+	seq uint64
+	mod uint64
 }
 
 // List is a list value: Redis 7.0's quicklist, a sequence of listpack
@@ -27,6 +31,7 @@ type List struct {
 	buf   []qnode // nodes live in buf[h : h+nn]
 	h, nn int
 	count int
+	ck    listChunks // what changed since the disk tier last wrote the list
 }
 
 // NewList returns an empty list.
@@ -64,9 +69,22 @@ func oversized(nd *qnode, fill int) bool {
 	return nd.n > max(fill, 1) || len(nd.lp) > sizeSafetyLimit
 }
 
-// insertNode opens an empty node at position i (0..nn), shifting the
-// shorter side into the slack.
+// insertNode opens an empty node at position i (0..nn), with a chunk
+// sequence number between its neighbours' and marked changed.
 func (l *List) insertNode(i int) {
+	l.openNode(i)
+	nd := l.node(i)
+	if seq, ok := l.seqFor(i); ok {
+		nd.seq = seq
+	} else {
+		l.renumber()
+	}
+	l.touch(nd)
+}
+
+// openNode opens an empty node at position i (0..nn), shifting the
+// shorter side into the slack.
+func (l *List) openNode(i int) {
 	if l.nn == 0 {
 		l.buf, l.h, l.nn = make([]qnode, 1), 0, 1 // most lists are one node
 		return
@@ -90,6 +108,7 @@ func (l *List) insertNode(i int) {
 
 // removeNode drops node i.
 func (l *List) removeNode(i int) {
+	l.chunkGone(l.node(i).seq)
 	switch {
 	case i == 0:
 		l.buf[l.h] = qnode{}
@@ -116,8 +135,10 @@ func (l *List) split(i, fill int) {
 	left := append([]byte(nil), nd.lp[:pos]...)
 	rn := nd.n - half
 	nd.lp, nd.n = left, half
+	l.touch(nd)
 	l.insertNode(i + 1)
-	*l.node(i + 1) = qnode{lp: right, n: rn}
+	nr := l.node(i + 1)
+	nr.lp, nr.n = right, rn
 }
 
 // Push adds v at the head (LPUSH) or the tail (RPUSH).
@@ -131,6 +152,7 @@ func (l *List) Push(v []byte, head bool, fill int) {
 		nd := l.node(0)
 		nd.lp = lpInsert(nd.lp, 0, val)
 		nd.n++
+		l.touch(nd)
 	} else {
 		if l.nn == 0 || !fits(l.node(l.nn-1), size, fill) {
 			l.insertNode(l.nn)
@@ -138,6 +160,7 @@ func (l *List) Push(v []byte, head bool, fill int) {
 		nd := l.node(l.nn - 1)
 		nd.lp = lpAppend(nd.lp, val)
 		nd.n++
+		l.touch(nd)
 	}
 	l.count++
 }
@@ -168,6 +191,7 @@ func (l *List) deleteAt(i, pos int) {
 	nd.lp = lpDelete(nd.lp, pos, 1)
 	nd.n--
 	l.count--
+	l.touch(nd)
 	if nd.n == 0 {
 		l.removeNode(i)
 	}
@@ -215,6 +239,7 @@ func (l *List) Set(idx int, v []byte, fill int) bool {
 	i, j := l.locate(idx)
 	nd := l.node(i)
 	nd.lp = lpReplace(nd.lp, lpSeek(nd.lp, nd.n, j), strVal(v))
+	l.touch(nd)
 	l.split(i, fill)
 	return true
 }
@@ -230,6 +255,7 @@ func (l *List) Insert(idx int, v []byte, fill int) {
 	nd.lp = lpInsert(nd.lp, lpSeek(nd.lp, nd.n, j), strVal(v))
 	nd.n++
 	l.count++
+	l.touch(nd)
 	l.split(i, fill)
 }
 
@@ -329,6 +355,7 @@ func (l *List) Remove(v []byte, count int) int {
 					nd.lp = lpDelete(nd.lp, pos, 1)
 					nd.n--
 					l.count--
+					l.touch(nd)
 					removed++
 					if removed == limit {
 						break
@@ -356,6 +383,7 @@ func (l *List) Remove(v []byte, count int) int {
 				nd.lp = lpDelete(nd.lp, pos, 1)
 				nd.n--
 				l.count--
+				l.touch(nd)
 				removed++
 			}
 		}
@@ -390,6 +418,7 @@ func (l *List) deleteRange(idx, n int) {
 		} else {
 			nd.lp = lpDelete(nd.lp, lpSeek(nd.lp, nd.n, j), k)
 			nd.n -= k
+			l.touch(nd)
 		}
 		l.count -= k
 		n -= k
@@ -401,14 +430,16 @@ func (l *List) Copy() any {
 	c := &List{buf: make([]qnode, l.nn), nn: l.nn, count: l.count}
 	for i := 0; i < l.nn; i++ {
 		nd := l.node(i)
-		c.buf[i] = qnode{lp: append([]byte(nil), nd.lp...), n: nd.n}
+		// The copy is a new list to the disk tier (no stamp): its first
+		// write is whole.
+		c.buf[i] = qnode{lp: append([]byte(nil), nd.lp...), n: nd.n, seq: nd.seq}
 	}
 	return c
 }
 
 // MemSize approximates the bytes the value occupies, for MEMORY USAGE.
 func (l *List) MemSize() int {
-	n := int(unsafe.Sizeof(*l)) + cap(l.buf)*int(unsafe.Sizeof(qnode{}))
+	n := int(unsafe.Sizeof(*l)) + cap(l.buf)*int(unsafe.Sizeof(qnode{})) + 8*cap(l.ck.gone)
 	for i := 0; i < l.nn; i++ {
 		n += cap(l.node(i).lp)
 	}

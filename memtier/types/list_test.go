@@ -32,6 +32,11 @@ func checkList(t *testing.T, l *List, model []string, fill int, step int) {
 	if sum != l.Len() {
 		t.Fatalf("step %d: node counts %d, len %d", step, sum, l.Len())
 	}
+	for i := 1; i < l.nn; i++ {
+		if l.node(i-1).seq >= l.node(i).seq {
+			t.Fatalf("step %d: chunk numbers %#x then %#x", step, l.node(i-1).seq, l.node(i).seq)
+		}
+	}
 	var fwd, back []string
 	l.Each(false, func(i int, e Elem) bool {
 		if i != len(fwd) {
@@ -70,6 +75,11 @@ func TestListRandomized(t *testing.T) {
 		r := rand.New(rand.NewPCG(uint64(fill+10), 7))
 		l := NewList()
 		var model []string
+		// The list is written into a model of the disk tier now and then:
+		// its chunks always equal the nodes, and most writes are of the
+		// changes only.
+		var d chunkDisk
+		deltas, wholes := 0, 0
 		for step := 0; step < 6000; step++ {
 			v := randElem(r)
 			switch op := r.IntN(12); op {
@@ -161,12 +171,25 @@ func TestListRandomized(t *testing.T) {
 			if step%97 == 0 || len(model) < 5 {
 				checkList(t, l, model, fill, step)
 			}
+			if step%7 == 0 {
+				d.write(l)
+				d.check(t, l, model, step)
+				if d.whole {
+					wholes++
+				} else {
+					deltas++
+				}
+			}
 			if step%500 == 0 {
 				c := l.Copy().(*List)
 				checkList(t, c, model, fill, step)
 			}
 		}
 		checkList(t, l, model, fill, -1)
+		t.Logf("fill %d: %d writes of the changes, %d whole", fill, deltas, wholes)
+		if deltas < 10*wholes {
+			t.Errorf("fill %d: %d writes of the changes, %d whole", fill, deltas, wholes)
+		}
 	}
 }
 
