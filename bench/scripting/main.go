@@ -27,6 +27,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/structd/structd/bench/internal/benchflag"
 	"github.com/structd/structd/internal/redisproc"
 	"github.com/structd/structd/internal/resp"
 )
@@ -86,13 +87,9 @@ type server struct {
 }
 
 func run(ctx context.Context, n, c, keys int, pipelineList string) error {
-	var depths []int
-	for _, p := range strings.Split(pipelineList, ",") {
-		d, err := strconv.Atoi(strings.TrimSpace(p))
-		if err != nil || d < 1 {
-			return fmt.Errorf("bad pipeline depth %q in -P", p)
-		}
-		depths = append(depths, d)
+	depths, err := benchflag.PipelineDepths(pipelineList)
+	if err != nil {
+		return err
 	}
 	dir, bin, err := redisproc.BuildStructD(ctx, "structd-bench-scripting-")
 	if err != nil {

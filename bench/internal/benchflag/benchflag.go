@@ -1,0 +1,22 @@
+// Package benchflag parses the flags the side-by-side benchmarks share.
+package benchflag
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// PipelineDepths parses a -P flag: comma-separated pipeline depths, each
+// at least 1, as redis-benchmark's -P takes one.
+func PipelineDepths(list string) ([]int, error) {
+	var depths []int
+	for _, p := range strings.Split(list, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || d < 1 {
+			return nil, fmt.Errorf("bad pipeline depth %q in -P", p)
+		}
+		depths = append(depths, d)
+	}
+	return depths, nil
+}
