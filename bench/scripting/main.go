@@ -28,7 +28,6 @@ import (
 	"syscall"
 
 	"github.com/structd/structd/bench/internal/benchflag"
-	"github.com/structd/structd/internal/redisproc"
 	"github.com/structd/structd/internal/resp"
 )
 
@@ -91,22 +90,12 @@ func run(ctx context.Context, n, c, keys int, pipelineList string) error {
 	if err != nil {
 		return err
 	}
-	dir, bin, err := redisproc.BuildStructD(ctx, "structd-bench-scripting-")
+	servers, err := benchflag.StartServers(ctx, "structd-bench-scripting-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	persistenceOff := []string{"--dir", dir, "--save", "", "--appendonly", "no"}
-	rp, err := redisproc.Start("redis-server", dir, append(persistenceOff, "--daemonize", "no")...)
-	if err != nil {
-		return err
-	}
-	defer rp.Stop()
-	sp, err := redisproc.Start(bin, dir, persistenceOff...)
-	if err != nil {
-		return err
-	}
-	defer sp.Stop()
+	defer servers.Stop()
+	rp, sp := servers.Redis, servers.StructD
 	redis, err := prepare("redis", rp.Addr, rp.Port)
 	if err != nil {
 		return err

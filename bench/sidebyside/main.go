@@ -26,7 +26,6 @@ import (
 	"syscall"
 
 	"github.com/structd/structd/bench/internal/benchflag"
-	"github.com/structd/structd/internal/redisproc"
 	"github.com/structd/structd/internal/resp"
 )
 
@@ -65,30 +64,19 @@ func run(ctx context.Context, n, c int, tests, pipelineList, cpuprofile string) 
 	if err != nil {
 		return err
 	}
-	dir, bin, err := redisproc.BuildStructD(ctx, "structd-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-
-	persistenceOff := []string{"--dir", dir, "--save", "", "--appendonly", "no"}
-	redis, err := redisproc.Start("redis-server", dir, append(persistenceOff, "--daemonize", "no")...)
-	if err != nil {
-		return err
-	}
-	defer redis.Stop()
 	if cpuprofile != "" {
 		if cpuprofile, err = filepath.Abs(cpuprofile); err != nil {
 			return err
 		}
-		os.Setenv("STRUCTD_CPUPROFILE", cpuprofile)
+		os.Setenv("STRUCTD_CPUPROFILE", cpuprofile) // the other processes ignore it
 	}
-	ours, err := redisproc.Start(bin, dir, persistenceOff...)
+	servers, err := benchflag.StartServers(ctx, "structd-bench-")
 	os.Unsetenv("STRUCTD_CPUPROFILE")
 	if err != nil {
 		return err
 	}
-	defer ours.Stop() // SIGINT: StructD writes its profile as it shuts down
+	defer servers.Stop() // SIGINT: StructD writes its profile as it shuts down
+	redis, ours := servers.Redis, servers.StructD
 
 	tests, skipped, err := servedTests(ours.Addr, tests)
 	if err != nil {

@@ -1,4 +1,5 @@
-// Package benchflag parses the flags the side-by-side benchmarks share.
+// Package benchflag holds what the side-by-side throughput benchmarks
+// share: their -P flag and the pair of servers they compare.
 package benchflag
 
 import (
