@@ -62,10 +62,7 @@ func cmdFlushAll(c *Ctx) {
 	if !flushOption(c) {
 		return
 	}
-	var n int64
-	for i := 0; i < c.KS.NumDBs(); i++ {
-		n += c.KS.DB(i).Size()
-	}
+	n := c.KS.KeyCount()
 	c.KS.FlushAll()
 	c.KS.Stats.Dirty.Add(n + 1)
 	c.Changed()

@@ -145,9 +145,7 @@ func readMemoryStats(c *Ctx) memoryStats {
 	for _, ci := range c.Server.Clients() {
 		st.clients += uint64(ci.TotMem)
 	}
-	for i := 0; i < c.KS.NumDBs(); i++ {
-		st.keys += c.KS.DB(i).Size()
-	}
+	st.keys = c.KS.KeyCount()
 	// As Redis: the overhead is what the server holds besides the data,
 	// the dataset the rest, and per-key bytes are counted over the net
 	// usage (total less startup). The keyspace's own maps are not part of

@@ -105,6 +105,14 @@ func New(n int, clock Clock) *Keyspace {
 // NumDBs is the number of databases.
 func (ks *Keyspace) NumDBs() int { return len(ks.dbs) }
 
+// KeyCount is the number of keys in every database, cold ones included.
+func (ks *Keyspace) KeyCount() (n int64) {
+	for _, db := range ks.dbs {
+		n += db.Size()
+	}
+	return n
+}
+
 // DB returns database i. The caller holds a lock (shared or exclusive):
 // SWAPDB changes which DB answers to an index.
 func (ks *Keyspace) DB(i int) *DB { return ks.dbs[i] }

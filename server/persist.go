@@ -349,7 +349,7 @@ func (p *persistence) checkpoint(reason string) error {
 		p.ckpt.Log = nil
 	}
 	defer p.srv.useAllCPUs()() // before Run, which splits the walk by CPU
-	if ks := p.srv.ks; ks.Persist.DirtyKeys.Load()*10 >= keyCount(ks) {
+	if ks := p.srv.ks; ks.Persist.DirtyKeys.Load()*10 >= ks.KeyCount() {
 		// A long checkpoint: collect the garbage already there first, so
 		// what is allocated while it runs reuses memory the process holds
 		// instead of touching pages it never used. The checkpoint waits
@@ -538,14 +538,6 @@ func (p *persistence) warmUp(budget int64) {
 	wg.Wait()
 	p.srv.log.Info("warm-up done", "keys", p.warmedKey.Load(), "cold_keys", ks.Persist.ColdKeys.Load(),
 		"seconds", time.Since(start).Seconds())
-}
-
-// keyCount is the number of keys in every database.
-func keyCount(ks *memtier.Keyspace) (n int64) {
-	for i := range ks.NumDBs() {
-		n += ks.DB(i).Size()
-	}
-	return n
 }
 
 // hotKeysSaved is how many of the most recently used keys a stopping
