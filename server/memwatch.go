@@ -82,10 +82,10 @@ var memoryLimit struct {
 	owned bool
 }
 
-// watchMemory starts sampling every period until Stop; with limit, it
-// also bounds the Go runtime's memory as the type's comment says, unless
-// another watch in the process already does.
-func watchMemory(period time.Duration, limit bool) *memWatch {
+// watchMemory starts sampling every period until Stop, and bounds the Go
+// runtime's memory as the type's comment says, unless another watch in
+// the process already does.
+func watchMemory(period time.Duration) *memWatch {
 	m := &memWatch{stop: make(chan struct{})}
 	samples := make([]metrics.Sample, len(memMetrics))
 	for i, name := range memMetrics {
@@ -94,13 +94,11 @@ func watchMemory(period time.Duration, limit bool) *memWatch {
 	m.base = readMem(samples)
 	m.peak = m.base
 	var saved int64
-	if limit {
-		memoryLimit.Lock()
-		if !memoryLimit.owned {
-			memoryLimit.owned, m.limits = true, true
-		}
-		memoryLimit.Unlock()
+	memoryLimit.Lock()
+	if !memoryLimit.owned {
+		memoryLimit.owned, m.limits = true, true
 	}
+	memoryLimit.Unlock()
 	budget := checkpointMemoryBudget(m.base.goRuntime)
 	setLimit := func(s memSample) {
 		// The limit counts all the runtime's memory, but what grows the

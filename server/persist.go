@@ -360,7 +360,7 @@ func (p *persistence) checkpoint(reason string) error {
 		// of the whole heap.
 		runtime.GC()
 	}
-	mem := watchMemory(10*time.Millisecond, true)
+	mem := watchMemory(10 * time.Millisecond)
 	res, err := p.ckpt.Run()
 	rssGrowth, heapGrowth, goGrowth := mem.Stop()
 	p.lastDuration.Store(time.Since(now).Milliseconds())
