@@ -37,7 +37,7 @@ type PersistenceInfo struct {
 	AOFEnabled       bool
 	AOFWriteOK       bool
 	AOFCurrentSize   int64 // AOFBaseSize + bytes logged since the last checkpoint
-	AOFBaseSize      int64 // the store's size on disk after the last checkpoint
+	AOFBaseSize      int64 // the store's logical size after the last checkpoint
 	AOFMode          string
 	// StructD's own.
 	DirtyKeys  int64

@@ -178,6 +178,31 @@ func (s *Store) Pebble() *pebble.DB { return s.db }
 // dataset as of the last checkpoint (and Pebble's own files).
 func (s *Store) DiskSize() int64 { return int64(s.db.Metrics().DiskSpaceUsage()) }
 
+// LogicalSize is the size of the tables' keys and values before
+// compression, as their properties record it: the dataset's size as a
+// Redis base AOF or RDB of it would be, where DiskSize can be many times
+// smaller for data that compresses well. It reads every table's
+// properties (cached once a table is open): call it off the command path.
+// A virtual table (none is made today: nothing excises) counts its size on
+// disk, a lower bound.
+func (s *Store) LogicalSize() (int64, error) {
+	levels, err := s.db.SSTables(pebble.WithProperties())
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, tables := range levels {
+		for _, t := range tables {
+			if t.Virtual || t.Properties == nil {
+				n += int64(t.Size)
+				continue
+			}
+			n += int64(t.Properties.RawKeySize + t.Properties.RawValueSize)
+		}
+	}
+	return n, nil
+}
+
 // slogLogger is Pebble's Logger over slog: Pebble's chatty Infof (every
 // flush and compaction) goes to Debug, errors to Error. Fatalf logs and
 // panics, as Pebble's contract requires (it never returns).

@@ -40,10 +40,10 @@ type persistence struct {
 	// logBase is the log's byte counter right after the last checkpoint,
 	// for auto-aof-rewrite (the AOF since then is what it measures).
 	logBase atomic.Int64
-	// storeSize is the store's size on disk after the last checkpoint (or
-	// at start): Redis's aof_base_size, what the AOF since the checkpoint
-	// grows over in auto-aof-rewrite-percentage.
-	storeSize atomic.Int64
+	// aofBaseSize is the store's logical size (measureBase) after the last
+	// checkpoint, or at start: Redis's aof_base_size, what the AOF since
+	// the checkpoint grows over in auto-aof-rewrite-percentage.
+	aofBaseSize atomic.Int64
 
 	// One checkpoint runs at a time: saveMu is held while it runs.
 	saveMu        sync.Mutex
@@ -122,7 +122,9 @@ func (s *Server) openPersistence() error {
 		p.lastSave.Store(time.Now().Unix())
 	}
 	p.lastOK.Store(true)
-	p.storeSize.Store(store.DiskSize())
+	p.aofBaseSize.Store(store.DiskSize()) // a lower bound until measured
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); p.measureBase() }()
 	s.persist = p
 	if set.AppendOnly {
 		err := p.recover(rec, hasRec)
@@ -370,6 +372,7 @@ func (p *persistence) checkpoint(reason string) error {
 		p.srv.log.Error("checkpoint failed", "reason", reason, "err", err)
 		return err
 	}
+	p.measureBase() // before the count: whoever sees the checkpoint sees its base
 	p.saves.Add(1)
 	p.lastOK.Store(true)
 	p.lastSave.Store(res.Record.TimeMs / 1000)
@@ -378,7 +381,6 @@ func (p *persistence) checkpoint(reason string) error {
 	p.lastKeys.Store(res.Record.Keys + res.Record.Deletes)
 	p.peakExtra.Store(rssGrowth)
 	p.peakBuffers.Store(res.PeakExtraMemory)
-	p.storeSize.Store(p.store.DiskSize())
 	if w != nil {
 		p.logBase.Store(w.Stats().Bytes)
 	} else if err := p.removeSegments(); err != nil {
@@ -408,6 +410,20 @@ func (p *persistence) backgroundSave(reason string) bool {
 	return true
 }
 
+// measureBase sets the AOF-growth base to the store's logical size: the
+// dataset as Redis's base AOF would hold it. Its size on disk is no base:
+// data that compresses well would make checkpoints many times more
+// frequent than Redis's rewrites (redis-benchmark's values, all alike,
+// shrink 20-fold), and each costs the writers its front-runs.
+func (p *persistence) measureBase() {
+	n, err := p.store.LogicalSize()
+	if err != nil {
+		p.srv.log.Warn("the store's logical size is unknown; the AOF-growth base is its size on disk", "err", err)
+		n = p.store.DiskSize()
+	}
+	p.aofBaseSize.Store(n)
+}
+
 // cron runs the checkpoint schedule: the save points, and AOF growth
 // (auto-aof-rewrite-*), which keeps the replayed tail short (invariant 4).
 func (p *persistence) cron() {
@@ -430,10 +446,10 @@ func (p *persistence) cron() {
 	// As Redis rewrites its AOF once it has grown by the percentage over
 	// the base written by the last rewrite (and is at least the minimum
 	// size), a checkpoint runs once the AOF since the last one is that
-	// percentage of the store as it wrote it, and at least the minimum.
+	// percentage of the store's logical size, and at least the minimum.
 	if w := p.log.Load(); w != nil && set.AutoAOFRewritePercentage > 0 {
 		size := w.Stats().Bytes - p.logBase.Load()
-		if size >= set.AutoAOFRewriteMinSize && size*100 >= int64(set.AutoAOFRewritePercentage)*p.storeSize.Load() {
+		if size >= set.AutoAOFRewriteMinSize && size*100 >= int64(set.AutoAOFRewritePercentage)*p.aofBaseSize.Load() {
 			p.backgroundSave("AOF growth")
 		}
 	}
@@ -682,7 +698,7 @@ func (p *persistence) info() commands.PersistenceInfo {
 		st := w.Stats()
 		in.AOFEnabled = true
 		in.AOFWriteOK = st.Err == nil
-		in.AOFBaseSize = p.storeSize.Load()
+		in.AOFBaseSize = p.aofBaseSize.Load()
 		in.AOFCurrentSize = in.AOFBaseSize + st.Bytes - p.logBase.Load()
 		in.AOFMode = st.Mode.String()
 	} else {
