@@ -47,6 +47,8 @@ type Server struct {
 	// a pure cache (appendonly no, save "").
 	persist *persistence
 	aofFS   vfs.FS
+	// tuneThreads: Options.TuneThreads.
+	tuneThreads bool
 	// shutdownSaved is set by SHUTDOWN, which took (or declined) the final
 	// checkpoint itself: Close does not take another.
 	shutdownSaved atomic.Bool
@@ -86,6 +88,10 @@ type Options struct {
 	// system's. Tests pass a vfs.MemFS to drop unsynced writes or fail
 	// fsyncs deterministically.
 	AOFFS vfs.FS
+	// TuneThreads lets the server choose how many threads run Go code by
+	// measuring (threads.go); cmd/structd sets it when the operator did
+	// not choose. Tests leave it off: it sets GOMAXPROCS process-wide.
+	TuneThreads bool
 }
 
 // New builds a server from cfg and recovers its dataset from disk (unless
@@ -113,7 +119,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		ctx:     ctx,
 		cancel:  cancel,
 	}
-	s.aofFS = opts.AOFFS
+	s.aofFS, s.tuneThreads = opts.AOFFS, opts.TuneThreads
 	if s.aofFS == nil {
 		s.aofFS = vfs.Default
 	}
@@ -183,6 +189,10 @@ func (s *Server) Start() error {
 	}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.cron() }()
+	if s.tuneThreads {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.tuneThreadCount() }()
+	}
 	s.log.Info("ready to accept connections", "addr", s.Addr())
 	return nil
 }

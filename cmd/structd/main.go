@@ -72,11 +72,14 @@ func run(args []string) int {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 
-	// An explicit GOMAXPROCS in the environment wins over server-threads.
+	// An explicit GOMAXPROCS in the environment wins over server-threads;
+	// when neither chose, the server tunes the count as it runs.
+	opts := server.Options{Logger: logger}
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(cfg.Threads())
+		opts.TuneThreads = cfg.ServerThreads == 0
 	}
-	srv, err := server.New(cfg, server.Options{Logger: logger})
+	srv, err := server.New(cfg, opts)
 	if err != nil {
 		logger.Error("cannot load the data", "err", err)
 		return 1
