@@ -88,47 +88,66 @@ const (
 	// workload that suits the current count pays for few probes.
 	tuneFirstWait = 20
 	tuneMaxWait   = 240
+	// A probe that decides nothing (the workload changed under it) is
+	// retried after tuneRetryWait windows, twice as long after each
+	// such probe in a row, up to the wait after a losing probe.
+	tuneRetryWait = 4
 	// tuneGain is how much better the other count must serve to be kept.
 	tuneGain = 1.05
 )
 
 // threadTuner decides, from the commands served in consecutive windows,
-// which of two thread counts to run on. It measures two windows at the
-// current count, switches to the other, lets one window pass (it straddles
-// the switch), measures two windows, and keeps the count that served more
-// (the other only when it served tuneGain times more). A window in which
-// a checkpoint used every CPU says nothing about the count and is passed
-// over; a window that is not busy ends the workload measured, and cancels
-// the measurement (a probe goes back to where it started). It does not set
-// the thread count itself: tuneThreadCount does, and tests drive it
+// which of two thread counts to run on. A probe measures two windows at
+// the current count (A), two at the other (B), and two at A again, each
+// after a window that straddles the switch; B is kept only when it served
+// tuneGain times more than A did before and after. Measuring A on both
+// sides tells a better count from a workload that changed meanwhile: when
+// A's two measures differ by more than tuneSteady, the probe decides
+// nothing. A window in which a checkpoint used every CPU says nothing about
+// the count and is passed over; a window that is not busy ends the
+// workload measured, and cancels the probe (back to A). The tuner does not
+// set the thread count itself: tuneThreadCount does, and tests drive it
 // window by window.
 type threadTuner struct {
-	counts  [2]int // the two thread counts
-	cur     int    // index into counts of the count in use
-	from    int    // the count a probe started from
-	probing bool
-	skip    bool    // the next window straddles a switch
-	samples []int64 // served in the windows measured so far, this phase
-	before  int64   // served in the two windows before the probe
-	wait    int     // windows to let pass before the next probe
-	nextGap int     // wait after the next probe that loses
+	counts   [2]int // the two thread counts
+	cur      int    // index into counts of the count in use
+	phase    tunePhase
+	skip     bool    // the next window straddles a switch
+	samples  []int64 // served in the windows measured so far, this phase
+	before   int64   // served in A's two windows before B
+	during   int64   // served in B's two windows
+	wait     int     // windows to let pass before the next probe
+	nextGap  int     // wait after the next probe that does not switch
+	retryGap int     // wait after the next probe that decides nothing
 }
 
+type tunePhase int
+
+const (
+	tuneSettled tunePhase = iota // at A, waiting or measuring before a probe
+	tuneTrying                   // at B
+	tuneBack                     // at A again
+)
+
+// tuneSteady is how far A's measures before and after B may differ for a
+// probe to decide.
+const tuneSteady = 0.10
+
 func newThreadTuner(low, high int) *threadTuner {
-	return &threadTuner{counts: [2]int{low, high}, nextGap: tuneFirstWait}
+	return &threadTuner{counts: [2]int{low, high}, nextGap: tuneFirstWait, retryGap: tuneRetryWait}
 }
 
 // threads is the thread count in use.
 func (t *threadTuner) threads() int { return t.counts[t.cur] }
 
-// reset drops the measurement in progress and takes n, one of the two
-// counts, as the one in use.
+// reset drops the probe in progress and takes n, one of the two counts,
+// as the one in use.
 func (t *threadTuner) reset(n int) {
 	t.cur = 0
 	if n == t.counts[1] {
 		t.cur = 1
 	}
-	t.probing, t.skip, t.samples = false, false, t.samples[:0]
+	t.phase, t.skip, t.samples = tuneSettled, false, t.samples[:0]
 }
 
 // window takes the commands served in the window that just ended and
@@ -139,17 +158,17 @@ func (t *threadTuner) window(served int64, boosted bool) int {
 		return t.threads()
 	}
 	if served < tuneMinServed {
-		if t.probing {
-			t.cur, t.probing = t.from, false
+		if t.phase == tuneTrying {
+			t.cur = 1 - t.cur
 		}
-		t.skip, t.samples = false, t.samples[:0]
+		t.phase, t.skip, t.samples = tuneSettled, false, t.samples[:0]
 		return t.threads()
 	}
 	if t.skip {
 		t.skip = false
 		return t.threads()
 	}
-	if t.wait > 0 && !t.probing {
+	if t.wait > 0 && t.phase == tuneSettled {
 		t.wait--
 		return t.threads()
 	}
@@ -158,19 +177,32 @@ func (t *threadTuner) window(served int64, boosted bool) int {
 	}
 	sum := t.samples[0] + t.samples[1]
 	t.samples = t.samples[:0]
-	if !t.probing {
-		t.before, t.from, t.probing, t.skip = sum, t.cur, true, true
-		t.cur = 1 - t.cur
-		return t.threads()
+	switch t.phase {
+	case tuneSettled:
+		t.before, t.phase = sum, tuneTrying
+	case tuneTrying:
+		t.during, t.phase = sum, tuneBack
+	case tuneBack:
+		t.phase = tuneSettled
+		a := max(t.before, sum)
+		if float64(a-min(t.before, sum)) > tuneSteady*float64(a) {
+			// The workload changed under the probe: it decides nothing,
+			// and the next comes soon, unless they keep failing so.
+			t.wait, t.retryGap = t.retryGap, min(2*t.retryGap, t.nextGap)
+			return t.threads()
+		}
+		t.retryGap = tuneRetryWait
+		switch {
+		case float64(t.during) >= tuneGain*float64(a):
+			t.nextGap = tuneFirstWait
+		default:
+			t.nextGap = min(2*t.nextGap, tuneMaxWait)
+			t.wait = t.nextGap
+			return t.threads()
+		}
+		t.wait = t.nextGap
 	}
-	t.probing = false
-	if float64(sum) >= tuneGain*float64(t.before) {
-		t.nextGap = tuneFirstWait
-	} else {
-		t.cur, t.skip = t.from, true
-		t.nextGap = min(2*t.nextGap, tuneMaxWait)
-	}
-	t.wait = t.nextGap
+	t.cur, t.skip = 1-t.cur, true
 	return t.threads()
 }
 
@@ -210,6 +242,6 @@ func (s *Server) tuneThreadCount() {
 			t.reset(had) // a boost began: the count stays, the measurement starts over
 			continue
 		}
-		s.log.Debug("server threads changed", "from", had, "to", want, "probing", t.probing)
+		s.log.Debug("server threads changed", "from", had, "to", want, "probe_phase", int(t.phase))
 	}
 }

@@ -15,25 +15,35 @@ func feed(t *threadTuner, served ...int64) []int {
 	return got
 }
 
+// waitOut feeds the windows the tuner waits before its next probe, and
+// fails if the count changes meanwhile.
+func waitOut(t *testing.T, tu *threadTuner, served int64) {
+	t.Helper()
+	n := tu.threads()
+	for range tu.wait {
+		if got := tu.window(served, false); got != n {
+			t.Fatalf("threads changed from %d to %d while waiting", n, got)
+		}
+	}
+}
+
 func TestThreadTunerKeepsTheCountThatServesMore(t *testing.T) {
 	tu := newThreadTuner(1, 2)
-	// Two windows at 1 thread, the switch, one window straddling it, two
-	// windows at 2 threads serving 50% more: 2 is kept.
-	got := feed(tu, 10000, 10000, 15000, 15000, 15000)
-	if want := []int{1, 2, 2, 2, 2}; !slices.Equal(got, want) {
+	// Two windows at 1, the switch to 2 and a window straddling it, two
+	// windows serving 50% more, back to 1 for two windows as before: 2
+	// is kept.
+	got := feed(tu, 10000, 10000, 15000, 15000, 15000, 10000, 10000, 10000)
+	if want := []int{1, 2, 2, 2, 1, 1, 1, 2}; !slices.Equal(got, want) {
 		t.Fatalf("threads after each window = %v, want %v", got, want)
 	}
 	if tu.wait != tuneFirstWait {
 		t.Fatalf("wait after a winning probe = %d, want %d", tu.wait, tuneFirstWait)
 	}
-	// The next probe, after the wait, tries 1 again and loses.
-	for range tu.wait {
-		if n := tu.window(15000, false); n != 2 {
-			t.Fatalf("threads changed to %d while waiting", n)
-		}
-	}
-	got = feed(tu, 15000, 15000, 9000, 9000, 9000, 15000)
-	if want := []int{2, 1, 1, 1, 2, 2}; !slices.Equal(got, want) {
+	// The straddling window, the wait, then a probe of 1 that loses.
+	tu.window(15000, false)
+	waitOut(t, tu, 15000)
+	got = feed(tu, 15000, 15000, 9000, 9000, 9000, 15000, 15000, 15000)
+	if want := []int{2, 1, 1, 1, 2, 2, 2, 2}; !slices.Equal(got, want) {
 		t.Fatalf("threads after each window = %v, want %v", got, want)
 	}
 }
@@ -42,22 +52,33 @@ func TestThreadTunerBacksOffAfterLosingProbes(t *testing.T) {
 	tu := newThreadTuner(1, 2)
 	wantGap := tuneFirstWait
 	for range 6 {
-		// A probe: two windows at 1, the switch, a straddling window, two
-		// windows at 2 no better, back to 1.
-		got := feed(tu, 10000, 10000, 10000, 10200, 10200)
-		if want := []int{1, 2, 2, 2, 1}; !slices.Equal(got, want) {
+		got := feed(tu, 10000, 10000, 10000, 10200, 10200, 10000, 10000, 10000)
+		if want := []int{1, 2, 2, 2, 1, 1, 1, 1}; !slices.Equal(got, want) {
 			t.Fatalf("threads after each window = %v, want %v", got, want)
 		}
 		wantGap = min(2*wantGap, tuneMaxWait)
 		if tu.wait != wantGap {
 			t.Fatalf("wait after a losing probe = %d, want %d", tu.wait, wantGap)
 		}
-		// The window straddling the way back, then the wait.
-		for range 1 + tu.wait {
-			if n := tu.window(10000, false); n != 1 {
-				t.Fatalf("threads changed to %d while waiting", n)
-			}
+		waitOut(t, tu, 10000)
+	}
+}
+
+func TestThreadTunerIgnoresAProbeWhoseWorkloadChanged(t *testing.T) {
+	tu := newThreadTuner(1, 2)
+	// B serves 50% more than A before it, but A after B serves as much
+	// as B: the workload changed, not the count.
+	got := feed(tu, 10000, 10000, 15000, 15000, 15000, 15000, 15000, 15000)
+	if want := []int{1, 2, 2, 2, 1, 1, 1, 1}; !slices.Equal(got, want) {
+		t.Fatalf("threads after each window = %v, want %v", got, want)
+	}
+	// It is retried soon, later after each such probe in a row.
+	for _, want := range []int{tuneRetryWait, 2 * tuneRetryWait, 4 * tuneRetryWait} {
+		if tu.wait != want {
+			t.Fatalf("wait after an inconclusive probe = %d, want %d", tu.wait, want)
 		}
+		waitOut(t, tu, 15000)
+		feed(tu, 10000, 10000, 15000, 15000, 15000, 15000, 15000, 15000)
 	}
 }
 
@@ -67,14 +88,15 @@ func TestThreadTunerPassesOverBoostedWindows(t *testing.T) {
 	for _, w := range []struct {
 		served  int64
 		boosted bool
-	}{{10000, false}, {50000, true}, {10000, false}, {10000, false}, {50000, true}, {15000, false}, {15000, false}} {
+	}{
+		{10000, false}, {50000, true}, {10000, false}, // A, with a boost between
+		{10000, false}, {50000, true}, {15000, false}, {15000, false}, // B
+		{10000, false}, {10000, false}, {50000, true}, {10000, false}, // A
+	} {
 		got = append(got, tu.window(w.served, w.boosted))
 	}
-	if want := []int{1, 1, 2, 2, 2, 2, 2}; !slices.Equal(got, want) {
+	if want := []int{1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 2}; !slices.Equal(got, want) {
 		t.Fatalf("threads after each window = %v, want %v", got, want)
-	}
-	if tu.probing || tu.wait != tuneFirstWait {
-		t.Fatalf("the probe did not end with 2 kept: probing %v, wait %d", tu.probing, tu.wait)
 	}
 }
 
@@ -92,7 +114,7 @@ func TestThreadTunerCancelsAProbeOnIdleWindows(t *testing.T) {
 				t.Fatalf("no probe started: %v", got)
 			}
 			if n := tu.window(tc.served, false); n != 1 {
-				t.Fatalf("threads = %d after a void window in a probe, want 1", n)
+				t.Fatalf("threads = %d after an idle window in a probe, want 1", n)
 			}
 			// Measuring starts over: two windows before the next probe.
 			if got := feed(tu, 10000, 10000); !slices.Equal(got, []int{1, 2}) {
