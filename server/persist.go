@@ -350,7 +350,7 @@ func (p *persistence) checkpoint(reason string) error {
 	} else {
 		p.ckpt.Log = nil
 	}
-	defer p.srv.useAllCPUs()() // before Run, which splits the walk by CPU
+	defer p.srv.useAllCPUs()()
 	if ks := p.srv.ks; ks.Persist.DirtyKeys.Load()*10 >= ks.KeyCount() {
 		// A long checkpoint: collect the garbage already there first, so
 		// what is allocated while it runs reuses memory the process holds
@@ -522,7 +522,7 @@ func (p *persistence) warmUp(budget int64) {
 	if budget > 0 && !p.warmHotKeys(budget) {
 		return
 	}
-	n := min(runtime.GOMAXPROCS(0), 4)
+	n := min(runtime.NumCPU(), 4) // goroutines: the boost gives them the CPUs
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for i := range n {
