@@ -44,6 +44,9 @@ type persistence struct {
 	// checkpoint, or at start: Redis's aof_base_size, what the AOF since
 	// the checkpoint grows over in auto-aof-rewrite-percentage.
 	aofBaseSize atomic.Int64
+	// baseMeasured is set once cron measured the base after the start (on
+	// the cron goroutine, which ends before the store closes).
+	baseMeasured bool
 
 	// One checkpoint runs at a time: saveMu is held while it runs.
 	saveMu        sync.Mutex
@@ -122,9 +125,7 @@ func (s *Server) openPersistence() error {
 		p.lastSave.Store(time.Now().Unix())
 	}
 	p.lastOK.Store(true)
-	p.aofBaseSize.Store(store.DiskSize()) // a lower bound until measured
-	s.wg.Add(1)
-	go func() { defer s.wg.Done(); p.measureBase() }()
+	p.aofBaseSize.Store(store.DiskSize()) // a lower bound until cron measures it
 	s.persist = p
 	if set.AppendOnly {
 		err := p.recover(rec, hasRec)
@@ -428,6 +429,10 @@ func (p *persistence) measureBase() {
 // (auto-aof-rewrite-*), which keeps the replayed tail short (invariant 4).
 func (p *persistence) cron() {
 	set := p.srv.cfg.PersistenceSettings()
+	if !p.baseMeasured {
+		p.measureBase()
+		p.baseMeasured = true
+	}
 	p.enforceMaxMemory(set.MaxMemory)
 	if p.saving.Load() {
 		return
