@@ -240,15 +240,12 @@ func (t *threadTuner) window(served int64, boosted bool) int {
 			return t.threads()
 		}
 		t.retryGap = tuneRetryWait
-		switch {
-		case float64(t.during) >= tuneGain*float64(a):
-			t.nextGap = tuneFirstWait
-		default:
+		if float64(t.during) < tuneGain*float64(a) {
 			t.nextGap = min(2*t.nextGap, tuneMaxWait)
 			t.wait = t.nextGap
 			return t.threads()
 		}
-		t.wait = t.nextGap
+		t.nextGap, t.wait = tuneFirstWait, tuneFirstWait
 	}
 	t.cur, t.skip = 1-t.cur, true
 	return t.threads()
