@@ -415,7 +415,7 @@ func (p *persistence) backgroundSave(reason string) bool {
 // dataset as Redis's base AOF would hold it. Its size on disk is no base:
 // data that compresses well would make checkpoints many times more
 // frequent than Redis's rewrites (redis-benchmark's values, all alike,
-// shrink 20-fold), and each costs the writers its front-runs.
+// shrink 24-fold), and each costs the writers its front-runs.
 func (p *persistence) measureBase() {
 	n, err := p.store.LogicalSize()
 	if err != nil {
