@@ -41,22 +41,34 @@ import (
 
 // Gate orders keyspace-wide runs against the other commands; its zero
 // value is ready. One per server (each server has its own engine).
+//
+// Runs take turns on a one-slot channel (turn): of the runs waiting, one
+// is woken when a run ends, not all of them to race for the next turn
+// (50 clients of EVALSHA woke 49 goroutines per script). A waiting run
+// also watches busy, closed while the current run is busy, to answer BUSY.
 type Gate struct {
 	cur      atomic.Pointer[Run]
 	inflight atomic.Int64
 
+	once sync.Once
+	turn chan struct{} // holds a token from Begin to End
+
 	mu      sync.Mutex
 	drained chan struct{} // closed when inflight reaches 0 while a run waits
+	busy    chan struct{} // closed when the current run turns busy; renewed as it ends
 }
 
 // Run is one keyspace-wide command between Begin and End.
 type Run struct {
-	done chan struct{} // closed by End
-	busy chan struct{} // closed when a script in it passes the threshold
+	g    *Gate
+	busy atomic.Bool // a script in it passed the threshold
 	// function says a function (not an EVAL script) made it busy: the
 	// BUSY text names FUNCTION KILL instead of SCRIPT KILL.
 	function atomic.Bool
-	once     sync.Once
+	// Guarded by g.mu: ended is set by End, which closes done if a
+	// command waiting for the run's end made it.
+	ended bool
+	done  chan struct{}
 }
 
 // The BUSY replies, as Redis's shared.slowevalerr and slowscripterr.
@@ -73,22 +85,55 @@ func (r *Run) BusyError() string {
 	return errBusyEval
 }
 
-// setBusy marks the run busy (once).
+// setBusy marks the run busy (once), waking the commands that wait.
 func (r *Run) setBusy(function bool) {
-	r.once.Do(func() {
-		r.function.Store(function)
-		close(r.busy)
-	})
+	g := r.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if r.ended || r.busy.Load() {
+		return
+	}
+	r.function.Store(function)
+	r.busy.Store(true)
+	close(g.busy)
 }
 
 // IsBusy reports whether the run has turned busy.
-func (r *Run) IsBusy() bool {
-	select {
-	case <-r.busy:
-		return true
-	default:
-		return false
+func (r *Run) IsBusy() bool { return r.busy.Load() }
+
+// init makes the channels of the zero Gate.
+func (g *Gate) init() {
+	g.once.Do(func() {
+		g.turn = make(chan struct{}, 1)
+		g.busy = make(chan struct{})
+	})
+}
+
+// busyChan is the channel closed when the current run turns busy.
+func (g *Gate) busyChan() chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.busy
+}
+
+// wait waits until run r ended or turned busy, and reports whether it is
+// busy.
+func (g *Gate) wait(r *Run) bool {
+	g.mu.Lock()
+	if r.ended || r.busy.Load() {
+		g.mu.Unlock()
+		return r.busy.Load()
 	}
+	if r.done == nil {
+		r.done = make(chan struct{})
+	}
+	done, busy := r.done, g.busy
+	g.mu.Unlock()
+	select {
+	case <-done:
+	case <-busy:
+	}
+	return r.busy.Load()
 }
 
 // Busy returns the current run if it is busy, else nil: the check a
@@ -111,9 +156,7 @@ func (g *Gate) Enter() string {
 			return ""
 		}
 		g.Leave()
-		select {
-		case <-r.done:
-		case <-r.busy:
+		if g.wait(r) {
 			return r.BusyError()
 		}
 	}
@@ -136,21 +179,16 @@ func (g *Gate) Leave() {
 // returns the run (to End), or nil and the BUSY error when the run before
 // it turned busy.
 func (g *Gate) Begin() (*Run, string) {
-	r := &Run{done: make(chan struct{}), busy: make(chan struct{})}
-	for {
-		old := g.cur.Load()
-		if old == nil {
-			if g.cur.CompareAndSwap(nil, r) {
-				break
-			}
-			continue
-		}
-		select {
-		case <-old.done:
-		case <-old.busy:
-			return nil, old.BusyError()
+	g.init()
+	select {
+	case g.turn <- struct{}{}:
+	default:
+		if msg := g.waitTurn(); msg != "" {
+			return nil, msg
 		}
 	}
+	r := &Run{g: g}
+	g.cur.Store(r)
 	for {
 		g.mu.Lock()
 		if g.inflight.Load() == 0 {
@@ -166,18 +204,58 @@ func (g *Gate) Begin() (*Run, string) {
 	}
 }
 
+// waitTurn waits for the turn, or returns the BUSY error once the run
+// holding it turns busy.
+func (g *Gate) waitTurn() string {
+	busy := g.busyChan()
+	for {
+		select {
+		case g.turn <- struct{}{}:
+			return ""
+		case <-busy:
+			if r := g.Busy(); r != nil {
+				return r.BusyError()
+			}
+			busy = g.busyChan() // that busy run ended
+		}
+	}
+}
+
 // End ends run r: the commands waiting at the gate go on.
 func (g *Gate) End(r *Run) {
 	g.cur.Store(nil)
-	close(r.done)
+	g.mu.Lock()
+	r.ended = true
+	if r.done != nil {
+		close(r.done)
+	}
+	if r.busy.Load() {
+		g.busy = make(chan struct{})
+	}
+	g.mu.Unlock()
+	<-g.turn
 }
 
-// busyState is the engine's part in busy scripts: the server's gate and
-// the running script's watch.
+// busyState is the engine's part in busy scripts: the server's gate, the
+// running script's watch and the watchdog.
 type busyState struct {
-	gate   Gate
-	mu     sync.Mutex // guards watch
-	watch  *watch
+	gate Gate
+
+	// mu guards watch, the watched run's fields the watchdog reads
+	// (watch.gate, name, function, start, server) and the watchdog's state.
+	mu    sync.Mutex
+	watch *watch // the running script's, nil between runs
+	// The watchdog is one timer per engine, armed by the first run after
+	// an idle interval and re-armed by itself while scripts keep running:
+	// a run only publishes its watch, it starts no timer of its own.
+	timer *time.Timer
+	armed bool
+	runs  uint64 // runs started, so the watchdog sees runs between ticks
+	seen  uint64 // runs as of the last tick
+	// The heap as of the last tick (or the arming): the baseline of the
+	// runs that start before the next one (see ScriptMemoryLimit).
+	heapAlloc, heapLive uint64
+
 	killMu sync.Mutex // one SCRIPT/FUNCTION KILL at a time
 }
 
@@ -196,7 +274,9 @@ func (e *Engine) Gate() *Gate { return &e.busy.gate }
 // server's memory. Measured on the script's goroutine, a script cannot
 // outrun the measure; one instruction (a concatenation) can at most
 // double what it holds past the limit. Other clients wait while a script
-// runs, so the growth is the script's. Tests lower the limit.
+// runs, so the growth is the script's. The baseline is the watchdog's
+// last sample, at most watchInterval old when the script starts (reading
+// the heap costs a global lock: not per run). Tests lower the limit.
 var ScriptMemoryLimit uint64 = 512 << 20
 
 // watchInterval is how often the watchdog samples a running script.
@@ -214,26 +294,43 @@ const errNotBusy = "NOTBUSY No scripts in execution right now."
 
 const errKilled = "Script killed by user with SCRIPT KILL..."
 
+// closedChan is the Done of a stopped watch.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // watch is the context a script runs under (LState.SetContext): the only
 // way to stop gopher-lua between instructions. gopher-lua calls Done
 // before every instruction, on the script's goroutine, so a SCRIPT KILL
 // request is decided there, where the run's state (has it written?) is
 // read without a race. Memory and SHUTDOWN NOSAVE stop it from outside.
+//
+// A vm has one watch, reused by its runs. Done is the VM's per-instruction
+// check, so it costs one atomic load until something asks for the
+// script's attention (pending): it returns nil (never done) until the run
+// is stopped, then a closed channel. That bends context's rule that Done
+// returns the same value each call; gopher-lua only selects on it, and the
+// threads coroutine.create makes run under the watch itself (sandbox.go),
+// so context.WithCancel, which would read a nil Done as never cancelled,
+// is never relied on.
 type watch struct {
-	v    *vm
-	r    *run
-	gate *Run // the gate's run the script is part of (nil if none)
-	// name and function are the script's, for the watchdog (r.script
-	// changes while CALL.<alias> runs another).
+	v *vm
+	r *run
+	// Guarded by busyState.mu while published: the gate's run the script
+	// is part of (nil if none), the script's name and kind for the
+	// watchdog (r.script changes while CALL.<alias> runs another), when it
+	// started and its server (for the threshold).
+	gate     *Run
 	name     string
 	function bool
+	start    time.Time
+	server   commands.Server
 
-	stopCh   chan struct{}
-	stopOnce sync.Once
-	reason   atomic.Int32
-
+	// pending says one of killReq, memCheck or reason is set: Done's one
+	// load.
+	pending atomic.Bool
+	reason  atomic.Int32 // why the run was stopped (the first reason wins)
 	// killReq is a pending SCRIPT KILL (1) or FUNCTION KILL (2); the
-	// script's goroutine answers on verdict.
+	// script's goroutine answers on verdict (every request gets exactly
+	// one verdict: decideKill's, or end's NOTBUSY).
 	killReq atomic.Int32
 	// memCheck asks the script's goroutine to measure the heap (set by
 	// the watchdog each interval): measured there, a script cannot run
@@ -242,19 +339,9 @@ type watch struct {
 	memCheck atomic.Bool
 	verdict  chan string
 
-	timer     *time.Timer
-	start     time.Time
-	threshold time.Duration
-	baseAlloc uint64 // heap object bytes when the script started
 	baseLive  uint64 // live heap at the last GC before it started
 	nextCheck uint64 // heap bytes that trigger the next forced GC
-	stopped   atomic.Bool
-
-	afterMu sync.Mutex
-	after   map[*afterFn]struct{}
 }
-
-type afterFn struct{ f func() }
 
 var _ context.Context = (*watch)(nil)
 
@@ -263,13 +350,28 @@ func (w *watch) Value(any) any               { return nil }
 
 // Done is called by the VM before each instruction.
 func (w *watch) Done() <-chan struct{} {
+	if !w.pending.Load() {
+		return nil
+	}
+	return w.attend()
+}
+
+// attend serves what pending announced, on the script's goroutine.
+func (w *watch) attend() <-chan struct{} {
+	if w.reason.Load() != stopNone {
+		return closedChan // pending stays set: every later instruction stops too
+	}
+	w.pending.Store(false) // before reading the requests: a later one sets it again
 	if w.killReq.Load() != 0 {
 		w.decideKill()
 	}
 	if w.memCheck.Load() {
 		w.checkMemory()
 	}
-	return w.stopCh
+	if w.reason.Load() != stopNone {
+		return closedChan
+	}
+	return nil
 }
 
 func (w *watch) Err() error {
@@ -288,38 +390,11 @@ type stopError string
 
 func (e stopError) Error() string { return string(e) }
 
-// AfterFunc lets context.WithCancel(w) (gopher-lua gives each coroutine
-// one) cancel its child without a goroutine per coroutine.
-func (w *watch) AfterFunc(f func()) func() bool {
-	a := &afterFn{f}
-	w.afterMu.Lock()
-	if w.after == nil {
-		w.after = map[*afterFn]struct{}{}
-	}
-	w.after[a] = struct{}{}
-	w.afterMu.Unlock()
-	return func() bool {
-		w.afterMu.Lock()
-		defer w.afterMu.Unlock()
-		_, ok := w.after[a]
-		delete(w.after, a)
-		return ok
-	}
-}
-
 // stop aborts the script for reason (the first reason wins).
 func (w *watch) stop(reason int32) {
-	w.stopOnce.Do(func() {
-		w.reason.Store(reason)
-		close(w.stopCh)
-		w.afterMu.Lock()
-		fns := w.after
-		w.after = nil
-		w.afterMu.Unlock()
-		for a := range fns {
-			a.f()
-		}
-	})
+	if w.reason.CompareAndSwap(stopNone, reason) {
+		w.pending.Store(true)
+	}
 }
 
 // decideKill answers a pending kill request on the script's goroutine.
@@ -345,46 +420,81 @@ func (w *watch) decideKill() {
 	w.verdict <- reply
 }
 
-// startWatch arms the busy threshold and the memory watchdog for run r of
-// v, and sets the watch as the Lua state's context.
+// startWatch publishes v's watch for run r (for the watchdog, Kill and
+// StopForShutdown), arms the watchdog if it slept, and sets the watch as
+// the Lua state's context.
 func (v *vm) startWatch(r *run) *watch {
-	c := r.c
-	w := &watch{v: v, r: r, gate: v.e.busy.gate.cur.Load(), name: r.script.Name, function: r.script.fn != nil,
-		stopCh: make(chan struct{}), verdict: make(chan string, 1), start: time.Now(), threshold: busyThreshold(c)}
-	w.baseAlloc, w.baseLive = heapSample()
-	w.nextCheck = w.baseAlloc + ScriptMemoryLimit
-	v.e.setWatch(w)
-	// Armed only once w.timer is set: tick re-arms it.
-	w.timer = time.AfterFunc(time.Hour, w.tick)
-	w.timer.Reset(watchInterval)
+	w := v.watch
+	if w == nil {
+		w = &watch{v: v, verdict: make(chan string, 1)}
+		v.watch = w
+	}
+	w.r = r
+	w.reason.Store(stopNone)
+	w.memCheck.Store(false)
+	w.pending.Store(false)
+	b := &v.e.busy
+	b.mu.Lock()
+	w.gate, w.name, w.function, w.start, w.server = b.gate.cur.Load(), r.script.Name, r.script.fn != nil, time.Now(), r.c.Server
+	if !b.armed {
+		b.heapAlloc, b.heapLive = heapSample()
+		b.armed = true
+		if b.timer == nil {
+			b.timer = time.AfterFunc(watchInterval, v.e.watchdog)
+		} else {
+			b.timer.Reset(watchInterval)
+		}
+	}
+	w.baseLive, w.nextCheck = b.heapLive, b.heapAlloc+ScriptMemoryLimit
+	b.runs++
+	b.watch = w
+	b.mu.Unlock()
 	v.L.SetContext(w)
 	return w
 }
 
-// end disarms the watch once the script returned.
+// end unpublishes the watch once the script returned.
 func (w *watch) end() {
-	w.stopped.Store(true)
-	w.timer.Stop()
 	w.v.L.RemoveContext()
-	w.v.e.setWatch(nil)
+	b := &w.v.e.busy
+	b.mu.Lock()
+	b.watch = nil
+	w.gate, w.server = nil, nil
+	b.mu.Unlock()
 	// A kill request that came too late: the script is done.
 	if w.killReq.Swap(0) != 0 {
 		w.verdict <- errNotBusy
 	}
+	w.r = nil
 }
 
-// tick is the watchdog: the threshold, then the heap.
-func (w *watch) tick() {
-	if w.stopped.Load() {
+// watchdog is the engine's timer, every watchInterval while scripts run:
+// it samples the heap (the next runs' baseline), turns the gate's run busy
+// once the running script passed the threshold, and asks the script to
+// measure its memory. After an interval in which no script ran it sleeps
+// until the next run arms it.
+func (e *Engine) watchdog() {
+	alloc, live := heapSample()
+	b := &e.busy
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.heapAlloc, b.heapLive = alloc, live
+	w := b.watch
+	if w == nil && b.runs == b.seen {
+		b.armed = false
 		return
 	}
-	if w.threshold > 0 && w.gate != nil && !w.gate.IsBusy() && time.Since(w.start) >= w.threshold {
-		w.gate.setBusy(w.function)
-		slog.Warn("Slow script detected: still in execution after "+w.threshold.String()+
-			". You can try killing the script using the SCRIPT KILL command.", "script", w.name)
+	b.seen = b.runs
+	if w != nil {
+		if th := busyThreshold(w.server); th > 0 && w.gate != nil && !w.gate.IsBusy() && time.Since(w.start) >= th {
+			w.gate.setBusy(w.function)
+			slog.Warn("Slow script detected: still in execution after "+th.String()+
+				". You can try killing the script using the SCRIPT KILL command.", "script", w.name)
+		}
+		w.memCheck.Store(true)
+		w.pending.Store(true)
 	}
-	w.memCheck.Store(true)
-	w.timer.Reset(watchInterval)
+	b.timer.Reset(watchInterval)
 }
 
 // checkMemory stops the script when the live heap grew past the limit
@@ -421,23 +531,17 @@ func heapSample() (alloc, live uint64) {
 	return heapMetrics[0].Value.Uint64(), heapMetrics[1].Value.Uint64()
 }
 
-// busyThreshold is busy-reply-threshold (0 disables it).
-func busyThreshold(c *commands.Ctx) time.Duration {
-	if c.Server == nil {
+// busyThreshold is busy-reply-threshold of srv (0 disables it, as does
+// no server).
+func busyThreshold(srv commands.Server) time.Duration {
+	if srv == nil {
 		return 0
 	}
-	cfg := c.Server.Config()
+	cfg := srv.Config()
 	cfg.RLock()
 	ms := cfg.BusyReplyThreshold
 	cfg.RUnlock()
 	return time.Duration(ms) * time.Millisecond
-}
-
-// setWatch publishes the running script's watch for Kill.
-func (e *Engine) setWatch(w *watch) {
-	e.busy.mu.Lock()
-	e.busy.watch = w
-	e.busy.mu.Unlock()
 }
 
 // Kill is SCRIPT KILL (function false) and FUNCTION KILL (true). Like
@@ -450,17 +554,13 @@ func (e *Engine) Kill(function bool) string {
 	e.busy.killMu.Lock()
 	defer e.busy.killMu.Unlock()
 	r := e.busy.gate.cur.Load()
-	if r == nil {
+	if r == nil || !e.busy.gate.wait(r) {
 		return errNotBusy
-	}
-	select {
-	case <-r.done:
-		return errNotBusy
-	case <-r.busy:
 	}
 	e.busy.mu.Lock()
 	w := e.busy.watch
-	if w == nil {
+	if w == nil || w.gate != r {
+		// The busy run ended; the script running now is another's.
 		e.busy.mu.Unlock()
 		return errNotBusy
 	}
@@ -469,13 +569,12 @@ func (e *Engine) Kill(function bool) string {
 		req = 2
 	}
 	w.killReq.Store(req)
+	w.pending.Store(true)
 	e.busy.mu.Unlock()
-	select {
-	case reply := <-w.verdict:
-		return reply
-	case <-r.done:
-		return errNotBusy
-	}
+	// The run answers while it runs (decideKill) or as it ends (end):
+	// waiting for r.done instead could leave the verdict behind for the
+	// next Kill, the watch being reused.
+	return <-w.verdict
 }
 
 // StopForShutdown stops the running script, whether it wrote or not, for

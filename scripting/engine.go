@@ -221,5 +221,10 @@ func compileChunk(src, name string) (proto *lua.FunctionProto, err error) {
 	if cerr != nil {
 		return nil, &compileError{name + ": " + cerr.Error()}
 	}
+	// A main chunk has no arg table in Lua 5.1 (its parser marks only
+	// functions declared with ... as needing one), but gopher-lua builds
+	// one on every call of a chunk that does not use ..., in a register
+	// no name reaches: three maps per script run.
+	proto.IsVarArg &^= lua.VarArgNeedsArg
 	return proto, nil
 }

@@ -26,7 +26,8 @@ type vm struct {
 	funcs    map[string]*lua.LFunction // compiled scripts, by SHA
 	handler  *lua.LFunction            // error handler of the main call
 
-	run *run // the running script, nil between runs
+	run   *run   // the running script, nil between runs
+	watch *watch // the runs' watch (busy.go), made by the first
 }
 
 // run is one script execution.
