@@ -56,7 +56,7 @@ func (v *vm) compiled(s *Script) *lua.LFunction {
 	fn := v.funcs[s.SHA]
 	if fn == nil {
 		fn = v.L.NewFunctionFromProto(s.proto)
-		fn.Env = v.env
+		fn.Env = v.envFor(s.proto)
 		v.funcs[s.SHA] = fn
 	}
 	return fn

@@ -1,6 +1,8 @@
 package scripting
 
 import (
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -126,6 +128,13 @@ func TestSandbox(t *testing.T) {
 		{"return debug", "nonexistent global variable 'debug'"},
 		{"return getfenv", "nonexistent global variable 'getfenv'"},
 		{"loadstring('y = 1')()", "Attempt to modify a readonly table"},
+		// A chunk with no global assignment reads the real globals
+		// (envFor), one with one the proxy: both see the same values.
+		{"return _G.math == math and loadstring('return redis')() == redis", ":1\r\n"},
+		{"local function never() z = 1 end return _G.math == math", ":1\r\n"},
+		{"local function never() z = 1 end return nosuch", "nonexistent global variable 'nosuch'"},
+		{"return nosuch", "nonexistent global variable 'nosuch'"},
+		{"local function f() w = 1 end f()", "Attempt to modify a readonly table"},
 		{"return tostring(loadstring(string.dump(function() end)))", "$3\r\nnil\r\n"},
 		{"local function f(n) return f(n + 1) + 1 end return f(1)", "stack overflow"},
 		{"return tostring(1/3)", "0.33333333333333"},
@@ -143,6 +152,18 @@ func TestSandbox(t *testing.T) {
 	evalReply(t, e, "pcall(function() x = 1 end)", 2)
 	if got := evalReply(t, e, "return type(rawget(_G, 'x'))", 2); got != "$3\r\nnil\r\n" {
 		t.Errorf("global leaked: %q", got)
+	}
+}
+
+// TestArgNumbers: redis.call's number arguments are "%.17g", integers
+// through the shortcut too.
+func TestArgNumbers(t *testing.T) {
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 42, 1732847123456, 999999999999999, 1e15, -1e15, 1e17,
+		0.5, 1.0 / 3, 2.5e-7, -123.456, math.Inf(1), math.Inf(-1), math.NaN(), 1 << 53} {
+		want := strconv.FormatFloat(f, 'g', 17, 64)
+		if got := string(appendArgNumber(nil, f)); got != want {
+			t.Errorf("appendArgNumber(%v) = %q, want %q", f, got, want)
+		}
 	}
 }
 

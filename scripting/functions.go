@@ -183,6 +183,13 @@ func (e *Engine) buildLibrary(name, code, body string, timeout bool) (*Library, 
 	case len(lib.Functions) == 0:
 		return nil, &compileError{"ERR No functions registered"}
 	}
+	// Loaded: the proxy reads through to the real globals from now on, so
+	// a function that assigns none may read them directly (envFor).
+	for _, f := range lib.Functions {
+		if fn := f.script.fn; !fn.IsG && fn.Env == v.env {
+			fn.Env = v.envFor(fn.Proto)
+		}
+	}
 	return lib, nil
 }
 

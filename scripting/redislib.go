@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -114,7 +115,7 @@ func (v *vm) call(L *lua.LState, raiseErr bool) int {
 	if argc == 0 {
 		return fail("Please specify at least one argument for this redis lib call")
 	}
-	args, ok := commandArgs(L)
+	args, ok := r.commandArgs(L)
 	if !ok {
 		return fail(errArgTypes)
 	}
@@ -164,20 +165,44 @@ const errArgTypes = "Lua redis lib command arguments must be strings or integers
 
 // commandArgs converts the Lua arguments of redis.call to a command's
 // arguments: strings as they are, numbers as "%.17g"; false if another
-// type is among them.
-func commandArgs(L *lua.LState) ([][]byte, bool) {
-	args := make([][]byte, L.GetTop())
-	for i := range args {
-		switch x := L.Get(i + 1).(type) {
+// type is among them. They are appended to the run's buffers (r.args,
+// r.argBytes): a command's arguments stay as they are until the run's
+// effects are logged, and a run allocates its buffers once, not each
+// argument.
+func (r *run) commandArgs(L *lua.LState) ([][]byte, bool) {
+	n := L.GetTop()
+	if r.args == nil {
+		r.args = make([][]byte, 0, 16)
+		r.argBytes = make([]byte, 0, 256)
+	}
+	start := len(r.args)
+	for i := 1; i <= n; i++ {
+		from := len(r.argBytes)
+		switch x := L.Get(i).(type) {
 		case lua.LString:
-			args[i] = []byte(x)
+			r.argBytes = append(r.argBytes, x...)
 		case lua.LNumber:
-			args[i] = strconv.AppendFloat(nil, float64(x), 'g', 17, 64)
+			r.argBytes = appendArgNumber(r.argBytes, float64(x))
 		default:
+			r.args = r.args[:start]
 			return nil, false
 		}
+		r.args = append(r.args, r.argBytes[from:len(r.argBytes):len(r.argBytes)])
 	}
+	args := r.args[start:len(r.args):len(r.args)]
+	// A buffer that grew left the earlier arguments where they were,
+	// unchanged: the slices above still see them.
 	return args, true
+}
+
+// appendArgNumber appends f as "%.17g" (Redis's format of a number
+// argument): an integer below 1e15 is its digits, without the float
+// formatting's cost.
+func appendArgNumber(b []byte, f float64) []byte {
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 && (f != 0 || !math.Signbit(f)) {
+		return strconv.AppendInt(b, int64(f), 10)
+	}
+	return strconv.AppendFloat(b, f, 'g', 17, 64)
 }
 
 // lookupCommand finds the command (or subcommand) args name; nil if none.
@@ -305,7 +330,8 @@ func aclCheckCmd(L *lua.LState) int {
 	if argc == 0 {
 		return raise(L, "Please specify at least one argument for this redis lib call")
 	}
-	args, ok := commandArgs(L)
+	var r run // the arguments are only looked at
+	args, ok := r.commandArgs(L)
 	if !ok {
 		return raise(L, errArgTypes)
 	}

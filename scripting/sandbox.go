@@ -82,6 +82,36 @@ func (v *vm) sandbox() {
 	v.handler = L.NewFunction(v.errorHandler)
 }
 
+// envFor is the environment of a chunk compiled as proto: the real
+// globals when no function of the chunk assigns a global, else the
+// read-only proxy, which refuses the assignment. A script assigns a global
+// only by a SETGLOBAL of its own code (a write through _G goes to the
+// proxy _G names), so the chunks that cannot write read their globals in
+// one table lookup instead of three (the proxy, its metatable, the real
+// table); reading a missing one raises the same error either way.
+func (v *vm) envFor(proto *lua.FunctionProto) *lua.LTable {
+	if assignsGlobals(proto) {
+		return v.env
+	}
+	return v.globals
+}
+
+// assignsGlobals reports whether proto or a function nested in it has a
+// SETGLOBAL instruction.
+func assignsGlobals(proto *lua.FunctionProto) bool {
+	for _, inst := range proto.Code {
+		if int(inst>>26) == lua.OP_SETGLOBAL { // the opcode's bits, as gopher-lua's opGetOpCode
+			return true
+		}
+	}
+	for _, p := range proto.FunctionPrototypes {
+		if assignsGlobals(p) {
+			return true
+		}
+	}
+	return false
+}
+
 // readonlyProxy returns an empty table reading through to t and refusing
 // writes.
 func (v *vm) readonlyProxy(t *lua.LTable) *lua.LTable {
@@ -166,7 +196,7 @@ func (v *vm) overrideBase(g *lua.LTable) {
 			return 2
 		}
 		fn := L.NewFunctionFromProto(proto)
-		fn.Env = v.env
+		fn.Env = v.envFor(proto)
 		L.Push(fn)
 		return 1
 	})

@@ -26,8 +26,9 @@ type vm struct {
 	funcs    map[string]*lua.LFunction // compiled scripts, by SHA
 	handler  *lua.LFunction            // error handler of the main call
 
-	run   *run   // the running script, nil between runs
-	watch *watch // the runs' watch (busy.go), made by the first
+	run      *run   // the running script, nil between runs
+	runState run    // what run points to while a script runs
+	watch    *watch // the runs' watch (busy.go), made by the first
 }
 
 // run is one script execution.
@@ -40,11 +41,18 @@ type run struct {
 	// oom is whether the server was over maxmemory when the script
 	// started (and the script is not allow-oom): its first write that may
 	// grow memory is refused, later ones are not (it cannot stop halfway).
-	oom    bool
-	wrote  bool // a write command ran
-	w      resp.Writer
-	argBuf [][]byte
+	oom   bool
+	wrote bool        // a write command ran
+	w     resp.Writer // redis.call's replies, reused by the vm's runs
+	// args and argBytes hold the arguments of the run's redis.call
+	// commands (commandArgs): made per run, appended to, never rewritten.
+	args     [][]byte
+	argBytes []byte
 }
+
+// maxKeptReply is the largest redis.call reply buffer a vm keeps for its
+// next run.
+const maxKeptReply = 64 << 10
 
 // lua5MaxCalls bounds the depth of nested calls, as LUAI_MAXCALLS bounds it
 // in Lua 5.1 ("stack overflow" past it).
@@ -82,13 +90,22 @@ func (e *Engine) state() *vm {
 func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool) {
 	L := v.L
 	fn := v.compiled(s)
-	r := &run{c: c, script: s, readOnly: readOnly, resp: 2}
+	// The run is the vm's (a vm runs one script at a time), so that a run
+	// allocates none; it keeps only the reply buffer's storage from one
+	// run to the next.
+	r := &v.runState
+	*r = run{c: c, script: s, readOnly: readOnly, resp: 2, w: r.w}
 	r.oom = s.Flags&FlagAllowOOM == 0 && !readOnly && overMaxMemory(c)
 	v.run = r
 	sess := c.Session
 	db, proto := sess.DB, sess.Proto
 	defer func() {
 		sess.DB, sess.Proto = db, proto
+		w := r.w
+		if cap(w.Buf) > maxKeptReply {
+			w.Buf = nil
+		}
+		*r = run{w: w} // nothing of the client's stays reachable
 		v.run = nil
 		L.SetTop(0)
 	}()
