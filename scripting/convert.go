@@ -145,10 +145,10 @@ func replyToLua(L *lua.LState, b []byte) (lua.LValue, []byte) {
 	line, rest := b[1:i], b[i+2:]
 	switch b[0] {
 	case ':':
-		n, _ := strconv.ParseInt(string(line), 10, 64)
+		n, _ := resp.ParseInt(line)
 		return lua.LNumber(n), rest
 	case '$':
-		n, _ := strconv.Atoi(string(line))
+		n := replyLen(line)
 		if n < 0 {
 			return lua.LFalse, rest
 		}
@@ -161,7 +161,7 @@ func replyToLua(L *lua.LState, b []byte) (lua.LValue, []byte) {
 	case '-':
 		return wrap(L, "err", lua.LString(line)), rest
 	case '*', '~', '%', '>':
-		n, _ := strconv.Atoi(string(line))
+		n := replyLen(line)
 		if n < 0 {
 			return lua.LFalse, rest
 		}
@@ -211,7 +211,7 @@ func replyToLua(L *lua.LState, b []byte) (lua.LValue, []byte) {
 	case '(':
 		return wrap(L, "big_number", lua.LString(line)), rest
 	case '=', '!':
-		n, _ := strconv.Atoi(string(line))
+		n := replyLen(line)
 		if n < 0 || n+2 > len(rest) {
 			return lua.LNil, nil
 		}
@@ -228,13 +228,19 @@ func replyToLua(L *lua.LState, b []byte) (lua.LValue, []byte) {
 		vt.RawSetString("string", lua.LString(body))
 		return wrap(L, "verbatim_string", vt), rest
 	case '|':
-		n, _ := strconv.Atoi(string(line))
+		n := replyLen(line)
 		for j := 0; j < 2*n; j++ {
 			_, rest = replyToLua(L, rest)
 		}
 		return replyToLua(L, rest)
 	}
 	return lua.LNil, nil
+}
+
+// replyLen is the length or count of a reply header (-1 for a null).
+func replyLen(line []byte) int {
+	n, _ := resp.ParseInt(line) // without the string copy strconv needs
+	return int(n)
 }
 
 // wrap returns the table {field = v}.
