@@ -321,7 +321,7 @@ type watch struct {
 	gate     *Run
 	name     string
 	function bool
-	start    time.Time
+	start    time.Duration // monoNow
 	server   commands.Server
 
 	// pending says one of killReq, memCheck or reason is set: Done's one
@@ -435,7 +435,7 @@ func (v *vm) startWatch(r *run) *watch {
 	w.pending.Store(false)
 	b := &v.e.busy
 	b.mu.Lock()
-	w.gate, w.name, w.function, w.start, w.server = b.gate.cur.Load(), r.script.Name, r.script.fn != nil, time.Now(), r.c.Server
+	w.gate, w.name, w.function, w.start, w.server = b.gate.cur.Load(), r.script.Name, r.script.fn != nil, monoNow(), r.c.Server
 	if !b.armed {
 		b.heapAlloc, b.heapLive = heapSample()
 		b.armed = true
@@ -486,7 +486,7 @@ func (e *Engine) watchdog() {
 	}
 	b.seen = b.runs
 	if w != nil {
-		if th := busyThreshold(w.server); th > 0 && w.gate != nil && !w.gate.IsBusy() && time.Since(w.start) >= th {
+		if th := busyThreshold(w.server); th > 0 && w.gate != nil && !w.gate.IsBusy() && monoNow()-w.start >= th {
 			w.gate.setBusy(w.function)
 			slog.Warn("Slow script detected: still in execution after "+th.String()+
 				". You can try killing the script using the SCRIPT KILL command.", "script", w.name)

@@ -7,7 +7,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -139,11 +138,11 @@ func (v *vm) call(L *lua.LState, raiseErr bool) int {
 	w := &r.w
 	w.Reset()
 	w.Proto = r.resp
-	start := time.Now()
+	start := monoNow()
 	commands.ScriptExec(r.c, &r.nested, cmd, args, w)
 	// INFO commandstats counts the commands scripts run, as Redis does.
 	cmd.Stats.Calls.Add(1)
-	cmd.Stats.Usec.Add(time.Since(start).Microseconds())
+	cmd.Stats.Usec.Add((monoNow() - start).Microseconds())
 	if len(w.Buf) > 0 && w.Buf[0] == '-' {
 		cmd.Stats.FailedCalls.Add(1)
 		if raiseErr {

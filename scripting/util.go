@@ -3,6 +3,7 @@ package scripting
 import (
 	"math"
 	"strconv"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -51,6 +52,13 @@ func castInt64(f float64) int64 {
 }
 
 func floor(f float64) float64 { return math.Floor(f) }
+
+// clockBase anchors monoNow.
+var clockBase = time.Now()
+
+// monoNow is a monotonic reading for measuring intervals: one clock read,
+// where time.Now reads the wall clock as well.
+func monoNow() time.Duration { return time.Since(clockBase) }
 
 // rand48 is Redis's redisLrand48/redisSrand48 (POSIX lrand48): a 48-bit
 // linear congruential generator returning 31 bits.

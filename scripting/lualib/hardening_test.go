@@ -262,6 +262,9 @@ func TestFormatAndParseNumber(t *testing.T) {
 	}{
 		{"10", 10, true}, {" 0x10 ", 16, true}, {"1e3", 1000, true}, {"  -2.5\t", -2.5, true},
 		{"1e", 0, false}, {"abc", 0, false}, {"", 0, false}, {"1 2", 0, false}, {".5", 0.5, true}, {"5.", 5, true},
+		// Plain digits (smallDecimal) up to 15, and past them (strtod).
+		{"0", 0, true}, {"007", 7, true}, {"1732847123456", 1732847123456, true}, {"999999999999999", 999999999999999, true},
+		{"9007199254740993", 9007199254740992, true}, {"12345678901234567890", 12345678901234567890, true},
 	} {
 		got, ok := ParseNumber(c.s)
 		if ok != c.ok || (ok && got != c.want) {

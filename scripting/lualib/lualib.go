@@ -144,6 +144,9 @@ func ParseNumber(s string) (float64, bool) { return str2number(s) }
 
 // str2number is Lua 5.1's luaO_str2d.
 func str2number(s string) (float64, bool) {
+	if f, ok := smallDecimal(s); ok {
+		return f, true
+	}
 	t := strings.TrimLeft(s, " \t\n\v\f\r")
 	f, n := strtod(t)
 	if n == 0 {
@@ -153,6 +156,24 @@ func str2number(s string) (float64, bool) {
 		return 0, false
 	}
 	return f, true
+}
+
+// smallDecimal reads s when it is 1 to 15 decimal digits and nothing
+// else, the common case (a counter, a timestamp, an ARGV count): its value
+// is exact in a double, so it is strtod's, without strtod's cost.
+func smallDecimal(s string) (float64, bool) {
+	if len(s) == 0 || len(s) > 15 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return float64(n), true
 }
 
 // checkNumber is luaL_checknumber.
