@@ -517,7 +517,7 @@ func (p *servePass) serveKey(rk memtier.ReadyKey) bool {
 		sc := &Ctx{W: &op.reply, Session: &op.session, Server: p.c.Server, KS: p.c.KS, DB: db, InExec: true, Log: p.c.Log}
 		sc.Args = op.equivalent(key)
 		sc.Cmd = registry[string(sc.Args[0])]
-		p.c.KS.PrepareWrite(sc.keySlots(sc.Cmd.AppendKeyPositions(sc.posBuf[:0], sc.Args)))
+		p.c.KS.PrepareWrite(sc.Args, sc.Cmd.AppendKeyPositions(sc.posBuf[:0], sc.Args))
 		gatherEffects(sc, func() { op.serve(sc, key, o) })
 		sc.logEffects() // before the client wakes: it waits on the log from then
 		w.Wake()

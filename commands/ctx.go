@@ -88,7 +88,7 @@ type Ctx struct {
 
 // Exec runs cmd with the locks its key positions call for: the keyspace
 // exclusively for KeyspaceWide commands, otherwise the slots of its keys.
-// Before a write command's handler runs, the slots it may change are
+// Before a write command's handler runs, the keys it may change are
 // prepared for the running checkpoint (memtier.Keyspace.PrepareWrite,
 // invariant 5); after it, its effects go to the log while its locks are
 // still held (invariant 3). The caller has checked arity, authentication
@@ -124,16 +124,15 @@ func Exec(c *Ctx, cmd *Command) {
 	}
 }
 
-// prepareWrite front-runs the running checkpoint over the slots a write
-// command may change: its keys' slots, or every slot for a keyspace-wide
-// one. Caller holds those slots' locks.
+// prepareWrite front-runs the running checkpoint over what a write
+// command may change: its keys, or every slot for a keyspace-wide one. Caller holds those slots' locks.
 func prepareWrite(c *Ctx, cmd *Command, wide bool) {
 	switch {
 	case cmd.Flags&Write == 0:
 	case wide:
 		c.KS.PrepareWriteAll()
 	default:
-		c.KS.PrepareWrite(c.keySlots(cmd.AppendKeyPositions(c.posBuf[:0], c.Args)))
+		c.KS.PrepareWrite(c.Args, cmd.AppendKeyPositions(c.posBuf[:0], c.Args))
 	}
 }
 
@@ -174,12 +173,13 @@ func execAll(c *Ctx, cmd *Command) {
 // execSlots runs cmd holding the locks of its keys' slots and serves the
 // blocked clients it can with them; false means some are left for execAll.
 func execSlots(c *Ctx, cmd *Command) bool {
-	slots := c.keySlots(cmd.AppendKeyPositions(c.posBuf[:0], c.Args))
+	positions := cmd.AppendKeyPositions(c.posBuf[:0], c.Args)
+	slots := c.keySlots(positions)
 	c.KS.LockSlots(slots)
 	defer c.KS.UnlockSlots(slots)
 	c.DB = c.KS.DB(c.Session.DB)
 	if cmd.Flags&Write != 0 {
-		c.KS.PrepareWrite(slots)
+		c.KS.PrepareWrite(c.Args, positions)
 	}
 	runHandler(c, cmd)
 	c.logEffects()

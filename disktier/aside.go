@@ -2,11 +2,13 @@ package disktier
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/structd/structd/memtier"
@@ -14,10 +16,14 @@ import (
 
 // Out-of-order ("front-run") writes of a checkpoint (invariant 5). The
 // walker writes slots in key order; a client write to a slot the walker has
-// not reached must first get the slot's dirty keys into the checkpoint, from
-// the writing goroutine, out of order. WriteAside sends that slot's records
-// to a spill file instead of the current SST; CopyAside streams them into
-// the SST when the walker reaches the slot, where they belong in key order.
+// not reached must first get what it changes into the checkpoint as it was
+// at P, from the writing goroutine, out of order: the slot's dirty keys, or
+// only the keys the write touches. WriteAside sends such a group of records
+// to a spill file instead of the current SST. A slot may get several groups
+// (one per key front-run), which must not overlap in key order; when the
+// walker reaches the slot, each group is streamed into the SST where it
+// belongs in key order: before the walker's first in-place record of the
+// slot that sorts after it, or by CopyAside at the end of the slot.
 
 // Spill records: op · uvarint(len(a)) · a · uvarint(len(b)) · b, where a is
 // the key (the start for a range deletion) and b the value (the end; empty
@@ -36,11 +42,12 @@ const spillBufSize = 64 << 10
 // bigger buffers (a huge string's record) are dropped once copied.
 const spillScratchMax = 1 << 20
 
-// asideRange is where one slot's records are in the spill file, and the last
-// key base among them (the walker's position after copying them).
+// asideRange is where one group of a slot's records is in the spill file,
+// with the first and last key base among them (the last is the walker's
+// position after copying them). An empty group has no bases.
 type asideRange struct {
-	start, end int64
-	last       []byte
+	start, end  int64
+	first, last []byte
 }
 
 // slotSet is a bitmap of the slots of one database.
@@ -80,26 +87,28 @@ func (m slotSets) anyIn(db, from, to int) int {
 // spill is the checkpoint's spill file and the bookkeeping of the slots
 // written aside.
 type spill struct {
-	fs      vfs.FS
-	path    string
-	w       vfs.File
-	bw      *bufio.Writer
-	r       vfs.File // read handle, opened by the first CopyAside
-	br      *bufio.Reader
-	size    int64                 // bytes written, buffered ones included
-	pending map[slotID]asideRange // written aside, not copied yet
+	fs   vfs.FS
+	path string
+	w    vfs.File
+	bw   *bufio.Writer
+	r    vfs.File // read handle, opened by the first CopyAside
+	br   *bufio.Reader
+	size int64 // bytes written, buffered ones included
+	// pending are the groups written aside and not copied yet, per slot,
+	// sorted by key.
+	pending map[slotID][]asideRange
 	// pendingBytes is what pending's entries hold (bufferedBytes), kept
 	// as they come and go: summing them per call made every front-run
 	// cost a pass over all the slots written aside.
 	pendingBytes int64
 	aside        slotSets // every slot written aside, copied or not
 	cur          *slotID  // the slot WriteAside is running for
-	last         []byte   // the last key base written aside for cur
+	first, last  []byte   // the first and last key base written aside for cur
 	a, b         []byte   // CopyAside's record key and value scratch
 }
 
 func newSpill(fs vfs.FS, path string) *spill {
-	return &spill{fs: fs, path: path, pending: make(map[slotID]asideRange), aside: make(slotSets)}
+	return &spill{fs: fs, path: path, pending: make(map[slotID][]asideRange), aside: make(slotSets)}
 }
 
 // open creates the spill file on first use.
@@ -124,6 +133,9 @@ func (sp *spill) order(db, slot int, base []byte) error {
 	}
 	if len(sp.last) > 0 && string(base) <= string(sp.last) {
 		return fmt.Errorf("disktier: checkpoint write aside to slot %d of db %d out of key order", slot, db)
+	}
+	if len(sp.last) == 0 {
+		sp.first = append(sp.first[:0], base...)
 	}
 	sp.last = append(sp.last[:0], base...)
 	return nil
@@ -230,14 +242,14 @@ func (sp *spill) readErr(err error) error {
 	return fmt.Errorf("disktier: read spill %s: %w", sp.path, err)
 }
 
-// pendingEntryBytes is what one entry of pending holds: the map entry and
-// the copy of the slot's last key base.
-func pendingEntryBytes(last []byte) int64 { return 64 + int64(cap(last)) }
+// pendingEntryBytes is what one group of pending holds: its share of the
+// map entry and slice, and the copies of its key bases.
+func pendingEntryBytes(r asideRange) int64 { return 64 + int64(cap(r.first)+cap(r.last)) }
 
 // bufferedBytes is the memory the spill holds: its two buffers, the record
 // scratch and the bookkeeping of the slots written aside.
 func (sp *spill) bufferedBytes() int64 {
-	n := int64(cap(sp.a) + cap(sp.b) + cap(sp.last))
+	n := int64(cap(sp.a) + cap(sp.b) + cap(sp.first) + cap(sp.last))
 	if sp.bw != nil {
 		n += int64(sp.bw.Size())
 	}
@@ -274,22 +286,25 @@ func uvarintLen(x uint64) int {
 	return n
 }
 
-// WriteAside runs fn, which writes the dirty keys of slot of db ahead of
-// the walker: the Put, PutFields, Delete and DeleteSlots calls fn makes go
-// to the checkpoint's spill file instead of the current data file. fn may
-// only write keys of that slot of that database, in key order (SortKeys),
-// with DeleteSlots(db, slot, slot+1) first if the slot was flushed.
-// Everything else is as for a write in place: the key counts, the reads of
-// the previous checkpoint that tell new keys from replaced ones, and the
-// Record's Keys and Deletes. When the walker reaches the slot it calls
-// CopyAside instead of writing the slot.
+// WriteAside runs fn, which writes records of slot of db ahead of the
+// walker, as they were at P: the Put, PutFields, Delete and DeleteSlots
+// calls fn makes go to the checkpoint's spill file instead of the current
+// data file, as one group. fn may only write keys of that slot of that
+// database, in key order (SortKeys), with DeleteSlots(db, slot, slot+1)
+// first if the slot was flushed. A slot may be written aside several
+// times (a group per key a client front-runs) as long as no two groups
+// overlap in key order. Everything else is as for a write in place: the
+// key counts, the reads of the previous checkpoint that tell new keys from
+// replaced ones, and the Record's Keys and Deletes.
 //
-// It is an error to write a slot aside twice, to write aside a slot already
+// When the walker reaches the slot, each group is copied where it belongs:
+// an in-place write of the slot first copies the groups that sort before
+// it, and CopyAside copies the rest; a group that overlaps the walker's own
+// records is an order error. It is an error to write aside a slot already
 // written in place (a key of it, or a DeleteSlots range covering it: a
 // walker that front-runs writes deletes slot ranges as it reaches them) or
-// one the current data file has gone past. Writing a slot in place after it
-// was written aside is an error too. An error from fn is returned as is;
-// the checkpoint is then to be aborted.
+// one the current data file has gone past. An error from fn is returned as
+// is; the checkpoint is then to be aborted.
 func (c *Checkpoint) WriteAside(db, slot int, fn func() error) error {
 	if slot < 0 || slot >= memtier.NumSlots {
 		return fmt.Errorf("disktier: write aside: no slot %d", slot)
@@ -299,8 +314,6 @@ func (c *Checkpoint) WriteAside(db, slot int, fn func() error) error {
 	switch {
 	case sp.cur != nil:
 		return fmt.Errorf("disktier: write aside of slot %d of db %d inside WriteAside of slot %d of db %d", slot, db, sp.cur.slot, sp.cur.db)
-	case sp.aside.has(db, slot):
-		return fmt.Errorf("disktier: slot %d of db %d already written aside", slot, db)
 	case p.written.has(db, slot):
 		return fmt.Errorf("disktier: slot %d of db %d already written in place: cannot write it aside", slot, db)
 	}
@@ -311,25 +324,75 @@ func (c *Checkpoint) WriteAside(db, slot int, fn func() error) error {
 		return err
 	}
 	start := sp.size
-	sp.cur, sp.last = &slotID{db, slot}, sp.last[:0]
+	sp.cur, sp.first, sp.last = &slotID{db, slot}, sp.first[:0], sp.last[:0]
 	err := fn()
 	sp.cur = nil
-	var last []byte
+	r := asideRange{start: start, end: sp.size}
 	if len(sp.last) > 0 {
-		last = append([]byte(nil), sp.last...)
+		r.first = append([]byte(nil), sp.first...)
+		r.last = append([]byte(nil), sp.last...)
 	}
 	sp.aside.add(db, slot)
-	sp.pending[slotID{db, slot}] = asideRange{start: start, end: sp.size, last: last}
-	sp.pendingBytes += pendingEntryBytes(last)
+	if addErr := sp.addGroup(slotID{db, slot}, r); err == nil {
+		err = addErr
+	}
 	return err
 }
 
-// CopyAside copies the records WriteAside wrote for slot of db, unchanged
-// and in order, into the current data file, and reports true; it reports
-// false for a slot not written aside (or already copied). The walker calls
-// it exactly where it would have written the slot: the order check of a
-// write in place applies. The records stream from the spill file through a
-// 64 KB buffer; memory holds one record at a time.
+// addGroup adds group r to slot id's pending groups, in key order; an
+// empty group is only noted (the slot counts as written aside).
+func (sp *spill) addGroup(id slotID, r asideRange) error {
+	groups := sp.pending[id]
+	if r.end > r.start {
+		i, _ := slices.BinarySearchFunc(groups, r, func(g, r asideRange) int { return bytes.Compare(g.first, r.first) })
+		if (i > 0 && string(groups[i-1].last) >= string(r.first)) || (i < len(groups) && string(r.last) >= string(groups[i].first)) {
+			return fmt.Errorf("disktier: records written aside to slot %d of db %d overlap an earlier group in key order", id.slot, id.db)
+		}
+		groups = slices.Insert(groups, i, r)
+		sp.pendingBytes += pendingEntryBytes(r)
+	}
+	sp.pending[id] = groups
+	return nil
+}
+
+// copyGroupsBefore copies the groups of slot id written aside that start
+// before base (all of them for a nil base) into the part's current data
+// file, in key order, and reports how many it copied.
+func (p *part) copyGroupsBefore(id slotID, base []byte) (int, error) {
+	sp := p.sp
+	groups := sp.pending[id]
+	n := 0
+	for n < len(groups) && (base == nil || string(groups[n].first) < string(base)) {
+		g := groups[n]
+		if p.last != nil && string(g.first) <= string(p.last) {
+			return n, fmt.Errorf("disktier: checkpoint slot %d of db %d: records written aside out of order with the walker's: Split before going back, and front-run each key once", id.slot, id.db)
+		}
+		if err := p.enter(id.db); err != nil {
+			return n, err
+		}
+		if err := sp.copyTo(g, dataSink{p}); err != nil {
+			return n, fmt.Errorf("disktier: copy slot %d of db %d from the spill: %w", id.slot, id.db, err)
+		}
+		p.last = g.last
+		sp.pendingBytes -= pendingEntryBytes(g)
+		n++
+	}
+	if n == len(groups) && base == nil {
+		delete(sp.pending, id)
+	} else {
+		sp.pending[id] = groups[n:]
+	}
+	return n, nil
+}
+
+// CopyAside copies the records WriteAside wrote for slot of db and an
+// in-place write of the slot has not already copied, unchanged and in
+// order, into the current data file, and reports true; it reports false
+// for a slot not written aside (or already copied). The walker calls it
+// once it has written the slot's own records (if any), where the slot
+// ends: the order check of a write in place applies. The records stream
+// from the spill file through a 64 KB buffer; memory holds one record at a
+// time.
 func (c *Checkpoint) CopyAside(db, slot int) (bool, error) {
 	if slot < 0 || slot >= memtier.NumSlots {
 		return false, fmt.Errorf("disktier: copy aside: no slot %d", slot)
@@ -340,26 +403,11 @@ func (c *Checkpoint) CopyAside(db, slot int) (bool, error) {
 		return false, fmt.Errorf("disktier: CopyAside of slot %d of db %d inside WriteAside", slot, db)
 	}
 	id := slotID{db, slot}
-	r, ok := sp.pending[id]
-	if !ok {
+	if _, ok := sp.pending[id]; !ok {
 		return false, nil
 	}
-	if lo, _ := slotRange(db, slot, slot+1); p.last != nil && string(lo) <= string(p.last) {
-		return false, fmt.Errorf("disktier: checkpoint slot %d of db %d (written aside) out of order: Split before going back", slot, db)
-	}
-	delete(sp.pending, id)
-	sp.pendingBytes -= pendingEntryBytes(r.last)
-	if r.end == r.start {
-		return true, nil
-	}
-	if err := p.enter(db); err != nil {
-		return false, err
-	}
-	if err := sp.copyTo(r, dataSink{p}); err != nil {
-		return false, fmt.Errorf("disktier: copy slot %d of db %d from the spill: %w", slot, db, err)
-	}
-	p.last = r.last
-	return true, nil
+	_, err := p.copyGroupsBefore(id, nil)
+	return err == nil, err
 }
 
 // SpillBytes is the number of bytes written to the spill files so far.

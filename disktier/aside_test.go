@@ -476,6 +476,70 @@ func TestAbortRemovesSpill(t *testing.T) {
 	}
 }
 
+// Keys front-run one at a time (a group per key, in random order across
+// slots and within them) and the walker's own records of the same slots
+// merge into exactly the records of the checkpoint written in order.
+func TestWriteAsideKeyGroupsMergeInOrder(t *testing.T) {
+	seed, second := asideFixture()
+	rec := Record{Seq: 2, AOFSegment: 3, AOFOffset: 44, TimeMs: 1700000000001}
+	inOrder := inOrderStore(t, seed, second, rec)
+
+	aside := seededStore(t, seed)
+	c, err := aside.NewCheckpoint(t.TempDir(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	type keyOp struct {
+		w  *slotWrites
+		op slotOp
+	}
+	var early []keyOp
+	asided := map[*slotWrites]map[string]bool{}
+	for _, w := range second {
+		if w.flush {
+			continue // a flushed slot is front-run whole
+		}
+		asided[w] = map[string]bool{}
+		for _, op := range w.ops {
+			if rng.IntN(2) == 0 {
+				early = append(early, keyOp{w, op})
+				asided[w][op.key] = true
+			}
+		}
+	}
+	rng.Shuffle(len(early), func(i, j int) { early[i], early[j] = early[j], early[i] })
+	for _, e := range early {
+		one := &slotWrites{db: e.w.db, slot: e.w.slot, ops: []slotOp{e.op}}
+		if err := c.WriteAside(e.w.db, e.w.slot, func() error { return one.write(c) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range second {
+		rest := &slotWrites{db: w.db, slot: w.slot, flush: w.flush}
+		for _, op := range w.ops {
+			if !asided[w][op.key] {
+				rest.ops = append(rest.ops, op)
+			}
+		}
+		if err := rest.write(c); err != nil {
+			t.Fatal(err)
+		}
+		ok, err := c.CopyAside(w.db, w.slot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := len(asided[w]) > 0; ok != want {
+			t.Fatalf("CopyAside(%d, %d) = %v, want %v", w.db, w.slot, ok, want)
+		}
+	}
+	if len(early) < 100 {
+		t.Fatalf("only %d keys front-run", len(early))
+	}
+	finishIngest(t, aside, c)
+	sameRecords(t, aside, inOrder)
+}
+
 // The misuses of the out-of-order writes are errors, not bad files.
 func TestWriteAsideErrors(t *testing.T) {
 	s, _ := openTest(t)
@@ -508,8 +572,17 @@ func TestWriteAsideErrors(t *testing.T) {
 	wantErr("aside a slot written in place", "already written in place", aside(mid, func() error { return nil }))
 	wantErr("aside a slot behind the walker", "behind", aside(lo, func() error { return nil }))
 	must(aside(hi, func() error { return put("{" + hi + "}k") }))
-	wantErr("aside twice", "already written aside", aside(hi, func() error { return nil }))
-	wantErr("write in place to a slot written aside", "written aside", put("{"+hi+"}other"))
+	wantErr("the same key aside twice", "overlap", aside(hi, func() error { return put("{" + hi + "}k") }))
+	wantErr("overlapping groups aside", "overlap", aside(hi, func() error {
+		must(put("{" + hi + "}a"))
+		return put("{" + hi + "}z")
+	}))
+	must(aside(hi, func() error { return put("{" + hi + "}b") }))
+	must(put("{" + hi + "}c")) // in place: copies the group of {hi}b first
+	if ok, err := c.CopyAside(0, slotOf(hi)); !ok || err != nil {
+		t.Fatalf("CopyAside of the rest of a slot = %v, %v", ok, err)
+	}
+	wantErr("write in place behind a group copied", "out of order", put("{"+hi+"}d"))
 	wantErr("DeleteSlots over a slot written aside", "written aside", c.DeleteSlots(0, slotOf(mid)+1, memtier.NumSlots))
 	wantErr("other slot inside WriteAside", "inside WriteAside", aside(top, func() error { return put("{" + hi + "}k") }))
 	wantErr("key order inside WriteAside", "out of key order", aside(tags[3], func() error {

@@ -359,7 +359,10 @@ func (p *part) order(db, slot int, key []byte) error {
 		return p.sp.order(db, slot, base)
 	}
 	if p.sp.aside.has(db, slot) {
-		return fmt.Errorf("disktier: checkpoint key %q (db %d): its slot %d was written aside: CopyAside it instead", key, db, slot)
+		// Keys front-run aside that sort before this one go first.
+		if _, err := p.copyGroupsBefore(slotID{db, slot}, base); err != nil {
+			return err
+		}
 	}
 	if p.last != nil && string(base) <= string(p.last) {
 		return fmt.Errorf("disktier: checkpoint key %q (db %d) out of order: Split before going back", key, db)
@@ -451,6 +454,7 @@ func (p *part) deleteSlots(db, from, to int) error {
 		if db != sp.cur.db || from != sp.cur.slot || to != from+1 || len(sp.last) > 0 {
 			return fmt.Errorf("disktier: DeleteSlots [%d, %d) of db %d inside WriteAside of slot %d of db %d: only that slot, first", from, to, db, sp.cur.slot, sp.cur.db)
 		}
+		sp.first = append(sp.first[:0], lo...)
 		sp.last = append(sp.last[:0], lo...)
 		return p.w.deleteSlots(db, from, to)
 	}

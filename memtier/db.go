@@ -19,6 +19,7 @@ type slotData struct {
 	written        uint32                         // epoch of the last checkpoint that wrote the slot
 	rewrite        bool                           // the next checkpoint replaces the slot on disk whole
 	pendingRewrite bool
+	split          *splitState // keys front-run one by one, the slot not written yet
 }
 
 // DB is one numbered database. Except where noted, its methods require the

@@ -52,7 +52,7 @@ func (ks *Keyspace) UnloadClean(cur *EvictionCursor, target int64, minIdle uint3
 		sd := &db.slots[s]
 		if sd.unloadable() {
 			for k, o := range sd.keys {
-				if _, dirty := sd.dirty[k]; dirty || now-o.access < minIdle {
+				if sd.isDirty(k) || now-o.access < minIdle {
 					continue
 				}
 				freed += objectBytes(o) + int64(len(k))

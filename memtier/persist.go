@@ -24,10 +24,20 @@ import (
 //     slot on disk and writes every key in memory. Such a slot has no cold
 //     keys.
 //   - written: the epoch of the last checkpoint that wrote the slot, for the
-//     point-in-time rule (invariant 5): while checkpoint E runs, a slot with
-//     written < E is written (front-run, through Checkpoint.Aside) before
-//     the first write to it after E's point in time. PrepareWrite does that;
-//     every write path calls it with the slot's lock held.
+//     point-in-time rule (invariant 5): while checkpoint E runs, what a
+//     write changes in a slot with written < E is written as it was at E's
+//     point in time P (front-run, through the AsideFunc) before the write.
+//     PrepareWrite does that; every write path calls it with the slot's
+//     lock held. It front-runs only the keys the write names: a key dirty
+//     at P is written aside, a key clean at P needs nothing (the disk has
+//     it as it was at P), and the slot becomes split until the walker
+//     reaches it.
+//   - split: while a slot is split, dirty holds the keys dirty at P that are
+//     not written yet (the walker writes them), and the changes made since
+//     P collect in split's own dirty set, which becomes the slot's when
+//     the walker is done with it. split also keeps the slot's key count at
+//     P, what the checkpoint records for the slot. A write that names no
+//     keys (FLUSHALL, SWAPDB) front-runs whole slots instead (frontRun).
 //   - pending/pendingRewrite: what the running checkpoint wrote for the slot
 //     and has not committed yet. Until it commits the disk still has the old
 //     copy, so pending tombstones still block fault-in; if it fails they go
@@ -117,6 +127,36 @@ type writtenSlot struct {
 	slot int
 }
 
+// splitState is a slot the running checkpoint has not written but whose
+// keys writes have front-run one by one (see the top of this file).
+type splitState struct {
+	dirty    map[string]struct{}            // keys changed since P
+	elems    map[string]map[string]struct{} // of those, the ones changed only in these elements
+	countAtP int64                          // the slot's key count at P
+}
+
+// changes returns the sets a change to the slot is recorded in: its dirty
+// keys, or while it is split, the keys changed since P.
+func (sd *slotData) changes() (dirty *map[string]struct{}, elems *map[string]map[string]struct{}) {
+	if sp := sd.split; sp != nil {
+		return &sp.dirty, &sp.elems
+	}
+	return &sd.dirty, &sd.elems
+}
+
+// isDirty reports whether key of the slot differs from the disk's copy as
+// of the last committed checkpoint, or is about to.
+func (sd *slotData) isDirty(key string) bool {
+	if _, ok := sd.dirty[key]; ok {
+		return true
+	}
+	if sp := sd.split; sp != nil {
+		_, ok := sp.dirty[key]
+		return ok
+	}
+	return false
+}
+
 // PersistStats are the persistence figures INFO reports.
 type PersistStats struct {
 	DirtyKeys atomic.Int64 // keys in dirty sets (checkpoint_dirty_keys)
@@ -160,19 +200,30 @@ func (db *DB) markDirty(s int, key []byte) {
 	if !db.ks.tracking {
 		return
 	}
-	if sd := &db.slots[s]; sd.elems != nil {
-		delete(sd.elems, string(key)) // the whole key changed
+	if _, elems := db.slots[s].changes(); *elems != nil {
+		delete(*elems, string(key)) // the whole key changed
 	}
 	if addDirty(db, s, key) {
-		db.checkPrepared(s)
+		db.checkPrepared(s, key)
 	}
 }
 
-// checkPrepared counts a change to slot s the running checkpoint has not
-// written and PrepareWrite did not front-run: a write path that breaks
-// invariant 5. Tests require the count to stay zero.
-func (db *DB) checkPrepared(s int) {
-	if ck := &db.ks.ck; ck.running.Load() && db.slots[s].written != ck.epoch {
+// checkPrepared counts a change to key of slot s that PrepareWrite did not
+// front-run while the running checkpoint has not written the slot: a write
+// path that breaks invariant 5. Tests require the count to stay zero.
+func (db *DB) checkPrepared(s int, key []byte) {
+	ck := &db.ks.ck
+	if !ck.running.Load() {
+		return
+	}
+	sd := &db.slots[s]
+	if sd.split != nil {
+		if _, atP := sd.dirty[string(key)]; atP {
+			db.ks.Persist.UnpreparedWrites.Add(1) // its state at P is lost
+		}
+		return
+	}
+	if sd.written != ck.epoch {
 		db.ks.Persist.UnpreparedWrites.Add(1)
 	}
 }
@@ -192,24 +243,24 @@ func (db *DB) MarkDirtyElems(key []byte, elems [][]byte) {
 		return
 	}
 	s := SlotOf(key)
-	sd := &db.slots[s]
-	set, partial := sd.elems[string(key)]
+	_, dirtyElems := db.slots[s].changes()
+	set, partial := (*dirtyElems)[string(key)]
 	if !partial {
 		if !addDirty(db, s, key) {
 			return // dirty as a whole already (or the slot is rewritten)
 		}
-		db.checkPrepared(s)
+		db.checkPrepared(s, key)
 		set = make(map[string]struct{}, len(elems))
-		if sd.elems == nil {
-			sd.elems = make(map[string]map[string]struct{})
+		if *dirtyElems == nil {
+			*dirtyElems = make(map[string]map[string]struct{})
 		}
-		sd.elems[string(key)] = set
+		(*dirtyElems)[string(key)] = set
 	}
 	for _, e := range elems {
 		set[string(e)] = struct{}{}
 	}
 	if len(set) > maxDirtyElems {
-		delete(sd.elems, string(key))
+		delete(*dirtyElems, string(key))
 	}
 }
 
@@ -217,26 +268,48 @@ func (db *DB) MarkDirtyElems(key []byte, elems [][]byte) {
 // no PrepareWrite: a checkpoint that writes the slot afterwards writes the
 // deletion of a key that had expired by its point in time anyway, and the
 // log's DEL of it replays as a no-op.
+//
+// In a split slot, a key no write touched since P existed at P: its
+// deletion joins the keys the walker writes, and the count at P loses it.
 func (db *DB) markExpired(s int, key string) {
-	if db.ks.tracking {
-		addDirty(db, s, key)
+	if !db.ks.tracking {
+		return
 	}
+	sd := &db.slots[s]
+	if sp := sd.split; sp != nil {
+		_, changed := sp.dirty[key]
+		_, frontRun := sd.pending[key]
+		if !changed && !frontRun {
+			sp.countAtP--
+			delete(sd.elems, key)
+			addToSet(db, &sd.dirty, key)
+			return
+		}
+	}
+	addDirty(db, s, key)
 }
 
-// addDirty adds key to slot s's dirty set and reports whether it was new.
-// The set copies a []byte key only when it adds it.
+// addDirty records a change to key of slot s (changes) and reports whether
+// the key was not dirty yet.
 func addDirty[K string | []byte](db *DB, s int, key K) bool {
 	sd := &db.slots[s]
 	if sd.rewrite {
 		return false // the next checkpoint writes the whole slot anyway
 	}
-	if _, ok := sd.dirty[string(key)]; ok {
+	set, _ := sd.changes()
+	return addToSet(db, set, key)
+}
+
+// addToSet adds key to a dirty set and reports whether it was new. The set
+// copies a []byte key only when it adds it.
+func addToSet[K string | []byte](db *DB, set *map[string]struct{}, key K) bool {
+	if _, ok := (*set)[string(key)]; ok {
 		return false
 	}
-	if sd.dirty == nil {
-		sd.dirty = make(map[string]struct{})
+	if *set == nil {
+		*set = make(map[string]struct{})
 	}
-	sd.dirty[string(key)] = struct{}{}
+	(*set)[string(key)] = struct{}{}
 	db.ks.Persist.DirtyKeys.Add(1)
 	return true
 }
@@ -254,7 +327,7 @@ func (db *DB) MarkDirty(key []byte) {
 // written (or is being replaced by the running checkpoint): the disk's copy
 // must not be faulted in.
 func (sd *slotData) tombstoned(key []byte) bool {
-	if _, ok := sd.dirty[string(key)]; ok {
+	if sd.isDirty(string(key)) {
 		return true
 	}
 	_, ok := sd.pending[string(key)]
@@ -390,11 +463,12 @@ func (db *DB) LoadAll() {
 // on disk is in memory, cold, or a tombstone.
 func (db *DB) occupied(s int) bool {
 	sd := &db.slots[s]
-	return len(sd.keys) > 0 || sd.cold > 0 || len(sd.dirty) > 0 || len(sd.pending) > 0 || sd.rewrite || sd.pendingRewrite
+	return len(sd.keys) > 0 || sd.cold > 0 || len(sd.dirty) > 0 || len(sd.pending) > 0 || sd.rewrite || sd.pendingRewrite || sd.split != nil
 }
 
 // markRewrite makes the next checkpoint replace slot s on disk as a whole.
-// The slot has no cold keys.
+// The slot has no cold keys, and is not split: the keyspace-wide writes
+// that call it front-ran every slot whole first.
 func (db *DB) markRewrite(s int) {
 	if !db.ks.tracking {
 		return
@@ -496,12 +570,16 @@ func (ks *Keyspace) WriteSlot(i, s int, w SlotWriter) (aside bool, err error) {
 }
 
 // writeSlot hands slot s's changes to w and moves them to pending. Caller
-// holds the slot's lock; the slot has not been written in this epoch.
+// holds the slot's lock; the slot has not been written in this epoch. A
+// split slot hands over the keys dirty at P that no write front-ran, with
+// its count at P, and then takes the changes made since P as its dirty
+// set.
 func (db *DB) writeSlot(s int, w SlotWriter) error {
 	sd := &db.slots[s]
 	ck := &db.ks.ck
 	sd.written = ck.epoch
 	if len(sd.dirty) == 0 && !sd.rewrite {
+		db.unsplit(sd)
 		return nil
 	}
 	buf := slotEntryBufs.Get().(*[]SlotEntry)
@@ -516,28 +594,90 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 		}
 	} else {
 		for k := range sd.dirty {
-			o := sd.keys[k]
-			e := SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]}
-			if set, ok := sd.elems[k]; ok && o != nil {
-				e.Elems = make([]string, 0, len(set))
-				for el := range set {
-					e.Elems = append(e.Elems, el)
-				}
-			}
-			entries = append(entries, e)
+			entries = append(entries, sd.entry(k))
 		}
 	}
 	*buf = entries
-	if err := w.WriteSlot(db.id, s, sd.rewrite, int64(len(sd.keys))+sd.cold, entries); err != nil {
+	keys := int64(len(sd.keys)) + sd.cold
+	if sd.split != nil {
+		keys = sd.split.countAtP
+	}
+	if err := w.WriteSlot(db.id, s, sd.rewrite, keys, entries); err != nil {
 		return err
 	}
 	db.ks.Persist.DirtyKeys.Add(-int64(len(sd.dirty)))
-	sd.pending, sd.dirty, sd.elems = sd.dirty, nil, nil
+	if sd.split == nil {
+		sd.pending = sd.dirty
+		ck.register(db, s)
+	} else {
+		addAll(&sd.pending, sd.dirty)
+	}
+	sd.dirty, sd.elems = nil, nil
 	sd.pendingRewrite, sd.rewrite = sd.rewrite, false
+	db.unsplit(sd)
+	return nil
+}
+
+// entry is what a checkpoint writes for dirty key k of the slot: its value
+// and expiry (only its changed elements when it knows them), or its
+// deletion.
+func (sd *slotData) entry(k string) SlotEntry {
+	o := sd.keys[k]
+	e := SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]}
+	if set, ok := sd.elems[k]; ok && o != nil {
+		e.Elems = make([]string, 0, len(set))
+		for el := range set {
+			e.Elems = append(e.Elems, el)
+		}
+	}
+	return e
+}
+
+// unsplit ends the split of a slot the walker is done with (or that no
+// checkpoint will write): the changes made since P become its dirty keys.
+// Its dirty set holds nothing the checkpoint still has to write.
+func (db *DB) unsplit(sd *slotData) {
+	sp := sd.split
+	if sp == nil {
+		return
+	}
+	sd.split = nil
+	for k := range sp.dirty {
+		if _, ok := sd.dirty[k]; ok {
+			db.ks.Persist.DirtyKeys.Add(-1) // counted in both sets
+			delete(sd.elems, k)
+			continue
+		}
+		if set, ok := sp.elems[k]; ok {
+			if sd.elems == nil {
+				sd.elems = make(map[string]map[string]struct{})
+			}
+			sd.elems[k] = set
+		}
+		if sd.dirty == nil {
+			sd.dirty = make(map[string]struct{}, len(sp.dirty))
+		}
+		sd.dirty[k] = struct{}{}
+	}
+}
+
+// addAll adds the keys of from to the set at to.
+func addAll(to *map[string]struct{}, from map[string]struct{}) {
+	if *to == nil {
+		*to = from
+		return
+	}
+	for k := range from {
+		(*to)[k] = struct{}{}
+	}
+}
+
+// register lists slot s of db among the slots holding pending state, for
+// EndCheckpoint.
+func (ck *checkpointState) register(db *DB, s int) {
 	ck.mu.Lock()
 	ck.written = append(ck.written, writtenSlot{db, s})
 	ck.mu.Unlock()
-	return nil
 }
 
 // slotEntryBufs recycles the entry lists writeSlot hands to SlotWriters
@@ -547,18 +687,22 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 // process by the size of the data it writes (invariant 5).
 var slotEntryBufs = sync.Pool{New: func() any { return new([]SlotEntry) }}
 
-// PrepareWrite front-runs the running checkpoint (invariant 5): each of
-// slots, in every database, that the checkpoint has not written yet is
-// written aside now, before the caller changes it. Every write path calls it
-// with the slots' locks (or LockAll) held: commands.Exec for write commands,
-// the serving of blocked clients. Cheap when no checkpoint runs.
-func (ks *Keyspace) PrepareWrite(slots []int) {
+// PrepareWrite front-runs the running checkpoint (invariant 5) for a
+// write of the keys args[positions]: each key, in every database, that is
+// dirty at P in a slot the checkpoint has not written yet is written aside
+// now, before the caller changes it. Every write path calls it with the
+// keys' slot locks (or LockAll) held: commands.Exec for write commands,
+// the serving of blocked clients. A write may only change the keys it
+// names. Cheap when no checkpoint runs.
+func (ks *Keyspace) PrepareWrite(args [][]byte, positions []int) {
 	if !ks.ck.running.Load() {
 		return
 	}
-	for _, s := range slots {
+	for _, p := range positions {
+		key := args[p]
+		s := SlotOf(key)
 		for _, db := range ks.dbs {
-			db.frontRun(s)
+			db.frontRunKey(s, key)
 		}
 	}
 }
@@ -576,9 +720,63 @@ func (ks *Keyspace) PrepareWriteAll() {
 	}
 }
 
-// frontRun writes slot s aside if the running checkpoint has not written
-// it. A failure fails the checkpoint (CheckpointErr), not the write: the
-// slot's changes stay dirty for the next one.
+// frontRunKey writes key of slot s aside as it was at P if the running
+// checkpoint has not written the slot and the key was dirty at P,
+// splitting the slot. A slot with nothing dirty at P has nothing to write:
+// it counts as written. A slot to be replaced whole is front-run whole.
+func (db *DB) frontRunKey(s int, key []byte) {
+	ck := &db.ks.ck
+	sd := &db.slots[s]
+	if sd.written == ck.epoch {
+		return
+	}
+	if sd.split == nil {
+		if len(sd.dirty) == 0 && !sd.rewrite {
+			sd.written = ck.epoch
+			return
+		}
+		if sd.rewrite {
+			db.frontRun(s)
+			return
+		}
+		sd.split = &splitState{countAtP: int64(len(sd.keys)) + sd.cold}
+		ck.register(db, s)
+	}
+	if _, atP := sd.dirty[string(key)]; atP {
+		db.asideKey(s, string(key))
+	}
+}
+
+// asideKey writes dirty key k of split slot s aside and moves it to
+// pending. A failure fails the checkpoint (CheckpointErr), not the write:
+// the key still moves, and goes back to dirty when the checkpoint ends.
+func (db *DB) asideKey(s int, k string) {
+	ck := &db.ks.ck
+	sd := &db.slots[s]
+	buf := slotEntryBufs.Get().(*[]SlotEntry)
+	entries := append((*buf)[:0], sd.entry(k))
+	err := ck.aside(db.id, s, func(w SlotWriter) error {
+		return w.WriteSlot(db.id, s, false, sd.split.countAtP, entries)
+	})
+	clear(entries)
+	*buf = entries
+	slotEntryBufs.Put(buf)
+	delete(sd.dirty, k)
+	delete(sd.elems, k)
+	db.ks.Persist.DirtyKeys.Add(-1)
+	if sd.pending == nil {
+		sd.pending = make(map[string]struct{})
+	}
+	sd.pending[k] = struct{}{}
+	if err != nil {
+		ck.fail(err)
+	}
+}
+
+// frontRun writes slot s aside whole if the running checkpoint has not
+// written it: every key dirty at P. A failure fails the checkpoint
+// (CheckpointErr), not the write: the slot's changes stay dirty for the
+// next one.
 func (db *DB) frontRun(s int) {
 	ck := &db.ks.ck
 	sd := &db.slots[s]
@@ -587,18 +785,34 @@ func (db *DB) frontRun(s int) {
 	}
 	if len(sd.dirty) == 0 && !sd.rewrite {
 		sd.written = ck.epoch
+		db.unsplit(sd)
+		return
+	}
+	if sd.split != nil {
+		// Keys already went aside one by one: the rest go the same way,
+		// so that no two groups of the slot overlap.
+		for k := range sd.dirty {
+			db.asideKey(s, k)
+		}
+		sd.written = ck.epoch
+		db.unsplit(sd)
 		return
 	}
 	err := ck.aside(db.id, s, func(w SlotWriter) error { return db.writeSlot(s, w) })
 	if err != nil {
 		sd.written = ck.epoch
-		ck.mu.Lock()
-		if ck.err == nil {
-			ck.err = err
-			ck.failed.Store(true)
-		}
-		ck.mu.Unlock()
+		ck.fail(err)
 	}
+}
+
+// fail records the first front-run failure of the running checkpoint.
+func (ck *checkpointState) fail(err error) {
+	ck.mu.Lock()
+	if ck.err == nil {
+		ck.err = err
+		ck.failed.Store(true)
+	}
+	ck.mu.Unlock()
 }
 
 // CheckpointErr is the first error of a front-run write of the running
@@ -627,8 +841,12 @@ func (ks *Keyspace) EndCheckpoint(committed bool) {
 	for _, ws := range written {
 		ks.slots[ws.slot].Lock()
 		sd := &ws.db.slots[ws.slot]
+		ws.db.unsplit(sd) // a slot the walker did not reach: it failed
 		if !committed {
 			for k := range sd.pending {
+				// Whole: the elements it changed before P are not known
+				// any more.
+				delete(sd.elems, k)
 				if _, ok := sd.dirty[k]; !ok && !sd.rewrite {
 					if sd.dirty == nil {
 						sd.dirty = make(map[string]struct{})

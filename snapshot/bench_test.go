@@ -26,7 +26,7 @@ func BenchmarkFullCheckpoint(b *testing.B) {
 			key := strconv.AppendInt([]byte("key:"), int64(i), 10)
 			slots := []int{memtier.SlotOf(key)}
 			ks.LockSlots(slots)
-			ks.PrepareWrite(slots)
+			ks.PrepareWrite([][]byte{key}, []int{0})
 			ks.DB(0).SetString(key, value)
 			log.append("")
 			ks.UnlockSlots(slots)
@@ -46,7 +46,7 @@ func BenchmarkFullCheckpoint(b *testing.B) {
 			key := strconv.AppendInt([]byte("key:"), int64(rng.IntN(keys)), 10)
 			slots := []int{memtier.SlotOf(key)}
 			ks.LockSlots(slots)
-			ks.PrepareWrite(slots)
+			ks.PrepareWrite([][]byte{key}, []int{0})
 			ks.DB(0).SetString(key, value)
 			ks.UnlockSlots(slots)
 		}

@@ -10,9 +10,10 @@
 // goroutine per CPU walks its own share of the slots of every database
 // into its own files (a part of disktier's Checkpoint), so encoding and
 // block compression use every core. A
-// client write to a slot the walker has not reached yet first writes that
-// slot aside (memtier's PrepareWrite calls Aside), so every slot is written
-// as it was at P; the walker copies those records in when it gets there.
+// client write to a slot the walker has not reached yet first writes the
+// keys it changes aside as they were at P, if they were dirty then
+// (memtier's PrepareWrite calls aside), so every slot is written as it was
+// at P; the walker copies those records in when it gets there.
 // The files, plus the checkpoint record naming P, are ingested into Pebble
 // in one Ingest, and only then is the AOF before P deleted.
 //
@@ -243,11 +244,15 @@ func (c *Checkpointer) walkPart(r *run, i int, stop *atomic.Bool) error {
 			if stop.Load() {
 				return nil
 			}
-			aside, err := c.KS.WriteSlot(db, s, w)
-			if err == nil && aside {
+			// What writes front-ran in the slot is copied after the
+			// walker's own records of it (disktier merges them).
+			_, err := c.KS.WriteSlot(db, s, w)
+			if err == nil {
 				r.mu[i].Lock()
-				_, err = r.ck.CopyAside(db, s)
-				r.notePeak(i, s, 0)
+				var copied bool
+				if copied, err = r.ck.CopyAside(db, s); copied {
+					r.notePeak(i, s, 0)
+				}
 				r.mu[i].Unlock()
 			}
 			if err == nil {

@@ -66,7 +66,7 @@ func newTestKeyspace(t testing.TB) (*memtier.Keyspace, *Checkpointer, *fakeLog) 
 func incr(ks *memtier.Keyspace, log *fakeLog, key string) {
 	slots := []int{memtier.SlotOf([]byte(key))}
 	ks.LockSlots(slots)
-	ks.PrepareWrite(slots)
+	ks.PrepareWrite([][]byte{[]byte(key)}, []int{0})
 	db := ks.DB(0)
 	n := int64(0)
 	if o := db.Peek([]byte(key)); o != nil {

@@ -40,7 +40,7 @@ func TestCheckpointCountsMatchKeyspace(t *testing.T) {
 		slots := []int{memtier.SlotOf(key)}
 		ks.LockSlots(slots)
 		defer ks.UnlockSlots(slots)
-		ks.PrepareWrite(slots)
+		ks.PrepareWrite([][]byte{key}, []int{0})
 		switch r := rng.IntN(10); {
 		case r < 5:
 			db.SetString(key, fmt.Appendf(nil, "v%d", rng.IntN(1000)))
