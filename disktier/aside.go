@@ -244,7 +244,13 @@ func (sp *spill) readErr(err error) error {
 
 // pendingEntryBytes is what one group of pending holds: its share of the
 // map entry and slice, and the copies of its key bases.
-func pendingEntryBytes(r asideRange) int64 { return 64 + int64(cap(r.first)+cap(r.last)) }
+func pendingEntryBytes(r asideRange) int64 {
+	n := 64 + int64(cap(r.first))
+	if len(r.last) > 0 && (len(r.first) == 0 || &r.last[0] != &r.first[0]) {
+		n += int64(cap(r.last))
+	}
+	return n
+}
 
 // bufferedBytes is the memory the spill holds: its two buffers, the record
 // scratch and the bookkeeping of the slots written aside.
@@ -330,7 +336,10 @@ func (c *Checkpoint) WriteAside(db, slot int, fn func() error) error {
 	r := asideRange{start: start, end: sp.size}
 	if len(sp.last) > 0 {
 		r.first = append([]byte(nil), sp.first...)
-		r.last = append([]byte(nil), sp.last...)
+		r.last = r.first // one key's group: its records share one base
+		if !bytes.Equal(sp.first, sp.last) {
+			r.last = append([]byte(nil), sp.last...)
+		}
 	}
 	sp.aside.add(db, slot)
 	if addErr := sp.addGroup(slotID{db, slot}, r); err == nil {

@@ -178,8 +178,8 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 		old = db.faultIn(s, key)
 		ok = old != nil
 	}
-	db.markDirty(s, key)
 	if ok {
+		db.markDirty(s, key)
 		if old == o && keepTTL {
 			return
 		}
@@ -190,7 +190,9 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 		db.ks.signalReady(s, db.id, key)
 		return
 	}
-	sd.keys[string(key)] = o
+	k := string(key) // one copy for the map and the dirty set
+	sd.keys[k] = o
+	markDirtyKey(db, s, k)
 	db.size.Add(1)
 	db.groupLen[s/slotsPerGroup].Add(1)
 	db.ks.keyAdded(db, key)

@@ -196,7 +196,11 @@ func (ks *Keyspace) Persistent() bool { return ks.tracking }
 // markDirty records that key of slot s changed since the last checkpoint.
 // It takes the key as the command has it: a key changed again since it
 // became dirty costs one lookup and no copy.
-func (db *DB) markDirty(s int, key []byte) {
+func (db *DB) markDirty(s int, key []byte) { markDirtyKey(db, s, key) }
+
+// markDirtyKey is markDirty for a key as a string or as bytes: a string
+// the slot's map already holds is shared, not copied.
+func markDirtyKey[K string | []byte](db *DB, s int, key K) {
 	if !db.ks.tracking {
 		return
 	}
@@ -204,14 +208,14 @@ func (db *DB) markDirty(s int, key []byte) {
 		delete(*elems, string(key)) // the whole key changed
 	}
 	if addDirty(db, s, key) {
-		db.checkPrepared(s, key)
+		checkPrepared(db, s, key)
 	}
 }
 
 // checkPrepared counts a change to key of slot s that PrepareWrite did not
 // front-run while the running checkpoint has not written the slot: a write
 // path that breaks invariant 5. Tests require the count to stay zero.
-func (db *DB) checkPrepared(s int, key []byte) {
+func checkPrepared[K string | []byte](db *DB, s int, key K) {
 	ck := &db.ks.ck
 	if !ck.running.Load() {
 		return
@@ -249,7 +253,7 @@ func (db *DB) MarkDirtyElems(key []byte, elems [][]byte) {
 		if !addDirty(db, s, key) {
 			return // dirty as a whole already (or the slot is rewritten)
 		}
-		db.checkPrepared(s, key)
+		checkPrepared(db, s, key)
 		set = make(map[string]struct{}, len(elems))
 		if *dirtyElems == nil {
 			*dirtyElems = make(map[string]map[string]struct{})
