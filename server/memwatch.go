@@ -29,6 +29,11 @@ import (
 // overhead). The
 // collector then runs more often instead of growing the process; its CPU
 // under a limit is capped by the runtime (50%).
+//
+// The live data's growth is known only at the end of each collection, so
+// keys added since the last one are counted at the dataset's average size
+// per key: without that, clients adding keys made the collector run every
+// checkpointMemoryBudget of new data, each time marking the whole heap.
 type memWatch struct {
 	stop chan struct{}
 	done sync.WaitGroup
@@ -55,6 +60,7 @@ type memSample struct {
 	heap      uint64 // bytes in live and not yet swept heap objects
 	goRuntime uint64 // every byte the Go runtime maps, less what it returned
 	live      uint64 // the heap's live bytes at the end of the last cycle
+	gcCycles  uint64 // collections completed
 }
 
 var memMetrics = []string{
@@ -62,6 +68,7 @@ var memMetrics = []string{
 	"/memory/classes/total:bytes",
 	"/memory/classes/heap/released:bytes",
 	"/gc/heap/live:bytes",
+	"/gc/cycles/total:gc-cycles",
 }
 
 func readMem(samples []metrics.Sample) memSample {
@@ -71,6 +78,7 @@ func readMem(samples []metrics.Sample) memSample {
 		heap:      samples[0].Value.Uint64(),
 		goRuntime: samples[1].Value.Uint64() - samples[2].Value.Uint64(),
 		live:      samples[3].Value.Uint64(),
+		gcCycles:  samples[4].Value.Uint64(),
 	}
 }
 
@@ -82,10 +90,14 @@ var memoryLimit struct {
 	owned bool
 }
 
+// minKeysForEstimate is the fewest keys whose average size estimates the
+// size of new keys: below it the heap's fixed part outweighs the data.
+const minKeysForEstimate = 10000
+
 // watchMemory starts sampling every period until Stop, and bounds the Go
 // runtime's memory as the type's comment says, unless another watch in
-// the process already does.
-func watchMemory(period time.Duration) *memWatch {
+// the process already does. keys is the keyspace's key count.
+func watchMemory(period time.Duration, keys func() int64) *memWatch {
 	m := &memWatch{stop: make(chan struct{})}
 	samples := make([]metrics.Sample, len(memMetrics))
 	for i, name := range memMetrics {
@@ -100,13 +112,13 @@ func watchMemory(period time.Duration) *memWatch {
 	}
 	memoryLimit.Unlock()
 	budget := checkpointMemoryBudget(m.base.goRuntime)
+	live := newLiveGrowth(m.base, keys())
 	setLimit := func(s memSample) {
 		// The limit counts all the runtime's memory, but what grows the
 		// process is the heap's objects moving into pages never touched
 		// (the runtime maps ahead of use): bound the objects, and leave
 		// the rest of the runtime's memory as it is now.
-		growth := s.live - min(s.live, m.base.live)
-		objects := m.base.heap + budget + growth
+		objects := m.base.heap + budget + live.estimate(s, keys())
 		other := s.goRuntime - min(s.goRuntime, s.heap)
 		debug.SetMemoryLimit(int64(min(other+objects, math.MaxInt64)))
 	}
@@ -141,6 +153,36 @@ func watchMemory(period time.Duration) *memWatch {
 		}
 	}()
 	return m
+}
+
+// liveGrowth estimates how much the live data grew since a checkpoint
+// started: as measured by the last collection, plus the keys added since
+// at the average size per key at the start.
+type liveGrowth struct {
+	base     uint64 // live bytes at the start
+	perKey   uint64 // 0 for a keyspace too small to say
+	keysAtGC int64  // the key count when the last collection was seen to end
+	cycles   uint64 // collections ended by then
+}
+
+func newLiveGrowth(base memSample, keys int64) *liveGrowth {
+	g := &liveGrowth{base: base.live, keysAtGC: keys, cycles: base.gcCycles}
+	if keys >= minKeysForEstimate {
+		g.perKey = base.live / uint64(keys)
+	}
+	return g
+}
+
+// estimate is the growth as of sample s, with keys keys.
+func (g *liveGrowth) estimate(s memSample, keys int64) uint64 {
+	if s.gcCycles != g.cycles {
+		g.keysAtGC, g.cycles = keys, s.gcCycles
+	}
+	growth := s.live - min(s.live, g.base)
+	if keys > g.keysAtGC {
+		growth += uint64(keys-g.keysAtGC) * g.perKey // not measured yet
+	}
+	return growth
 }
 
 // Stop ends the sampling (and the limit) and returns the peak growth of

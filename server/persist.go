@@ -363,7 +363,7 @@ func (p *persistence) checkpoint(reason string) error {
 		// of the whole heap.
 		runtime.GC()
 	}
-	mem := watchMemory(10 * time.Millisecond)
+	mem := watchMemory(10*time.Millisecond, p.srv.ks.KeyCount)
 	res, err := p.ckpt.Run()
 	rssGrowth, heapGrowth, goGrowth := mem.Stop()
 	p.lastDuration.Store(time.Since(now).Milliseconds())
