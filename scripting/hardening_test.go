@@ -130,3 +130,82 @@ func TestScriptHardening(t *testing.T) {
 		t.Fatal("a command panicked")
 	}
 }
+
+// protectedFingerprint lists, sorted, every field of the protected tables
+// a script can reach (the globals, the tables in them, the string
+// metatable and the globals' metatable) with its value's type, each
+// table's length, first array element and metatable: what a refused raw
+// write must leave as it was. Run after a write attempt, it is also the
+// next script, which must see nothing of it.
+const protectedFingerprint = `local out, seen = {}, {}
+local function walk(name, t)
+  if seen[t] then return end
+  seen[t] = true
+  out[#out + 1] = name .. ' #' .. #t .. ' [1]=' .. type(rawget(t, 1)) .. ' mt=' .. type(getmetatable(t))
+  for k, v in pairs(t) do
+    local key = name .. '.' .. tostring(k)
+    if k ~= 'KEYS' and k ~= 'ARGV' then
+      out[#out + 1] = key .. '=' .. type(v)
+      if type(v) == 'table' then walk(key, v) end
+    end
+  end
+end
+walk('_G', _G)
+walk('stringmt', getmetatable(''))
+walk('Gmt', getmetatable(_G))
+table.sort(out)
+return out`
+
+// TestProtectedTablesUnchanged: every raw write a script can aim at a
+// protected table is refused with Redis's text, whether the script
+// catches the error or not, and leaves the tables as they were for the
+// next script, a script that assigns no global (which reads the real
+// globals directly) as well as one that does.
+func TestProtectedTablesUnchanged(t *testing.T) {
+	s := startServer(t, t.TempDir(), "appendonly no", `save ""`)
+	defer s.Close()
+	c := dial(t, s)
+	before := c.do("EVAL", protectedFingerprint, "0")
+	if !strings.Contains(before, `"_G.string=table"`) || !strings.Contains(before, `"_G.string.upper=function"`) {
+		t.Fatalf("the fingerprint does not see the libraries: %s", before)
+	}
+	const refused = "Attempt to modify a readonly table"
+	var writes []string
+	for _, lib := range []string{"_G", "string", "table", "math", "redis", "cjson", "cmsgpack", "bit", "struct", "coroutine", "getmetatable('')", "getmetatable(_G)"} {
+		writes = append(writes,
+			"table.insert("+lib+", 'leak')",
+			"table.insert("+lib+", 1, 'leak')",
+			"table.insert("+lib+", 7, 'leak')",
+			"rawset("+lib+", 'leak', 1)",
+			"rawset("+lib+", 1, 'leak')",
+			"setmetatable("+lib+", {__index = function() return 'leak' end})",
+			"setmetatable("+lib+", nil)",
+			"local t = "+lib+" t.leak = 1",
+			"local t = "+lib+" t[1] = 'leak'",
+			"table.remove("+lib+")",
+			"table.remove("+lib+", 1)",
+			"table.sort("+lib+")",
+		)
+	}
+	writes = append(writes,
+		"getmetatable('').__index = {upper = function() return 'leak' end}",
+		"getmetatable('').__index.upper = nil",
+		"getmetatable(_G).__index = nil",
+		"loadstring('table.insert(string, 1)')()",
+		"local co = coroutine.create(function() table.insert(redis, 1) end) local ok, e = coroutine.resume(co) if not ok then error(e, 0) end",
+		"coroutine.wrap(function() rawset(math, 'leak', 1) end)()",
+	)
+	for _, w := range writes {
+		for _, script := range []string{w, "local ok, e = pcall(function() " + w + " end) return e"} {
+			got := c.do("EVAL", script, "0")
+			if !strings.Contains(got, refused) && !strings.Contains(w, "table.remove") && !strings.Contains(w, "table.sort") {
+				t.Errorf("%s: got %s, want %q", script, got, refused)
+			}
+			if after := c.do("EVAL", protectedFingerprint, "0"); after != before {
+				t.Fatalf("after %s the protected tables changed:\n got %s\nwant %s", script, after, before)
+			}
+			// The next script reads the real globals (it assigns none).
+			c.expect(`(nil bulk)`, "EVAL", "return rawget(string, 1) or rawget(string, 'leak') or string.leak or rawget(_G, 'leak') or redis[1]", "0")
+		}
+	}
+}

@@ -14,9 +14,10 @@ import (
 //   - read-only globals: the scripts' environment is a proxy of the real
 //     globals whose __newindex raises "Attempt to modify a readonly table",
 //     and reading a global that does not exist raises "Script attempted to
-//     access nonexistent global variable"; the library tables are proxies
-//     too, and rawset and setmetatable refuse every proxy, so nothing a
-//     script does outlives it but its writes to the data;
+//     access nonexistent global variable"; the library tables, the string
+//     metatable and the globals' metatable are proxies too (the protected
+//     tables, Redis's read-only tables), and every raw write refuses them:
+//     see protected;
 //   - Lua 5.1's number formatting (%.14g) in tostring and error, which
 //     gopher-lua formats with Go's shortest representation;
 //   - pcall as Redis 7 patches it: an error table {err=...} caught by pcall
@@ -58,9 +59,14 @@ func (v *vm) sandbox() {
 	for _, name := range append(libraries, "redis") {
 		real.RawSetString(name, v.readonlyProxy(real.RawGetString(name).(*lua.LTable)))
 	}
-	if sm, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
-		sm.RawSetString("__index", real.RawGetString("string"))
-	}
+	// gopher-lua's string metatable is the string library itself (its
+	// __index is the library): strings get their own, as in Lua 5.1, so
+	// that the library holds its functions only.
+	g.RawGetString("string").(*lua.LTable).RawSetString("__index", lua.LNil)
+	sm := L.NewTable()
+	sm.RawSetString("__index", real.RawGetString("string"))
+	L.SetMetatable(lua.LString(""), sm)
+	v.stringMeta = v.proxyOf(sm)
 	real.RawSetString("KEYS", L.NewTable())
 	real.RawSetString("ARGV", L.NewTable())
 	real.RawSetString("CALL", v.callTable()) // CALL.<alias>(keys, args): alias_call.go
@@ -112,6 +118,53 @@ func assignsGlobals(proto *lua.FunctionProto) bool {
 	return false
 }
 
+// The protected tables are what Redis 7 marks read-only (the globals, every
+// table in them, the string metatable, the globals' metatable): here each
+// is an empty proxy reading through to the real table. A write through a
+// proxy meets its __newindex; the functions that write without
+// metamethods check protected first and raise errReadonly without a
+// position, as Redis's patched lua_rawset, lua_rawseti and
+// lua_setmetatable raise it from inside a C function: rawset,
+// setmetatable, table.insert. So a proxy stays empty, and the functions
+// that write only into a table's existing elements (table.remove,
+// table.sort) find none to write to, as in Redis, where the protected
+// tables have no array part. The functions that read without
+// metamethods (next, pairs, rawget) and getmetatable read the real table,
+// so a script sees what a Redis script sees; a script never holds a real
+// table, only its proxy.
+
+// protected reports whether t is a protected table (a proxy).
+func (v *vm) protected(t *lua.LTable) bool { return t.Metatable != lua.LNil && v.readonly[t] }
+
+// refuseProtected raises Redis's error for a raw write into a protected
+// table.
+func refuseProtected(L *lua.LState) {
+	L.Error(lua.LString(errReadonly), 0)
+}
+
+// behind returns the real table a proxy reads through to (its metatable's
+// __index, which FUNCTION LOAD switches for the globals' proxy of the
+// functions' state), or t itself when t is no proxy.
+func (v *vm) behind(t *lua.LTable) *lua.LTable {
+	if !v.protected(t) {
+		return t
+	}
+	if real, ok := t.Metatable.(*lua.LTable).RawGetString("__index").(*lua.LTable); ok {
+		return real
+	}
+	return t
+}
+
+// proxyOf returns the protected proxy of t, made once.
+func (v *vm) proxyOf(t *lua.LTable) *lua.LTable {
+	if p, ok := v.proxies[t]; ok {
+		return p
+	}
+	p := v.readonlyProxy(t)
+	v.proxies[t] = p
+	return p
+}
+
 // readonlyProxy returns an empty table reading through to t and refusing
 // writes.
 func (v *vm) readonlyProxy(t *lua.LTable) *lua.LTable {
@@ -154,32 +207,86 @@ func (v *vm) overrideBase(g *lua.LTable) {
 	})
 	set("pcall", redisPcall)
 	set("rawset", func(L *lua.LState) int {
-		t := L.CheckTable(1)
-		if v.readonly[t] {
-			L.Error(lua.LString(errReadonly), 0)
+		t := checkTable(L, 1, "rawset")
+		for n := 2; n <= 3; n++ {
+			if L.GetTop() < n {
+				L.RaiseError("bad argument #%d to 'rawset' (value expected)", n)
+			}
 		}
-		k := L.CheckAny(2)
-		t.RawSet(k, L.CheckAny(3))
+		if v.protected(t) {
+			refuseProtected(L)
+		}
+		switch k := L.Get(2).(type) {
+		case *lua.LNilType:
+			L.Error(lua.LString("table index is nil"), 0)
+		case lua.LNumber:
+			if k != k {
+				L.Error(lua.LString("table index is NaN"), 0)
+			}
+		}
+		t.RawSet(L.Get(2), L.Get(3))
 		L.SetTop(1)
 		return 1
 	})
 	origSetMT := g.RawGetString("setmetatable").(*lua.LFunction)
 	set("setmetatable", func(L *lua.LState) int {
-		if t, ok := L.Get(1).(*lua.LTable); ok && v.readonly[t] {
-			L.Error(lua.LString(errReadonly), 0)
+		if t, ok := L.Get(1).(*lua.LTable); ok && v.protected(t) {
+			refuseProtected(L)
 		}
 		return callThrough(L, origSetMT)
 	})
 	origGetMT := g.RawGetString("getmetatable").(*lua.LFunction)
 	set("getmetatable", func(L *lua.LState) int {
-		if _, ok := L.Get(1).(lua.LString); ok {
-			// The string metatable, read-only like the libraries.
-			if sm, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
-				L.Push(v.stringMetaProxy(sm))
+		switch x := L.Get(1).(type) {
+		case lua.LString:
+			if v.stringMeta != nil {
+				L.Push(v.stringMeta)
+				return 1
+			}
+		case *lua.LTable:
+			if v.protected(x) {
+				// The real table's metatable (the globals' has the
+				// missing-global __index), protected; a library has none.
+				if mt, ok := v.behind(x).Metatable.(*lua.LTable); ok {
+					L.Push(v.proxyOf(mt))
+				} else {
+					L.Push(lua.LNil)
+				}
 				return 1
 			}
 		}
 		return callThrough(L, origGetMT)
+	})
+	// next, pairs and rawget read a proxy's real table, as Lua's read a
+	// protected table's own fields. pairs returns its own next, as Lua
+	// 5.1's (not the global next).
+	nextFn := func(L *lua.LState) int {
+		t := v.behind(checkTable(L, 1, "next"))
+		k, val := t.Next(L.Get(2))
+		if k == lua.LNil {
+			L.Push(lua.LNil)
+			return 1
+		}
+		L.Push(k)
+		L.Push(val)
+		return 2
+	}
+	set("next", nextFn)
+	next := L.NewFunction(nextFn)
+	set("pairs", func(L *lua.LState) int {
+		t := checkTable(L, 1, "pairs")
+		L.Push(next)
+		L.Push(t)
+		L.Push(lua.LNil)
+		return 3
+	})
+	set("rawget", func(L *lua.LState) int {
+		t := v.behind(checkTable(L, 1, "rawget"))
+		if L.GetTop() < 2 {
+			L.RaiseError("bad argument #2 to 'rawget' (value expected)")
+		}
+		L.Push(t.RawGet(L.Get(2)))
+		return 1
 	})
 	set("loadstring", func(L *lua.LState) int {
 		src := L.CheckString(1)
@@ -202,16 +309,13 @@ func (v *vm) overrideBase(g *lua.LTable) {
 	})
 }
 
-// stringMetaProxy returns the read-only view of the string metatable,
-// made once.
-func (v *vm) stringMetaProxy(sm *lua.LTable) *lua.LTable {
-	key := lua.LString("__structd_string_mt")
-	if p, ok := v.L.G.Registry.RawGet(key).(*lua.LTable); ok {
-		return p
+// checkTable is luaL_checktype(L, n, LUA_TTABLE) for function fname.
+func checkTable(L *lua.LState, n int, fname string) *lua.LTable {
+	t, ok := L.Get(n).(*lua.LTable)
+	if !ok {
+		L.RaiseError("bad argument #%d to '%s' (table expected, got %s)", n, fname, argType(L, n))
 	}
-	p := v.readonlyProxy(sm)
-	v.L.G.Registry.RawSet(key, p)
-	return p
+	return t
 }
 
 // chunkID is Lua 5.1's luaO_chunkid for a string chunk: [string "first

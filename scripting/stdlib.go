@@ -32,6 +32,7 @@ func (v *vm) overrideLibs(g *lua.LTable) {
 	t := g.RawGetString("table").(*lua.LTable)
 	t.RawSetString("concat", L.NewFunction(tabConcat))
 	t.RawSetString("sort", L.NewFunction(tabSort))
+	t.RawSetString("insert", L.NewFunction(v.tabInsert))
 	for name, plain := range map[string]int{"find": 4, "match": 0, "gmatch": 0, "gsub": 0} {
 		s.RawSetString(name, L.NewFunction(patternChecked(s.RawGetString(name).(*lua.LFunction), plain)))
 	}
@@ -106,6 +107,33 @@ func strChar(L *lua.LState) int {
 	}
 	L.Push(lua.LString(b))
 	return 1
+}
+
+// tabInsert is Lua 5.1's table.insert(t, [pos,] value), refusing a
+// protected table (sandbox.go) before it writes, as Redis's lua_rawseti
+// refuses it.
+func (v *vm) tabInsert(L *lua.LState) int {
+	t := checkTable(L, 1, "insert")
+	e := t.Len() + 1 // the first empty element
+	pos := e
+	switch L.GetTop() {
+	case 2:
+	case 3:
+		pos = int(checkInt(L, 2, "insert"))
+		if pos > e {
+			e = pos
+		}
+	default:
+		L.RaiseError("wrong number of arguments to 'insert'")
+	}
+	if v.protected(t) {
+		refuseProtected(L)
+	}
+	for i := e; i > pos; i-- { // move up the elements from pos
+		t.RawSetInt(i, t.RawGetInt(i-1))
+	}
+	t.RawSetInt(pos, L.Get(L.GetTop()))
+	return 0
 }
 
 // tabConcat is table.concat(t [, sep [, i [, j]]]).

@@ -20,11 +20,14 @@ type vm struct {
 	e       *Engine
 	globals *lua.LTable // the real globals, behind the read-only _G proxy
 	env     *lua.LTable // the read-only _G proxy: the scripts' environment
-	// readonly are the proxies scripts may not change (rawset,
-	// setmetatable).
-	readonly map[*lua.LTable]bool
-	funcs    map[string]*lua.LFunction // compiled scripts, by SHA
-	handler  *lua.LFunction            // error handler of the main call
+	// readonly are the proxies scripts may not change (sandbox.go:
+	// protected), proxies the proxies made for a real table by proxyOf,
+	// stringMeta the string metatable's.
+	readonly   map[*lua.LTable]bool
+	proxies    map[*lua.LTable]*lua.LTable
+	stringMeta *lua.LTable
+	funcs      map[string]*lua.LFunction // compiled scripts, by SHA
+	handler    *lua.LFunction            // error handler of the main call
 
 	run      *run   // the running script, nil between runs
 	runState run    // what run points to while a script runs
@@ -71,7 +74,7 @@ var stateOptions = lua.Options{
 
 // newVM builds the sandboxed state (sandbox.go).
 func newVM(e *Engine) *vm {
-	v := &vm{e: e, L: lua.NewState(stateOptions), readonly: map[*lua.LTable]bool{}, funcs: map[string]*lua.LFunction{}}
+	v := &vm{e: e, L: lua.NewState(stateOptions), readonly: map[*lua.LTable]bool{}, proxies: map[*lua.LTable]*lua.LTable{}, funcs: map[string]*lua.LFunction{}}
 	v.sandbox()
 	return v
 }
