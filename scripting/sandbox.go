@@ -1,6 +1,7 @@
 package scripting
 
 import (
+	"strconv"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -387,9 +388,11 @@ func (v *vm) overrideCoroutine(co *lua.LTable) {
 		return n
 	})
 	co.RawSetString("create", newCreate)
-	proto, err := compileChunk(`local create, resume, error = ...
-local function pass(ok, ...) if ok then return ... end error((...), 0) end
-return function(f) local co = create(f) return function(...) return pass(resume(co, ...)) end end`, "=coroutine.wrap")
+	// A string error of the coroutine gets the position of the wrapped
+	// function's caller, as Lua 5.1's auxwrap adds it (luaL_where).
+	proto, err := compileChunk(`local create, resume, error, where = ...
+local function pass(ok, ...) if ok then return ... end error(where((...)), 0) end
+return function(f) local co = create(f) return function(...) return pass(resume(co, ...)) end end`, wrapChunk)
 	if err != nil {
 		panic(err) // a constant chunk
 	}
@@ -397,9 +400,65 @@ return function(f) local co = create(f) return function(...) return pass(resume(
 	L.Push(newCreate)
 	L.Push(co.RawGetString("resume"))
 	L.Push(L.NewFunction(func(L *lua.LState) int { L.Error(L.Get(1), 0); return 0 }))
-	L.Call(3, 1)
+	L.Push(L.NewFunction(func(L *lua.LState) int {
+		switch e := L.Get(1).(type) {
+		case lua.LString:
+			L.Push(lua.LString(wrapCallerWhere(L) + string(e)))
+		case lua.LNumber:
+			L.Push(lua.LString(wrapCallerWhere(L) + formatNumber(float64(e))))
+		default:
+			L.Push(e)
+		}
+		return 1
+	}))
+	L.Call(4, 1)
 	co.RawSetString("wrap", L.Get(-1))
 	L.Pop(1)
+}
+
+// wrapChunk names the chunk of coroutine.wrap, whose frames stand for Lua
+// 5.1's C function auxwrap: error positions skip them (scriptFrame).
+const wrapChunk = "=coroutine.wrap"
+
+// scriptFrame reports whether dbg (filled with "S" and "l") is a frame of
+// the script's Lua code: not a Go function's, nor coroutine.wrap's.
+func scriptFrame(dbg *lua.Debug) bool {
+	return dbg.What != "G" && dbg.CurrentLine >= 0 && dbg.Source != wrapChunk
+}
+
+// wrapTailLevels is the levels to skip past coroutine.wrap's frame dbg:
+// its wrapper tail-calls pass, and GetStack counts the replaced frame as
+// a level of its own (Lua's "(tail call)"), at which it returns the
+// bottom frame, not the wrapper's caller.
+func wrapTailLevels(dbg *lua.Debug) int {
+	if dbg.Source == wrapChunk && dbg.What == "tail" {
+		return 1
+	}
+	return 0
+}
+
+// wrapCallerWhere is auxwrap's luaL_where(L, 1), called from a Go
+// function that coroutine.wrap's chunk calls: the position of the frame
+// that called the wrapped function, "<source>:<line>: ", or "" when that
+// is a Go function (pcall) as it is for a C function in Lua.
+func wrapCallerWhere(L *lua.LState) string {
+	for level := 1; ; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			return ""
+		}
+		if _, err := L.GetInfo("Sl", dbg, lua.LNil); err != nil {
+			return ""
+		}
+		if dbg.Source == wrapChunk {
+			level += wrapTailLevels(dbg)
+			continue
+		}
+		if dbg.What == "G" || dbg.CurrentLine < 0 {
+			return ""
+		}
+		return dbg.Source + ":" + strconv.Itoa(dbg.CurrentLine) + ": "
+	}
 }
 
 // overrideMath puts Redis's rand48-based random and randomseed in math.

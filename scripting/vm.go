@@ -262,7 +262,8 @@ func (v *vm) errorHandler(L *lua.LState) int {
 		if err != nil {
 			break
 		}
-		if dbg.What == "G" || dbg.CurrentLine < 0 {
+		if !scriptFrame(dbg) {
+			level += wrapTailLevels(dbg)
 			continue
 		}
 		where, fn = dbg, f.(*lua.LFunction)
@@ -325,7 +326,8 @@ func traceback(L *lua.LState) string {
 		if _, err := L.GetInfo("nSl", dbg, lua.LNil); err != nil {
 			break
 		}
-		if dbg.What == "G" || dbg.CurrentLine < 0 {
+		if !scriptFrame(dbg) {
+			level += wrapTailLevels(dbg)
 			continue
 		}
 		if len(frames) == tracebackFrames {
