@@ -8,14 +8,17 @@ import (
 
 func init() {
 	connFlags := NoScript | Loading | Stale | Fast | NoAuth | AllowBusy
+	// QUIT, HELLO and AUTH touch no key: they answer at once while a
+	// script holds the keyspace, as Redis does. RESET unwatches keys.
+	unlocked := connFlags | Unlocked
 	register(
 		&Command{Name: "ping", Arity: -1, Flags: Fast, Categories: []string{"fast", "connection"},
 			Tips: []string{"request_policy:all_shards", "response_policy:all_succeeded"}, Handler: cmdPing},
 		&Command{Name: "echo", Arity: 2, Flags: Loading | Stale | Fast, Categories: []string{"fast", "connection"}, Handler: cmdEcho},
 		&Command{Name: "select", Arity: 2, Flags: Loading | Stale | Fast, Categories: []string{"fast", "connection"}, Handler: cmdSelect},
-		&Command{Name: "quit", Arity: -1, Flags: connFlags, Categories: []string{"fast", "connection"}, Handler: cmdQuit},
-		&Command{Name: "hello", Arity: -1, Flags: connFlags, Categories: []string{"fast", "connection"}, Handler: cmdHello},
-		&Command{Name: "auth", Arity: -2, Flags: connFlags, Categories: []string{"fast", "connection"}, Handler: cmdAuth},
+		&Command{Name: "quit", Arity: -1, Flags: unlocked, Categories: []string{"fast", "connection"}, Handler: cmdQuit},
+		&Command{Name: "hello", Arity: -1, Flags: unlocked, Categories: []string{"fast", "connection"}, Handler: cmdHello},
+		&Command{Name: "auth", Arity: -2, Flags: unlocked, Categories: []string{"fast", "connection"}, Handler: cmdAuth},
 		&Command{Name: "reset", Arity: 1, Flags: connFlags, Categories: []string{"fast", "connection"}, Handler: cmdReset},
 	)
 }

@@ -71,7 +71,7 @@ func init() {
 			"flush":   {Arity: -2, Flags: change, Categories: cats, Handler: cmdFunctionFlush},
 			"dump":    {Arity: 2, Flags: NoScript, Categories: cats, Handler: cmdFunctionDump},
 			"restore": {Arity: -3, Flags: change | DenyOOM, Categories: cats, Handler: cmdFunctionRestore},
-			"stats":   {Arity: 2, Flags: NoScript | AllowBusy, Categories: cats, Handler: cmdFunctionStats},
+			"stats":   {Arity: 2, Flags: NoScript | AllowBusy | Unlocked, Categories: cats, Handler: cmdFunctionStats},
 			"kill":    {Arity: 2, Flags: NoScript | AllowBusy | Unlocked, Categories: cats, Handler: cmdFunctionKill},
 			"help":    {Arity: 2, Flags: Loading | Stale, Categories: cats, Handler: cmdFunctionHelp},
 		}},

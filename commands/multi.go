@@ -13,7 +13,9 @@ import "github.com/structd/structd/memtier"
 func init() {
 	txFlags := NoScript | Loading | Stale | Fast | AllowBusy
 	register(
-		&Command{Name: "multi", Arity: 1, Flags: txFlags, Categories: []string{"fast", "transaction"}, Handler: cmdMulti},
+		// MULTI touches no key: it answers at once while a script holds
+		// the keyspace, as Redis does.
+		&Command{Name: "multi", Arity: 1, Flags: txFlags | Unlocked, Categories: []string{"fast", "transaction"}, Handler: cmdMulti},
 		&Command{Name: "exec", Arity: 1, Flags: NoScript | Loading | Stale | SkipSlowlog | KeyspaceWide,
 			Categories: []string{"slow", "transaction"}, Handler: cmdExec},
 		&Command{Name: "discard", Arity: 1, Flags: txFlags, Categories: []string{"fast", "transaction"}, Handler: cmdDiscard},

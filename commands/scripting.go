@@ -224,7 +224,10 @@ func replyKill(c *Ctx, function bool) {
 		return
 	}
 	k, ok := e.(interface{ Kill(function bool) string })
-	if !ok {
+	if !ok || c.InExec {
+		// Inside EXEC the run at the script gate is the transaction
+		// itself: no script runs, and waiting for the run to end or turn
+		// busy would wait for ever (Redis answers NOTBUSY too).
 		c.W.Error("NOTBUSY No scripts in execution right now.")
 		return
 	}

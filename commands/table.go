@@ -39,7 +39,9 @@ const (
 	NoMandatoryKeys
 	// Unlocked commands run with no keyspace lock held: those that wait
 	// for the whole keyspace themselves (SAVE and SHUTDOWN wait for a
-	// checkpoint, which locks it). Their handlers must not use Ctx.DB.
+	// checkpoint, which locks it), and allow-busy ones that need none of
+	// it (HELLO, MULTI), which must answer while a script holds it. Their
+	// handlers must not use Ctx.DB.
 	Unlocked
 )
 

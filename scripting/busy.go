@@ -1,6 +1,7 @@
 package scripting
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"runtime"
@@ -257,6 +258,23 @@ type busyState struct {
 	heapAlloc, heapLive uint64
 
 	killMu sync.Mutex // one SCRIPT/FUNCTION KILL at a time
+}
+
+// busyScript describes the script that runs busy, for FUNCTION STATS: ok
+// is false when none does. The caller of the script is blocked in it while
+// its watch is published, so its arguments are stable and copied here.
+func (e *Engine) busyScript() (name string, command [][]byte, ran time.Duration, function, ok bool) {
+	e.busy.mu.Lock()
+	defer e.busy.mu.Unlock()
+	w := e.busy.watch
+	if w == nil || w.gate == nil || !w.gate.IsBusy() {
+		return "", nil, 0, false, false
+	}
+	command = make([][]byte, len(w.r.c.Args))
+	for i, a := range w.r.c.Args {
+		command[i] = bytes.Clone(a)
+	}
+	return w.name, command, monoNow() - w.start, w.function, true
 }
 
 // Gate is the engine's gate, for the server's dispatch.

@@ -89,6 +89,7 @@ func TestBusyScriptKill(t *testing.T) {
 	}
 	waitBusy(t, admin, busyEval)
 	admin.expect(busyEval, "EVAL", "return 1", "0")
+	admin.expect(busyEval, "FUNCTION", "STATS") // an EVAL script: Redis 7.0 answers BUSY
 	admin.expect(`(error) "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."`, "SHUTDOWN")
 	admin.expect(`(error) "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."`, "FUNCTION", "KILL")
 
@@ -130,12 +131,23 @@ func TestBusyFunctionKill(t *testing.T) {
 	runner.send("FCALL", "spin", "0")
 	busyFn := `(error) "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."`
 	waitBusy(t, admin, busyFn)
+	// FUNCTION STATS answers at once, with the running function and the
+	// command that called it.
+	stats := admin.do("FUNCTION", "STATS")
+	for _, want := range []string{`"running_script"`, `"name"`, `"spin"`, `"command"`, `"FCALL"`, `"0"`, `"duration_ms"`, `"libraries_count"`} {
+		if !strings.Contains(stats, want) {
+			t.Fatalf("FUNCTION STATS of a busy function lacks %s:\n%s", want, stats)
+		}
+	}
 	admin.expect(busyFn, "SCRIPT", "KILL")
 	admin.expect(`(simple) "OK"`, "FUNCTION", "KILL")
 	if got := runner.read(); !strings.Contains(got, "Script killed by user with SCRIPT KILL...") {
 		t.Fatalf("killed function: %s", got)
 	}
 	admin.expect(`(simple) "PONG"`, "PING")
+	if stats := admin.do("FUNCTION", "STATS"); !strings.Contains(stats, "running_script") || strings.Contains(stats, "spin") {
+		t.Fatalf("FUNCTION STATS once the function was killed:\n%s", stats)
+	}
 }
 
 func TestBusyWritingScriptShutdownNoSave(t *testing.T) {

@@ -491,6 +491,18 @@ func (e *Engine) flushFunctions() {
 // function can be running while it runs (a function holds the keyspace),
 // so running_script is always null.
 func (e *Engine) FunctionStats(c *commands.Ctx) {
+	// FUNCTION STATS takes no lock (it is allow-busy). Redis answers it
+	// during a script only once the script is busy; until then it waits
+	// for the script's end, as here. Inside EXEC the run at the gate is
+	// the transaction itself.
+	if r := e.busy.gate.cur.Load(); r != nil && !c.InExec {
+		e.busy.gate.wait(r)
+	}
+	name, command, ran, function, running := e.busyScript()
+	if running && !function {
+		c.W.Error(errBusyEval) // as Redis 7.0 answers while an EVAL script is busy
+		return
+	}
 	cat := &e.cat
 	cat.mu.RLock()
 	nlibs, nfuncs := len(cat.libs), len(cat.funcs)
@@ -498,7 +510,20 @@ func (e *Engine) FunctionStats(c *commands.Ctx) {
 	w := c.W
 	w.Map(2)
 	w.BulkString("running_script")
-	w.Null()
+	if running {
+		w.Map(3)
+		w.BulkString("name")
+		w.BulkString(name)
+		w.BulkString("command")
+		w.Array(len(command))
+		for _, a := range command {
+			w.Bulk(a)
+		}
+		w.BulkString("duration_ms")
+		w.Int(ran.Milliseconds())
+	} else {
+		w.Null()
+	}
 	w.BulkString("engines")
 	w.Map(1)
 	w.BulkString(engineName)
