@@ -8,8 +8,9 @@ import (
 
 func init() {
 	connFlags := NoScript | Loading | Stale | Fast | NoAuth | AllowBusy
-	// QUIT, HELLO and AUTH touch no key: they answer at once while a
-	// script holds the keyspace, as Redis does. RESET unwatches keys.
+	// QUIT, HELLO and AUTH touch no key, and RESET locks the keyspace only
+	// to unwatch keys: they answer at once while a script holds it, as
+	// Redis's do.
 	unlocked := connFlags | Unlocked
 	register(
 		&Command{Name: "ping", Arity: -1, Flags: Fast, Categories: []string{"fast", "connection"},
@@ -19,7 +20,7 @@ func init() {
 		&Command{Name: "quit", Arity: -1, Flags: unlocked, Categories: []string{"fast", "connection"}, Handler: cmdQuit},
 		&Command{Name: "hello", Arity: -1, Flags: unlocked, Categories: []string{"fast", "connection"}, Handler: cmdHello},
 		&Command{Name: "auth", Arity: -2, Flags: unlocked, Categories: []string{"fast", "connection"}, Handler: cmdAuth},
-		&Command{Name: "reset", Arity: 1, Flags: connFlags, Categories: []string{"fast", "connection"}, Handler: cmdReset},
+		&Command{Name: "reset", Arity: 1, Flags: unlocked, Categories: []string{"fast", "connection"}, Handler: cmdReset},
 	)
 }
 

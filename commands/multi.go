@@ -13,19 +13,20 @@ import "github.com/structd/structd/memtier"
 func init() {
 	txFlags := NoScript | Loading | Stale | Fast | AllowBusy
 	register(
-		// MULTI touches no key: it answers at once while a script holds
-		// the keyspace, as Redis does.
+		// MULTI touches no key, and DISCARD and UNWATCH lock the keyspace
+		// only for a client watching keys: they answer at once while a
+		// script holds it, as Redis's do.
 		&Command{Name: "multi", Arity: 1, Flags: txFlags | Unlocked, Categories: []string{"fast", "transaction"}, Handler: cmdMulti},
 		&Command{Name: "exec", Arity: 1, Flags: NoScript | Loading | Stale | SkipSlowlog | KeyspaceWide,
 			Categories: []string{"slow", "transaction"}, Handler: cmdExec},
-		&Command{Name: "discard", Arity: 1, Flags: txFlags, Categories: []string{"fast", "transaction"}, Handler: cmdDiscard},
+		&Command{Name: "discard", Arity: 1, Flags: txFlags | Unlocked, Categories: []string{"fast", "transaction"}, Handler: cmdDiscard},
 		&Command{Name: "watch", Arity: -2, Flags: txFlags, FirstKey: 1, LastKey: -1, KeyStep: 1,
 			Categories: []string{"fast", "transaction"}, Handler: cmdWatch},
-		&Command{Name: "unwatch", Arity: 1, Flags: txFlags, Categories: []string{"fast", "transaction"}, Handler: cmdUnwatch},
+		&Command{Name: "unwatch", Arity: 1, Flags: txFlags | Unlocked, Categories: []string{"fast", "transaction"}, Handler: cmdUnwatch},
 	)
 	onReset(func(c *Ctx) {
 		c.Session.Multi.Discard()
-		c.KS.Unwatch(&c.Session.Multi.Watch, false)
+		unwatch(c)
 	})
 }
 
@@ -119,8 +120,20 @@ func cmdDiscard(c *Ctx) {
 		return
 	}
 	m.Discard()
-	c.KS.Unwatch(&m.Watch, false)
+	unwatch(c)
 	c.W.OK()
+}
+
+// unwatch forgets the keys the client watches, for DISCARD, UNWATCH and
+// RESET, which run Unlocked: outside EXEC they take the keyspace lock only
+// if the client watches keys, so that they answer at once while a script
+// is busy; inside EXEC the keyspace is already held exclusively.
+func unwatch(c *Ctx) {
+	if c.InExec {
+		c.KS.Unwatch(&c.Session.Multi.Watch, true)
+		return
+	}
+	c.KS.UnwatchUnlocked(&c.Session.Multi.Watch)
 }
 
 // cmdExec runs under the exclusive keyspace lock (KeyspaceWide).
@@ -176,6 +189,6 @@ func cmdWatch(c *Ctx) {
 }
 
 func cmdUnwatch(c *Ctx) {
-	c.KS.Unwatch(&c.Session.Multi.Watch, false)
+	unwatch(c)
 	c.W.OK()
 }

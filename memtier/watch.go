@@ -111,6 +111,19 @@ func (ks *Keyspace) Unwatch(w *Watch, exclusive bool) {
 	w.dirty.Store(false)
 }
 
+// UnwatchUnlocked is Unwatch for a caller that holds no keyspace lock
+// (DISCARD, UNWATCH and RESET run Unlocked, to answer while a script holds
+// the keyspace as Redis's do): it takes the lock only when w watches keys.
+func (ks *Keyspace) UnwatchUnlocked(w *Watch) {
+	if len(w.keys) == 0 {
+		w.dirty.Store(false)
+		return
+	}
+	ks.wide.RLock()
+	defer ks.wide.RUnlock()
+	ks.Unwatch(w, false)
+}
+
 // TouchWatched marks the watchers of key in db dirty: their EXEC fails.
 // Every change of a key calls it (Ctx.KeyChanged), with the key's slot
 // lock held. A watcher that saw the key already expired is not disturbed by

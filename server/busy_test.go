@@ -8,8 +8,9 @@ import (
 const busyEval = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 
 // While a script runs past busy-reply-threshold, the allow-busy commands
-// that touch no key (HELLO, AUTH, MULTI, QUIT) answer at once, as Redis's
-// do: they do not wait for the script's keyspace lock.
+// that touch no key (HELLO, AUTH, QUIT, MULTI, and DISCARD, UNWATCH and
+// RESET of a client watching nothing) answer at once, as Redis's do: they
+// do not wait for the script's keyspace lock.
 func TestAllowBusyCommandsAnswerDuringBusyScript(t *testing.T) {
 	s := startServer(t, "appendonly no", `save ""`, "busy-reply-threshold 50")
 	runner, c := dial(t, s), dial(t, s)
@@ -33,6 +34,11 @@ func TestAllowBusyCommandsAnswerDuringBusyScript(t *testing.T) {
 	q := dial(t, s)
 	q.expect("+OK", "QUIT")
 	q.expectClosed()
+	d := dial(t, s)
+	d.expect("+OK", "UNWATCH")
+	d.expect("+OK", "MULTI")
+	d.expect("+OK", "DISCARD")
+	d.expect("+RESET", "RESET")
 
 	// Inside MULTI an allow-busy command is queued, as in Redis.
 	c.expect("+QUEUED", "SCRIPT", "KILL")
