@@ -128,7 +128,7 @@ func Exec(c *Ctx, cmd *Command) {
 // command may change: its keys, or every slot for a keyspace-wide one. Caller holds those slots' locks.
 func prepareWrite(c *Ctx, cmd *Command, wide bool) {
 	switch {
-	case cmd.Flags&Write == 0:
+	case cmd.Flags&Write == 0, cmd.Flags&CatalogWrite != 0:
 	case wide:
 		c.KS.PrepareWriteAll()
 	default:

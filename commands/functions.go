@@ -62,7 +62,7 @@ func init() {
 				}
 			}}
 	}
-	change := Write | NoScript | KeyspaceWide
+	change := Write | NoScript | KeyspaceWide | CatalogWrite
 	register(fcall("fcall", false), fcall("fcall_ro", true),
 		&Command{Name: "function", Arity: -2, Categories: cats, Subcommands: map[string]*Command{
 			"load":    {Arity: -3, Flags: change | DenyOOM, Categories: cats, Handler: cmdFunctionLoad},

@@ -112,8 +112,8 @@ func init() {
 			// as the commands below (see functions.go).
 			"load": {Arity: -3, Flags: NoScript | Stale, Categories: cats, Handler: cmdScriptLoad,
 				Wide: func(args [][]byte) bool { return len(args) > 3 }},
-			"alias":   {Arity: -4, Flags: Write | NoScript | KeyspaceWide, Categories: cats, Handler: cmdScriptAlias},
-			"unalias": {Arity: -3, Flags: Write | NoScript | KeyspaceWide, Categories: cats, Handler: cmdScriptUnalias},
+			"alias":   {Arity: -4, Flags: Write | NoScript | KeyspaceWide | CatalogWrite, Categories: cats, Handler: cmdScriptAlias},
+			"unalias": {Arity: -3, Flags: Write | NoScript | KeyspaceWide | CatalogWrite, Categories: cats, Handler: cmdScriptUnalias},
 			"aliases": {Arity: 2, Flags: NoScript, Categories: cats, Handler: cmdScriptAliases},
 			"exists": {Arity: -3, Flags: NoScript, Categories: cats,
 				Tips: []string{"request_policy:all_shards", "response_policy:agg_logical_and"}, Handler: cmdScriptExists},

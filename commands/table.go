@@ -43,6 +43,10 @@ const (
 	// it (HELLO, MULTI), which must answer while a script holds it. Their
 	// handlers must not use Ctx.DB.
 	Unlocked
+	// CatalogWrite commands write the script catalog and no key (FUNCTION
+	// LOAD, SCRIPT ALIAS): a running checkpoint captured the catalog at
+	// its P already, so they front-run no slot of it.
+	CatalogWrite
 )
 
 var flagNames = []struct {
