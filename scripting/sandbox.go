@@ -9,7 +9,7 @@ import (
 
 // The sandbox gives scripts what Redis 7.0 gives them and nothing else:
 //   - the base functions below (no print, dofile, loadfile, require,
-//     module, getfenv, setfenv, newproxy, load), coroutine, string, table,
+//     module, getfenv, setfenv, newproxy), coroutine, string, table,
 //     math, cjson, cmsgpack, bit, struct and redis; no os, io, debug or
 //     package;
 //   - read-only globals: the scripts' environment is a proxy of the real
@@ -30,7 +30,7 @@ import (
 
 // allowedBase are the base functions Redis 7.0 leaves to scripts.
 var allowedBase = []string{
-	"assert", "collectgarbage", "error", "gcinfo", "getmetatable", "ipairs", "loadstring",
+	"assert", "collectgarbage", "error", "gcinfo", "getmetatable", "ipairs", "load", "loadstring",
 	"next", "pairs", "pcall", "rawequal", "rawget", "rawset", "select", "setmetatable",
 	"tonumber", "tostring", "type", "unpack", "xpcall", "_VERSION",
 }
@@ -263,6 +263,9 @@ func (v *vm) overrideBase(g *lua.LTable) {
 	// 5.1's (not the global next).
 	nextFn := func(L *lua.LState) int {
 		t := v.behind(checkTable(L, 1, "next"))
+		if !validNextKey(t, L.Get(2)) {
+			L.Error(lua.LString("invalid key to 'next'"), 0)
+		}
 		k, val := t.Next(L.Get(2))
 		if k == lua.LNil {
 			L.Push(lua.LNil)
@@ -296,18 +299,9 @@ func (v *vm) overrideBase(g *lua.LTable) {
 			L.Push(lua.LString("loadstring: precompiled chunks are not allowed"))
 			return 2
 		}
-		name := L.OptString(2, src)
-		proto, err := compileChunk(src, chunkID(name))
-		if err != nil {
-			L.Push(lua.LNil)
-			L.Push(lua.LString(err.Error()))
-			return 2
-		}
-		fn := L.NewFunctionFromProto(proto)
-		fn.Env = v.envFor(proto)
-		L.Push(fn)
-		return 1
+		return v.pushChunk(L, src, chunkID(L.OptString(2, src)))
 	})
+	set("load", v.baseLoad(g.RawGetString("pcall").(*lua.LFunction), g.RawGetString("xpcall").(*lua.LFunction)))
 }
 
 // checkTable is luaL_checktype(L, n, LUA_TTABLE) for function fname.
@@ -353,10 +347,7 @@ func redisPcall(L *lua.LState) int {
 	}
 	nargs := L.GetTop() - 1
 	if err := L.PCall(nargs, lua.MultRet, nil); err != nil {
-		var obj lua.LValue = lua.LString(err.Error())
-		if aerr, ok := err.(*lua.ApiError); ok {
-			obj = aerr.Object
-		}
+		obj := errorValue(err)
 		switch x := obj.(type) {
 		case *lua.LTable:
 			if s, ok := x.RawGetString("err").(lua.LString); ok {
@@ -388,6 +379,20 @@ func (v *vm) overrideCoroutine(co *lua.LTable) {
 		return n
 	})
 	co.RawSetString("create", newCreate)
+	// Lua 5.1's auxresume refuses a coroutine that is not suspended with
+	// its status; gopher-lua words it differently, and resuming a normal
+	// one (an outer coroutine from an inner one) takes its stack apart.
+	resume := co.RawGetString("resume").(*lua.LFunction)
+	co.RawSetString("resume", L.NewFunction(func(L *lua.LState) int {
+		if th, ok := L.Get(1).(*lua.LState); ok {
+			if status := coStatus(L, th); status != "suspended" {
+				L.Push(lua.LFalse)
+				L.Push(lua.LString("cannot resume " + status + " coroutine"))
+				return 2
+			}
+		}
+		return callThrough(L, resume)
+	}))
 	// A string error of the coroutine gets the position of the wrapped
 	// function's caller, as Lua 5.1's auxwrap adds it (luaL_where).
 	proto, err := compileChunk(`local create, resume, error, where = ...
@@ -414,6 +419,24 @@ return function(f) local co = create(f) return function(...) return pass(resume(
 	L.Call(4, 1)
 	co.RawSetString("wrap", L.Get(-1))
 	L.Pop(1)
+}
+
+// coStatus is Lua 5.1's costatus of th seen from L: running (L itself),
+// normal (a thread that resumed L, directly or not), dead or suspended.
+// gopher-lua's Status calls only L's direct resumer normal.
+func coStatus(L, th *lua.LState) string {
+	if th.Dead {
+		return "dead"
+	}
+	for t := L; t != nil; t = t.Parent {
+		if t == th {
+			if t == L {
+				return "running"
+			}
+			return "normal"
+		}
+	}
+	return "suspended"
 }
 
 // wrapChunk names the chunk of coroutine.wrap, whose frames stand for Lua

@@ -33,9 +33,17 @@ func (v *vm) overrideLibs(g *lua.LTable) {
 	t.RawSetString("concat", L.NewFunction(tabConcat))
 	t.RawSetString("sort", L.NewFunction(tabSort))
 	t.RawSetString("insert", L.NewFunction(v.tabInsert))
-	for name, plain := range map[string]int{"find": 4, "match": 0, "gmatch": 0, "gsub": 0} {
+	t.RawSetString("foreach", L.NewFunction(tabForeach))
+	t.RawSetString("foreachi", L.NewFunction(tabForeachi))
+	t.RawSetString("setn", L.NewFunction(func(L *lua.LState) int {
+		checkTable(L, 1, "setn")
+		L.Error(lua.LString(callerWhere(L)+"'setn' is obsolete"), 0)
+		return 0
+	}))
+	for name, plain := range map[string]int{"find": 4, "match": 0, "gmatch": 0} {
 		s.RawSetString(name, L.NewFunction(patternChecked(s.RawGetString(name).(*lua.LFunction), plain)))
 	}
+	s.RawSetString("gsub", L.NewFunction(strGsub(patternChecked(s.RawGetString("gsub").(*lua.LFunction), 0))))
 	g.RawSetString("tonumber", L.NewFunction(baseToNumber))
 }
 
@@ -134,6 +142,97 @@ func (v *vm) tabInsert(L *lua.LState) int {
 	}
 	t.RawSetInt(pos, L.Get(L.GetTop()))
 	return 0
+}
+
+// tabForeach is Lua 5.1's table.foreach(t, f): f(k, v) for each pair in
+// next's order, stopping at the first non-nil result, which it returns.
+func tabForeach(L *lua.LState) int {
+	t := checkTable(L, 1, "foreach")
+	f := checkFunction(L, 2, "foreach")
+	for k, val := t.Next(lua.LNil); k != lua.LNil; k, val = t.Next(k) {
+		L.Push(f)
+		L.Push(k)
+		L.Push(val)
+		L.Call(2, 1)
+		if L.Get(-1) != lua.LNil {
+			return 1
+		}
+		L.Pop(1)
+	}
+	return 0
+}
+
+// tabForeachi is Lua 5.1's table.foreachi(t, f): f(i, t[i]) for i from 1
+// to #t, stopping at the first non-nil result, which it returns.
+func tabForeachi(L *lua.LState) int {
+	t := checkTable(L, 1, "foreachi")
+	f := checkFunction(L, 2, "foreachi")
+	n := t.Len()
+	for i := 1; i <= n; i++ {
+		L.Push(f)
+		L.Push(lua.LNumber(i))
+		L.Push(t.RawGetInt(i))
+		L.Call(2, 1)
+		if L.Get(-1) != lua.LNil {
+			return 1
+		}
+		L.Pop(1)
+	}
+	return 0
+}
+
+// checkFunction is luaL_checktype(L, n, LUA_TFUNCTION) for function fname.
+func checkFunction(L *lua.LState, n int, fname string) *lua.LFunction {
+	f, ok := L.Get(n).(*lua.LFunction)
+	if !ok {
+		L.RaiseError("bad argument #%d to '%s' (function expected, got %s)", n, fname, argType(L, n))
+	}
+	return f
+}
+
+// strGsub wraps string.gsub (gsub) to refuse, as Lua 5.1's add_value
+// does, a replacement that a table or function gives and that is neither
+// false, nil, a string nor a number: gopher-lua replaces the match with
+// the value's tostring. The table is read with its metamethods, by the
+// first capture (or the whole match), as gopher-lua reads it.
+func strGsub(gsub lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		var lookup func(L *lua.LState) lua.LValue
+		switch repl := L.Get(3).(type) {
+		case *lua.LTable:
+			lookup = func(L *lua.LState) lua.LValue { return L.GetTable(repl, L.Get(1)) }
+		case *lua.LFunction:
+			lookup = func(L *lua.LState) lua.LValue {
+				L.Insert(repl, 1)
+				L.Call(L.GetTop()-1, 1)
+				return L.Get(-1)
+			}
+		default:
+			return gsub(L)
+		}
+		// The error's position is gsub's caller's (luaL_where(L, 1)), read
+		// before gopher-lua's gsub and the lookup put their frames on top.
+		where := callerWhere(L)
+		L.Replace(3, L.NewFunction(func(L *lua.LState) int {
+			val := lookup(L)
+			switch x := val.(type) {
+			case lua.LString, lua.LNumber, *lua.LNilType:
+			case lua.LBool:
+				if x {
+					refuseReplacement(L, where, val)
+				}
+			default:
+				refuseReplacement(L, where, val)
+			}
+			L.Push(val)
+			return 1
+		}))
+		return gsub(L)
+	}
+}
+
+func refuseReplacement(L *lua.LState, where string, val lua.LValue) {
+	L.Error(lua.LString(where+"invalid replacement value (a "+val.Type().String()+")"), 0)
 }
 
 // tabConcat is table.concat(t [, sep [, i [, j]]]).
