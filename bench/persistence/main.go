@@ -120,10 +120,11 @@ func run(ctx context.Context, o options, requests int, outPath string) error {
 	os.Remove(respPath)
 
 	throughput := map[string]map[string]metric{"redis": {}, "structd": {}}
+	cpu := map[string]map[string]metric{"redis": {}, "structd": {}}
 	for _, fsync := range []string{"everysec", "always"} {
 		for _, side := range sides {
 			progress("%s: SET -P 16 with appendfsync %s", side.name, fsync)
-			throughput[side.name][fsync] = setThroughput(ctx, side.name, side.bin, root, fsync, o.data, requests)
+			throughput[side.name][fsync], cpu[side.name][fsync] = setThroughput(ctx, side.name, side.bin, root, fsync, o.data, requests)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -137,6 +138,10 @@ func run(ctx context.Context, o options, requests int, outPath string) error {
 		for _, n := range results[side.name].notes {
 			fmt.Fprintf(report, "%s: %s\n", side.name, n)
 		}
+	}
+	for _, fsync := range []string{"everysec", "always"} {
+		fmt.Fprintf(report, "SET -P 16 appendfsync %s: server CPU per million requests (/proc/PID/stat, reaped children included): structd %s, redis %s\n",
+			fsync, format(cpu["structd"][fsync], "s"), format(cpu["redis"][fsync], "s"))
 	}
 	fmt.Fprintf(report, "machine after the run: %s\n", machineContext())
 	return nil
