@@ -366,21 +366,21 @@ func (sp *spill) addGroup(id slotID, r asideRange) error {
 
 // copyGroupsBefore copies the groups of slot id written aside that start
 // before base (all of them for a nil base) into the part's current data
-// file, in key order, and reports how many it copied.
-func (p *part) copyGroupsBefore(id slotID, base []byte) (int, error) {
+// file, in key order.
+func (p *part) copyGroupsBefore(id slotID, base []byte) error {
 	sp := p.sp
 	groups := sp.pending[id]
 	n := 0
 	for n < len(groups) && (base == nil || string(groups[n].first) < string(base)) {
 		g := groups[n]
 		if p.last != nil && string(g.first) <= string(p.last) {
-			return n, fmt.Errorf("disktier: checkpoint slot %d of db %d: records written aside out of order with the walker's: Split before going back, and front-run each key once", id.slot, id.db)
+			return fmt.Errorf("disktier: checkpoint slot %d of db %d: records written aside out of order with the walker's: Split before going back, and front-run each key once", id.slot, id.db)
 		}
 		if err := p.enter(id.db); err != nil {
-			return n, err
+			return err
 		}
 		if err := sp.copyTo(g, dataSink{p}); err != nil {
-			return n, fmt.Errorf("disktier: copy slot %d of db %d from the spill: %w", id.slot, id.db, err)
+			return fmt.Errorf("disktier: copy slot %d of db %d from the spill: %w", id.slot, id.db, err)
 		}
 		p.last = g.last
 		sp.pendingBytes -= pendingEntryBytes(g)
@@ -391,7 +391,7 @@ func (p *part) copyGroupsBefore(id slotID, base []byte) (int, error) {
 	} else {
 		sp.pending[id] = groups[n:]
 	}
-	return n, nil
+	return nil
 }
 
 // CopyAside copies the records WriteAside wrote for slot of db and an
@@ -415,7 +415,7 @@ func (c *Checkpoint) CopyAside(db, slot int) (bool, error) {
 	if _, ok := sp.pending[id]; !ok {
 		return false, nil
 	}
-	_, err := p.copyGroupsBefore(id, nil)
+	err := p.copyGroupsBefore(id, nil)
 	return err == nil, err
 }
 

@@ -360,7 +360,7 @@ func (p *part) order(db, slot int, key []byte) error {
 	}
 	if p.sp.aside.has(db, slot) {
 		// Keys front-run aside that sort before this one go first.
-		if _, err := p.copyGroupsBefore(slotID{db, slot}, base); err != nil {
+		if err := p.copyGroupsBefore(slotID{db, slot}, base); err != nil {
 			return err
 		}
 	}

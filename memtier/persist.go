@@ -735,12 +735,8 @@ func (db *DB) frontRunKey(s int, key []byte) {
 		return
 	}
 	if sd.split == nil {
-		if len(sd.dirty) == 0 && !sd.rewrite {
-			sd.written = ck.epoch
-			return
-		}
-		if sd.rewrite {
-			db.frontRun(s)
+		if len(sd.dirty) == 0 || sd.rewrite {
+			db.frontRun(s) // nothing to write, or the whole slot
 			return
 		}
 		sd.split = &splitState{countAtP: int64(len(sd.keys)) + sd.cold}
@@ -787,17 +783,14 @@ func (db *DB) frontRun(s int) {
 	if sd.written == ck.epoch {
 		return
 	}
-	if len(sd.dirty) == 0 && !sd.rewrite {
-		sd.written = ck.epoch
-		db.unsplit(sd)
-		return
-	}
 	if sd.split != nil {
 		// Keys already went aside one by one: the rest go the same way,
 		// so that no two groups of the slot overlap.
 		for k := range sd.dirty {
 			db.asideKey(s, k)
 		}
+	}
+	if len(sd.dirty) == 0 && !sd.rewrite {
 		sd.written = ck.epoch
 		db.unsplit(sd)
 		return
@@ -851,12 +844,8 @@ func (ks *Keyspace) EndCheckpoint(committed bool) {
 				// Whole: the elements it changed before P are not known
 				// any more.
 				delete(sd.elems, k)
-				if _, ok := sd.dirty[k]; !ok && !sd.rewrite {
-					if sd.dirty == nil {
-						sd.dirty = make(map[string]struct{})
-					}
-					sd.dirty[k] = struct{}{}
-					ks.Persist.DirtyKeys.Add(1)
+				if !sd.rewrite {
+					addToSet(ws.db, &sd.dirty, k)
 				}
 			}
 			if sd.pendingRewrite {
