@@ -41,3 +41,5 @@ require (
 	golang.org/x/text v0.14.0 // indirect
 	google.golang.org/protobuf v1.33.0 // indirect
 )
+
+replace github.com/yuin/gopher-lua => ./third_party/gopher-lua
