@@ -87,6 +87,7 @@ func (v *vm) sandbox() {
 	L.Env = env
 	L.G.Global = env
 	v.handler = L.NewFunction(v.errorHandler)
+	v.catchHandler = L.NewFunction(v.nameCaughtError)
 }
 
 // envFor is the environment of a chunk compiled as proto: the real
@@ -198,7 +199,7 @@ func (v *vm) overrideBase(g *lua.LTable) {
 		return 1
 	})
 	set("error", func(L *lua.LState) int {
-		obj := L.CheckAny(1)
+		obj := L.Get(1) // error() raises nil, as Lua 5.1's luaB_error
 		level := L.OptInt(2, 1)
 		if n, ok := obj.(lua.LNumber); ok {
 			obj = lua.LString(formatNumber(float64(n)))
@@ -206,7 +207,8 @@ func (v *vm) overrideBase(g *lua.LTable) {
 		L.Error(obj, level)
 		return 0
 	})
-	set("pcall", redisPcall)
+	set("pcall", v.redisPcall)
+	set("xpcall", v.xpcall)
 	set("rawset", func(L *lua.LState) int {
 		t := checkTable(L, 1, "rawset")
 		for n := 2; n <= 3; n++ {
@@ -336,17 +338,18 @@ func chunkID(src string) string {
 }
 
 // redisPcall is pcall as Redis 7 patches it: an error that is a table with
-// a string err field is returned as that string.
-func redisPcall(L *lua.LState) int {
+// a string err field is returned as that string. Runtime errors are named
+// as Lua 5.1 names them (nameCaughtError).
+func (v *vm) redisPcall(L *lua.LState) int {
 	L.CheckAny(1)
 	f := L.Get(1)
-	if f.Type() != lua.LTFunction && L.GetMetaField(f, "__call").Type() != lua.LTFunction {
+	if !callable(L, f) {
 		L.Push(lua.LFalse)
 		L.Push(lua.LString("attempt to call a " + f.Type().String() + " value"))
 		return 2
 	}
 	nargs := L.GetTop() - 1
-	if err := L.PCall(nargs, lua.MultRet, nil); err != nil {
+	if err := L.PCall(nargs, lua.MultRet, v.catchHandler); err != nil {
 		obj := errorValue(err)
 		switch x := obj.(type) {
 		case *lua.LTable:
@@ -362,6 +365,53 @@ func redisPcall(L *lua.LState) int {
 	}
 	L.Insert(lua.LTrue, 1)
 	return L.GetTop()
+}
+
+// xpcall is Lua 5.1's xpcall: the handler gets a runtime error's message
+// with the variable's name (nameCaughtError), as Lua's own handler would,
+// and a handler that fails (or is not callable) makes the result "error in
+// error handling".
+func (v *vm) xpcall(L *lua.LState) int {
+	if L.GetTop() < 2 {
+		L.RaiseError("bad argument #2 to 'xpcall' (value expected)")
+	}
+	fn, handler := L.Get(1), L.Get(2)
+	L.SetTop(0)
+	handle := func(L *lua.LState, msg lua.LValue) lua.LValue {
+		top := L.GetTop()
+		defer L.SetTop(top)
+		L.Push(handler)
+		L.Push(msg)
+		if err := L.PCall(1, 1, nil); err != nil {
+			return lua.LString("error in error handling")
+		}
+		return L.Get(-1)
+	}
+	if !callable(L, fn) {
+		L.Push(lua.LFalse)
+		L.Push(handle(L, lua.LString("attempt to call a "+fn.Type().String()+" value")))
+		return 2
+	}
+	named := L.NewFunction(func(L *lua.LState) int {
+		v.nameCaughtError(L) // pushes the named message
+		L.Push(handle(L, L.Get(-1)))
+		return 1
+	})
+	L.Push(fn)
+	if err := L.PCall(0, lua.MultRet, named); err != nil {
+		L.SetTop(0)
+		L.Push(lua.LFalse)
+		L.Push(errorValue(err))
+		return 2
+	}
+	L.Insert(lua.LTrue, 1)
+	return L.GetTop()
+}
+
+// callable reports whether f can be called: a function, or a value whose
+// metatable has a __call function.
+func callable(L *lua.LState, f lua.LValue) bool {
+	return f.Type() == lua.LTFunction || L.GetMetaField(f, "__call").Type() == lua.LTFunction
 }
 
 // overrideCoroutine makes coroutines run under the script's watch

@@ -23,11 +23,12 @@ type vm struct {
 	// readonly are the proxies scripts may not change (sandbox.go:
 	// protected), proxies the proxies made for a real table by proxyOf,
 	// stringMeta the string metatable's.
-	readonly   map[*lua.LTable]bool
-	proxies    map[*lua.LTable]*lua.LTable
-	stringMeta *lua.LTable
-	funcs      map[string]*lua.LFunction // compiled scripts, by SHA
-	handler    *lua.LFunction            // error handler of the main call
+	readonly     map[*lua.LTable]bool
+	proxies      map[*lua.LTable]*lua.LTable
+	stringMeta   *lua.LTable
+	funcs        map[string]*lua.LFunction // compiled scripts, by SHA
+	handler      *lua.LFunction            // error handler of the main call
+	catchHandler *lua.LFunction            // error handler of pcall and xpcall
 
 	run      *run   // the running script, nil between runs
 	runState run    // what run points to while a script runs
@@ -251,24 +252,7 @@ func firstLine(s string) string {
 // function that raised it).
 func (v *vm) errorHandler(L *lua.LState) int {
 	e := L.Get(1)
-	var where *lua.Debug
-	var fn *lua.LFunction
-	for level := 1; ; level++ {
-		dbg, ok := L.GetStack(level)
-		if !ok {
-			break
-		}
-		f, err := L.GetInfo("Slf", dbg, lua.LNil)
-		if err != nil {
-			break
-		}
-		if !scriptFrame(dbg) {
-			level += wrapTailLevels(dbg)
-			continue
-		}
-		where, fn = dbg, f.(*lua.LFunction)
-		break
-	}
+	where, fn := errorFrame(L)
 	t, ok := e.(*lua.LTable)
 	if !ok {
 		msg := luaToString(e)
@@ -288,6 +272,42 @@ func (v *vm) errorHandler(L *lua.LState) int {
 		}
 	}
 	L.Push(t)
+	return 1
+}
+
+// errorFrame is the innermost script frame on the stack of a message
+// handler (the frame that raised the error, or that called the Go function
+// that raised it), or nil when no script frame is there.
+func errorFrame(L *lua.LState) (*lua.Debug, *lua.LFunction) {
+	for level := 1; ; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			return nil, nil
+		}
+		f, err := L.GetInfo("Slf", dbg, lua.LNil)
+		if err != nil {
+			return nil, nil
+		}
+		if !scriptFrame(dbg) {
+			level += wrapTailLevels(dbg)
+			continue
+		}
+		return dbg, f.(*lua.LFunction)
+	}
+}
+
+// nameCaughtError is the message handler of the scripts' pcall and xpcall:
+// it runs before the stack unwinds, so a runtime error gets Lua 5.1's words
+// with the variable's name ("attempt to index local 't' (a nil value)")
+// exactly as an uncaught one does. Other values pass through unchanged.
+func (v *vm) nameCaughtError(L *lua.LState) int {
+	e := L.Get(1)
+	if msg, ok := e.(lua.LString); ok {
+		if where, fn := errorFrame(L); where != nil {
+			e = lua.LString(v.nameRuntimeError(L, where, fn, string(msg)))
+		}
+	}
+	L.Push(e)
 	return 1
 }
 
