@@ -156,12 +156,11 @@ const (
 // key, -1 for a key without a deadline, otherwise the time left (never
 // negative) or the deadline, in milliseconds or rounded to seconds.
 func ttlGeneric(c *Ctx, ms, absolute bool) {
-	key := c.Args[1]
-	if c.DB.LookupNoTouch(key) == nil {
+	_, at, found := c.DB.LookupInfo(c.Args[1])
+	if !found {
 		c.W.Int(-2)
 		return
 	}
-	at := c.DB.Expire(key)
 	if at == -1 {
 		c.W.Int(-1)
 		return

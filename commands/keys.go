@@ -72,18 +72,26 @@ func cmdDel(c *Ctx) {
 	c.W.Int(n)
 }
 
-// cmdExists counts a key as many times as it is named.
-func cmdExists(c *Ctx) { countFound(c, (*memtier.DB).LookupNoTouch) }
+// cmdExists counts a key as many times as it is named. A cold key's value
+// stays on disk.
+func cmdExists(c *Ctx) {
+	countFound(c, func(key []byte) bool {
+		_, _, found := c.DB.LookupInfo(key)
+		return found
+	})
+}
 
 // cmdTouch counts keys like EXISTS, refreshing their access time.
-func cmdTouch(c *Ctx) { countFound(c, (*memtier.DB).Get) }
+func cmdTouch(c *Ctx) {
+	countFound(c, func(key []byte) bool { return c.DB.Get(key) != nil })
+}
 
-// countFound replies how many of the keys named from argument 1 on lookup
-// finds, duplicates included.
-func countFound(c *Ctx, lookup func(db *memtier.DB, key []byte) *memtier.Object) {
+// countFound replies how many of the keys named from argument 1 on found
+// reports, duplicates included.
+func countFound(c *Ctx, found func(key []byte) bool) {
 	var n int64
 	for _, key := range c.Args[1:] {
-		if lookup(c.DB, key) != nil {
+		if found(key) {
 			n++
 		}
 	}
@@ -91,12 +99,12 @@ func countFound(c *Ctx, lookup func(db *memtier.DB, key []byte) *memtier.Object)
 }
 
 func cmdType(c *Ctx) {
-	o := c.DB.LookupNoTouch(c.Args[1])
-	if o == nil {
+	typ, _, found := c.DB.LookupInfo(c.Args[1])
+	if !found {
 		c.W.Simple("none")
 		return
 	}
-	c.W.Simple(o.Type.String())
+	c.W.Simple(typ.String())
 }
 
 // rename is RENAME and RENAMENX. The value keeps its TTL; an existing

@@ -123,6 +123,23 @@ func (db *DB) peek(s int, key []byte) *Object {
 			return nil
 		}
 	}
+	return db.unexpired(s, key, o)
+}
+
+// peekResident is peek for a key in memory only: a cold key reads as
+// absent and stays on disk (probeCold tells whether it lives there).
+func (db *DB) peekResident(s int, key []byte) *Object {
+	o := db.slots[s].keys[string(key)]
+	if o == nil {
+		return nil
+	}
+	return db.unexpired(s, key, o)
+}
+
+// unexpired returns o, the object in memory under key, or nil after
+// reclaiming the key if its TTL has passed (lazy expiry).
+func (db *DB) unexpired(s int, key []byte, o *Object) *Object {
+	sd := &db.slots[s]
 	if len(sd.expires) > 0 {
 		if at, ok := sd.expires[string(key)]; ok && at <= db.ks.NowMs() {
 			db.expireKey(s, string(key))
@@ -130,6 +147,26 @@ func (db *DB) peek(s int, key []byte) *Object {
 		}
 	}
 	return o
+}
+
+// LookupInfo returns the type and deadline (Unix ms, -1 for none) of a
+// live key, counting a keyspace hit or miss as LookupNoTouch does, without
+// faulting a cold key's value in: EXISTS, TYPE and the TTL family need
+// no more.
+func (db *DB) LookupInfo(key []byte) (typ Type, expireAt int64, found bool) {
+	s := SlotOf(key)
+	if o := db.peekResident(s, key); o != nil {
+		typ, expireAt, found = o.Type, db.Expire(key), true
+	} else if typ, expireAt, found = db.probeCold(s, key); found && expireAt == 0 {
+		expireAt = -1
+	}
+	if !found {
+		db.ks.Stats.KeyspaceMisses.Add(1)
+		db.ks.keyMissed(db, key)
+		return 0, 0, false
+	}
+	db.ks.Stats.KeyspaceHits.Add(1)
+	return typ, expireAt, true
 }
 
 // Set stores o under key, replacing any value and clearing its TTL (as SET).
@@ -144,7 +181,7 @@ func (db *DB) Set(key []byte, o *Object) {
 // reference to a value's bytes outside its slot lock: replies copy them.)
 func (db *DB) SetString(key, val []byte) {
 	s := SlotOf(key)
-	old := db.peek(s, key)
+	old := db.peekResident(s, key) // a cold value is replaced unread (put)
 	if old == nil || old.Type != TypeString {
 		db.put(key, NewString(val), false)
 		return
@@ -175,8 +212,14 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 	o.access = db.ks.accessClock.Load()
 	old, ok := sd.keys[string(key)]
 	if !ok && sd.cold > 0 {
-		old = db.faultIn(s, key)
-		ok = old != nil
+		// A cold key is replaced without reading its value.
+		var expireAt int64
+		if _, expireAt, ok = db.probeCold(s, key); ok {
+			db.uncold(sd)
+			if keepTTL && expireAt != 0 {
+				db.SetExpire(key, expireAt)
+			}
+		}
 	}
 	if ok {
 		db.markDirty(s, key)
@@ -199,11 +242,15 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 	db.ks.signalReady(s, db.id, key)
 }
 
-// Delete removes key and reports whether a live key was there.
+// Delete removes key and reports whether a live key was there. A cold key
+// is deleted without reading its value.
 func (db *DB) Delete(key []byte) bool {
 	s := SlotOf(key)
-	if db.peek(s, key) == nil {
-		return false
+	if db.peekResident(s, key) == nil {
+		if _, _, live := db.probeCold(s, key); !live {
+			return false
+		}
+		db.uncold(&db.slots[s])
 	}
 	db.remove(s, string(key))
 	db.markDirty(s, key)

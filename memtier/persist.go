@@ -51,6 +51,10 @@ type ColdStore interface {
 	// Load returns key's value and expiry (absolute Unix ms, 0 for none),
 	// or a nil object when the store does not hold it.
 	Load(db int, key []byte) (*Object, int64, error)
+	// Probe returns key's type and expiry without reading its value (a
+	// big collection's elements stay on disk); found is false when the
+	// store does not hold it.
+	Probe(db int, key []byte) (typ Type, expireAt int64, found bool, err error)
 	// LoadSlot calls fn for every key stored in a slot of a database.
 	// key is only valid during the call.
 	LoadSlot(db, slot int, fn func(key []byte, o *Object, expireAt int64) bool) error
@@ -357,6 +361,40 @@ func (db *DB) faultIn(s int, key []byte) *Object {
 	return o
 }
 
+// probeCold reports whether key, absent from slot s's map, lives on disk,
+// with its type and expiry, reading only its metadata: a command that
+// replaces, deletes or only inspects a cold key (SET, DEL, EXISTS, TYPE,
+// TTL) costs one point read, not a fault-in of a value that may be a
+// collection of millions of elements. A cold key found expired is reclaimed
+// as an expired key in memory is. On true the key is still counted cold:
+// the caller that replaces or deletes it calls uncold.
+func (db *DB) probeCold(s int, key []byte) (typ Type, expireAt int64, live bool) {
+	sd := &db.slots[s]
+	if sd.cold == 0 || sd.tombstoned(key) {
+		return 0, 0, false
+	}
+	typ, expireAt, found, err := db.ks.cold.Probe(db.id, key)
+	if err != nil {
+		panic(&DiskError{DB: db.id, Key: string(key), Err: err})
+	}
+	if !found {
+		return 0, 0, false
+	}
+	if expireAt != 0 && expireAt <= db.ks.NowMs() {
+		db.uncold(sd)
+		db.expireKey(s, string(key))
+		return 0, 0, false
+	}
+	return typ, expireAt, true
+}
+
+// uncold stops counting a key of slot sd as cold: it was faulted in, or
+// replaced or deleted without being read.
+func (db *DB) uncold(sd *slotData) {
+	sd.cold--
+	db.ks.Persist.ColdKeys.Add(-1)
+}
+
 // adopt puts a key read from disk into slot sd's map, clean.
 func (db *DB) adopt(sd *slotData, key string, o *Object, expireAt int64) {
 	if sd.keys == nil {
@@ -371,8 +409,7 @@ func (db *DB) adopt(sd *slotData, key string, o *Object, expireAt int64) {
 		sd.expires[key] = expireAt
 		db.withExpiry.Add(1)
 	}
-	sd.cold--
-	db.ks.Persist.ColdKeys.Add(-1)
+	db.uncold(sd)
 }
 
 // SlotLoader reads whole slots of one database in increasing slot order

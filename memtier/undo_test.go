@@ -18,6 +18,13 @@ func (m coldMap) Load(db int, key []byte) (*Object, int64, error) {
 	return nil, 0, nil
 }
 
+func (m coldMap) Probe(db int, key []byte) (Type, int64, bool, error) {
+	if o, ok := m[string(key)]; ok && db == 0 {
+		return o.Type, 0, true, nil
+	}
+	return 0, 0, false, nil
+}
+
 func (m coldMap) LoadSlot(db, slot int, fn func(key []byte, o *Object, expireAt int64) bool) error {
 	for k, o := range m {
 		if db == 0 && SlotOf([]byte(k)) == slot && !fn([]byte(k), o.Clone(), 0) {

@@ -20,6 +20,15 @@ func (c ColdStore) Load(db int, key []byte) (*memtier.Object, int64, error) {
 	return o, expireAt, err
 }
 
+// Probe implements memtier.ColdStore.
+func (c ColdStore) Probe(db int, key []byte) (memtier.Type, int64, bool, error) {
+	m, err := c.Store.Meta(db, key)
+	if errors.Is(err, disktier.ErrNotFound) {
+		return 0, 0, false, nil
+	}
+	return m.Type, m.ExpireAt, err == nil, err
+}
+
 // LoadSlot implements memtier.ColdStore.
 func (c ColdStore) LoadSlot(db, slot int, fn func(key []byte, o *memtier.Object, expireAt int64) bool) error {
 	return c.Store.LoadSlot(db, slot, fn)
