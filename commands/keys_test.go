@@ -179,7 +179,7 @@ func (emptyCold) LoadSlot(int, int, func([]byte, *memtier.Object, int64) bool) e
 }
 func (emptyCold) Probe(int, []byte) (memtier.Type, int64, bool, error) { return 0, 0, false, nil }
 func (emptyCold) SlotKeys(int, int, func([]byte, int64) bool) error    { return nil }
-func (emptyCold) SlotCounts(int, func(int, int64) bool) error          { return nil }
+func (emptyCold) SlotCounts(int, func(int, int64, int64) bool) error   { return nil }
 
 // Commands that write only the script catalog front-run no slot of a
 // running checkpoint (it captured the catalog at P); FLUSHALL front-runs

@@ -384,7 +384,7 @@ func TestWriteAsideDeleteSlotsAndPutFields(t *testing.T) {
 			t.Errorf("%s exists = %v %v, want %v", key, ok, err, want)
 		}
 	}
-	if n, err := s.SlotCount(0, slotB); err != nil || n != 1 {
+	if n, err := s.SlotCount(0, slotB); err != nil || n.Keys != 1 {
 		t.Errorf("slot of {b} count %d %v, want 1", n, err)
 	}
 	if n, err := s.Count(0); err != nil || n != 4 {

@@ -305,8 +305,8 @@ func (s *Store) NewCheckpointParts(dir string, rec Record, n int) (*Checkpoint, 
 		if i == 0 {
 			slots = memtier.NumSlots
 		}
-		p.w.counts = make(map[slotID]int64, slots)
-		p.w.deltas = make(map[slotID]int64, slots)
+		p.w.counts = make(map[slotID]SlotCount, slots)
+		p.w.deltas = make(map[slotID]SlotCount, slots)
 		p.w.elemsFree = known && elems == 0
 		c.parts[i] = p
 	}
@@ -413,17 +413,18 @@ func (c *Checkpoint) Delete(db int, key []byte) error {
 }
 
 // SetSlotCount gives the number of keys slot of db holds once the
-// checkpoint is ingested, as the caller knows it (the keyspace: the keys in
-// memory plus the cold ones): the checkpoint writes it as the slot's count
+// checkpoint is ingested, and how many of them have a TTL, as the caller
+// knows them (the keyspace: the keys in memory plus the cold ones): the
+// checkpoint writes them as the slot's count
 // instead of counting new and deleted keys, and when the store holds no
 // key under sub-keys (its bound of them is 0), the keys written to the slot
 // need no lookup of their previous records. Call it before writing the
 // slot (in place or inside WriteAside); it must be exact.
-func (c *Checkpoint) SetSlotCount(db, slot int, n int64) error {
-	if slot < 0 || slot >= memtier.NumSlots || n < 0 {
-		return fmt.Errorf("disktier: count %d of slot %d of db %d", n, slot, db)
+func (c *Checkpoint) SetSlotCount(db, slot int, keys, expires int64) error {
+	if slot < 0 || slot >= memtier.NumSlots || keys < 0 || expires < 0 || expires > keys {
+		return fmt.Errorf("disktier: count %d (%d with a TTL) of slot %d of db %d", keys, expires, slot, db)
 	}
-	c.part(slot).w.counts[slotID{db, slot}] = n
+	c.part(slot).w.counts[slotID{db, slot}] = SlotCount{keys, expires}
 	return nil
 }
 
@@ -535,7 +536,7 @@ func (c *Checkpoint) Finish() ([]string, error) {
 			// The parts' slots are disjoint: their count changes and
 			// cleared ranges add up without overlapping.
 			for id, d := range p.w.deltas {
-				w.deltas[id] += d
+				w.deltas[id] = w.deltas[id].plus(d)
 			}
 			for id, n := range p.w.counts {
 				w.counts[id] = n

@@ -172,12 +172,12 @@ func (s *Store) Count(db int) (int64, error) {
 	}
 	var n int64
 	for it.First(); it.Valid(); it.Next() {
-		c, err := decodeCount(it.Value())
+		c, err := decodeSlotCount(it.Value())
 		if err != nil {
 			it.Close()
 			return 0, err
 		}
-		n += c
+		n += c.Keys
 	}
 	if err := it.Close(); err != nil {
 		return 0, fmt.Errorf("disktier: count db %d: %w", db, err)
@@ -185,8 +185,8 @@ func (s *Store) Count(db int) (int64, error) {
 	return n, nil
 }
 
-// SlotCount is the number of keys of slot of database db.
-func (s *Store) SlotCount(db, slot int) (int64, error) {
+// SlotCount is the count record of slot of database db.
+func (s *Store) SlotCount(db, slot int) (SlotCount, error) {
 	return readCount(s.db, db, slot)
 }
 

@@ -14,11 +14,11 @@ import (
 // (warm-up, and SCAN/RANDOMKEY over a cold slot).
 
 // SlotCounts calls fn for each non-empty slot of database db, in slot
-// order, with the slot's key count (expired keys included, as Count), until
+// order, with the slot's count record (expired keys included, as Count), until
 // fn returns false. It reads the count records only (one iterator, at most
 // 16384 tiny records), never a key or a value: the server calls it for each
 // database at startup to learn which slots are cold.
-func (s *Store) SlotCounts(db int, fn func(slot int, n int64) bool) error {
+func (s *Store) SlotCounts(db int, fn func(slot int, c SlotCount) bool) error {
 	lo, hi := countRange(db)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -31,7 +31,7 @@ func (s *Store) SlotCounts(db int, fn func(slot int, n int64) bool) error {
 			return fmt.Errorf("disktier: slot counts of db %d: %w", db, corrupt("count key %q", k))
 		}
 		slot := int(binary.BigEndian.Uint16(k[len(lo):]))
-		n, err := decodeCount(it.Value())
+		c, err := decodeSlotCount(it.Value())
 		if err == nil && slot >= memtier.NumSlots {
 			err = corrupt("count record of slot %d", slot)
 		}
@@ -39,10 +39,10 @@ func (s *Store) SlotCounts(db int, fn func(slot int, n int64) bool) error {
 			it.Close()
 			return fmt.Errorf("disktier: slot counts of db %d: %w", db, err)
 		}
-		if n == 0 {
+		if c.Keys == 0 {
 			continue // writers delete a count that drops to 0; tolerate one anyway
 		}
-		if !fn(slot, n) {
+		if !fn(slot, c) {
 			break
 		}
 	}

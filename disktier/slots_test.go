@@ -14,16 +14,16 @@ import (
 )
 
 // slotCounts collects SlotCounts of db, checking the slot order.
-func slotCounts(t *testing.T, s *Store, db int) map[int]int64 {
+func slotCounts(t *testing.T, s *Store, db int) map[int]SlotCount {
 	t.Helper()
-	got := map[int]int64{}
+	got := map[int]SlotCount{}
 	prev := -1
-	if err := s.SlotCounts(db, func(slot int, n int64) bool {
-		if slot <= prev || n <= 0 {
-			t.Errorf("db %d: slot %d (count %d) after slot %d", db, slot, n, prev)
+	if err := s.SlotCounts(db, func(slot int, c SlotCount) bool {
+		if slot <= prev || c.Keys <= 0 {
+			t.Errorf("db %d: slot %d (count %v) after slot %d", db, slot, c, prev)
 		}
 		prev = slot
-		got[slot] = n
+		got[slot] = c
 		return true
 	}); err != nil {
 		t.Fatal(err)
@@ -31,6 +31,9 @@ func slotCounts(t *testing.T, s *Store, db int) map[int]int64 {
 	return got
 }
 
+// The count records hold each slot's keys and keys with a TTL through
+// batch puts (new keys, overwrites that add or drop a TTL), checkpoint
+// deletions and FLUSHDB.
 func TestSlotCounts(t *testing.T) {
 	s, _ := openTest(t)
 	for db := 0; db < 3; db++ {
@@ -38,16 +41,41 @@ func TestSlotCounts(t *testing.T) {
 			t.Errorf("empty store: db %d counts %v", db, got)
 		}
 	}
-	want := map[int]map[int]int64{0: {}, 1: {}, 2: {}}
+	want := map[int]map[int]SlotCount{0: {}, 1: {}, 2: {}}
+	count := func(db int, key []byte, keys, expires int64) {
+		c := want[db][memtier.SlotOf(key)]
+		c.Keys += keys
+		c.Expires += expires
+		want[db][memtier.SlotOf(key)] = c
+	}
 	b := s.NewBatch()
 	for db := 0; db < 3; db++ {
 		for i := 0; i < 40*(db+1); i++ {
 			key := fmt.Appendf(nil, "{tag%d}k%d", i%(7+db), i)
-			if err := b.Put(db, key, memtier.NewString([]byte("v")), 0); err != nil {
+			ttl := int64(0)
+			if i%3 == 0 {
+				ttl = 1_700_000_000_000
+			}
+			if err := b.Put(db, key, memtier.NewString([]byte("v")), ttl); err != nil {
 				t.Fatal(err)
 			}
-			want[db][memtier.SlotOf(key)]++
+			count(db, key, 1, b2i(ttl != 0))
 		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Overwrites: {tag0}k0 loses its TTL, {tag1}k1 gains one.
+	b = s.NewBatch()
+	for _, w := range []struct {
+		key     string
+		ttl     int64
+		expires int64
+	}{{"{tag0}k0", 0, -1}, {"{tag1}k1", 1_800_000_000_000, 1}} {
+		if err := b.Put(0, []byte(w.key), memtier.NewString([]byte("w")), w.ttl); err != nil {
+			t.Fatal(err)
+		}
+		count(0, []byte(w.key), 0, w.expires)
 	}
 	if err := b.Commit(); err != nil {
 		t.Fatal(err)
@@ -59,7 +87,7 @@ func TestSlotCounts(t *testing.T) {
 	}
 	// Stopping early stops.
 	calls := 0
-	if err := s.SlotCounts(2, func(int, int64) bool { calls++; return calls < 3 }); err != nil || calls != 3 {
+	if err := s.SlotCounts(2, func(int, SlotCount) bool { calls++; return calls < 3 }); err != nil || calls != 3 {
 		t.Errorf("early stop: %d calls, %v", calls, err)
 	}
 	// A slot emptied by a checkpoint disappears; FLUSHDB empties a db.
@@ -80,11 +108,58 @@ func TestSlotCounts(t *testing.T) {
 	if err := b.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	want[1] = map[int]int64{}
+	want[1] = map[int]SlotCount{}
 	for db := 0; db < 3; db++ {
 		if got := slotCounts(t, s, db); !maps.Equal(got, want[db]) {
 			t.Errorf("after deletes: db %d counts %v, want %v", db, got, want[db])
 		}
+	}
+}
+
+// A count record written before records carried the TTL count (one
+// uvarint) reads as an unknown TTL count, and stays unknown through
+// changes counted by lookups; a record whose TTL count exceeds its keys,
+// or with bytes left over, is corrupt.
+func TestSlotCountRecordVersions(t *testing.T) {
+	for _, c := range []struct {
+		v    []byte
+		want SlotCount
+		ok   bool
+	}{
+		{[]byte{5}, SlotCount{5, -1}, true},
+		{[]byte{5, 2}, SlotCount{5, 2}, true},
+		{[]byte{5, 5}, SlotCount{5, 5}, true},
+		{[]byte{5, 6}, SlotCount{}, false},
+		{[]byte{5, 2, 0}, SlotCount{}, false},
+		{[]byte{0x80}, SlotCount{}, false},
+		{nil, SlotCount{}, false},
+	} {
+		got, err := decodeSlotCount(c.v)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("decodeSlotCount(%v) = %v, %v; want %v (ok %v)", c.v, got, err, c.want, c.ok)
+		}
+		if c.ok && string(appendCount(nil, got)) != string(c.v) {
+			t.Errorf("appendCount(%v) = %v, want %v", got, appendCount(nil, got), c.v)
+		}
+	}
+	s, _ := openTest(t)
+	key := []byte("{old}a")
+	slot := memtier.SlotOf(key)
+	if err := s.db.Set(countKey(0, slot), []byte{1}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Set(append(appendKeyBase(nil, 0, slot, key), kindMeta), appendMeta(nil, Meta{Type: memtier.TypeString, Count: 1}), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	b := s.NewBatch()
+	if err := b.Put(0, []byte("{old}b"), memtier.NewString([]byte("v")), 1_700_000_000_000); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.SlotCount(0, slot); err != nil || c != (SlotCount{2, -1}) {
+		t.Errorf("old record after a put: %v %v, want 2 keys, TTL count unknown", c, err)
 	}
 }
 

@@ -25,6 +25,35 @@ type sink interface {
 // slotID names one slot of one database, for the count deltas.
 type slotID struct{ db, slot int }
 
+// SlotCount is what a slot's count record holds: the slot's keys and how
+// many of them have a TTL, expired keys not yet reclaimed included (as
+// DBSIZE and INFO keyspace count them). Expires is -1 when unknown: a
+// record written before counts carried it.
+type SlotCount struct{ Keys, Expires int64 }
+
+// plus adds two changes of a count (the writers' deltas).
+func (c SlotCount) plus(d SlotCount) SlotCount {
+	return SlotCount{c.Keys + d.Keys, c.Expires + d.Expires}
+}
+
+// changedBy returns stored count c after the change d; an unknown TTL
+// count stays unknown.
+func (c SlotCount) changedBy(d SlotCount) SlotCount {
+	c.Keys += d.Keys
+	if c.Expires >= 0 {
+		c.Expires += d.Expires
+	}
+	return c
+}
+
+// b2i is 1 for true, 0 for false.
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // span is a half-open slot range [from, to) of one database.
 type span struct{ from, to int }
 
@@ -42,20 +71,20 @@ type writer struct {
 	r       pebble.Reader
 	data    sink // the key records
 	sys     sink // the count records (the same sink for a batch)
-	deltas  map[slotID]int64
+	deltas  map[slotID]SlotCount
 	cleared map[int][]span // db -> cleared slot ranges, in call order
 	// stored, when not nil, is every slot holding keys in r (from its
 	// count records, which are exact): a key of any other slot is new
 	// without a point read. nil means unknown (a batch, whose reads see
 	// its own writes): every key is looked up.
 	stored slotSets
-	// counts are the slots' key counts after the writes, as the caller
-	// (the keyspace) knows them (SetSlotCount): they replace the counting
+	// counts are the slots' key and TTL counts after the writes, as the
+	// caller (the keyspace) knows them (SetSlotCount): they replace the counting
 	// of new and deleted keys. elemsFree says r holds no key under
 	// sub-keys (its elemsKey bound is 0): then a key of a counted slot
 	// needs no lookup at all, its old records being one metadata record
 	// if any.
-	counts    map[slotID]int64
+	counts    map[slotID]SlotCount
 	elemsFree bool
 	// elems counts the keys written under sub-keys, for the elemsKey
 	// bound.
@@ -71,7 +100,7 @@ type writer struct {
 }
 
 func newWriter(r pebble.Reader, data, sys sink) *writer {
-	return &writer{r: r, data: data, sys: sys, deltas: make(map[slotID]int64), cleared: make(map[int][]span)}
+	return &writer{r: r, data: data, sys: sys, deltas: make(map[slotID]SlotCount), cleared: make(map[int][]span)}
 }
 
 func (w *writer) isCleared(db, slot int) bool {
@@ -154,6 +183,7 @@ func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) erro
 	if err != nil {
 		return err
 	}
+	w.noteWrite(db, slot, old, had, expireAt)
 	l, isList := o.Payload().(*types.List)
 	if isList && listIncremental(old, had, l) {
 		return w.putListChanges(db, slot, key, m, l)
@@ -202,10 +232,17 @@ func (w *writer) put(db int, key []byte, o *memtier.Object, expireAt int64) erro
 	case isList:
 		l.WrittenInline()
 	}
-	if !had {
-		w.deltas[slotID{db, slot}]++
-	}
 	return nil
+}
+
+// noteWrite counts a write of a key of slot with expiry expireAt over its
+// stored metadata old (had false when absent) in the slot's deltas.
+func (w *writer) noteWrite(db, slot int, old Meta, had bool, expireAt int64) {
+	id := slotID{db, slot}
+	w.deltas[id] = w.deltas[id].plus(SlotCount{
+		Keys:    b2i(!had),
+		Expires: b2i(expireAt != 0) - b2i(had && old.ExpireAt != 0),
+	})
 }
 
 // putFields writes only the metadata of key and the sub-keys of the named
@@ -223,6 +260,7 @@ func (w *writer) putFields(db int, key []byte, o *memtier.Object, expireAt int64
 		(m.Type != memtier.TypeHash && m.Type != memtier.TypeSet && m.Type != memtier.TypeZSet) {
 		return w.put(db, key, o, expireAt)
 	}
+	w.noteWrite(db, slot, old, had, expireAt)
 	m.Layout = LayoutElems
 	w.elems++ // counted again: the bound only needs to stay above the truth
 	base := appendKeyBase(w.kbuf[:0], db, slot, key)
@@ -269,7 +307,8 @@ func (w *writer) delete(db int, key []byte) error {
 	if err != nil {
 		return err
 	}
-	w.deltas[slotID{db, slot}]--
+	id := slotID{db, slot}
+	w.deltas[id] = w.deltas[id].plus(SlotCount{Keys: -1, Expires: -b2i(old.ExpireAt != 0)})
 	return nil
 }
 
@@ -311,7 +350,7 @@ func (w *writer) finishCounts() error {
 	}
 	ids := make([]slotID, 0, len(w.deltas)+len(w.counts))
 	for id, d := range w.deltas {
-		if _, counted := w.counts[id]; d != 0 && !counted {
+		if _, counted := w.counts[id]; d != (SlotCount{}) && !counted {
 			ids = append(ids, id)
 		}
 	}
@@ -325,25 +364,25 @@ func (w *writer) finishCounts() error {
 		return ids[i].slot < ids[j].slot
 	})
 	for _, id := range ids {
-		n, counted := w.counts[id]
+		c, counted := w.counts[id]
 		if !counted {
-			n = w.deltas[id]
+			c = w.deltas[id]
 		}
 		if !counted && !w.isCleared(id.db, id.slot) && (w.stored == nil || w.stored.has(id.db, id.slot)) {
-			c, err := readCount(w.r, id.db, id.slot)
+			stored, err := readCount(w.r, id.db, id.slot)
 			if err != nil {
 				return err
 			}
-			n += c
+			c = stored.changedBy(c)
 		}
 		var err error
 		switch {
-		case n < 0:
-			err = fmt.Errorf("disktier: db %d slot %d key count would be %d", id.db, id.slot, n)
-		case n == 0:
+		case c.Keys < 0 || c.Expires < -1 || c.Expires > c.Keys:
+			err = fmt.Errorf("disktier: db %d slot %d count would be %d keys, %d with a TTL", id.db, id.slot, c.Keys, c.Expires)
+		case c.Keys == 0:
 			err = w.sys.del(countKey(id.db, id.slot))
 		default:
-			err = w.sys.set(countKey(id.db, id.slot), binary.AppendUvarint(nil, uint64(n)))
+			err = w.sys.set(countKey(id.db, id.slot), appendCount(nil, c))
 		}
 		if err != nil {
 			return err
@@ -400,19 +439,48 @@ func mergeSpans(in []span) []span {
 	return out
 }
 
-// readCount reads the key count of slot of db (0 when absent).
-func readCount(r pebble.Reader, db, slot int) (int64, error) {
+// readCount reads the count record of slot of db (zero when absent).
+func readCount(r pebble.Reader, db, slot int) (SlotCount, error) {
 	v, closer, err := r.Get(countKey(db, slot))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
+		return SlotCount{}, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("disktier: count of db %d slot %d: %w", db, slot, err)
+		return SlotCount{}, fmt.Errorf("disktier: count of db %d slot %d: %w", db, slot, err)
 	}
 	defer closer.Close()
-	return decodeCount(v)
+	return decodeSlotCount(v)
 }
 
+// appendCount encodes a count record: uvarint keys, then uvarint keys with
+// a TTL, left out when unknown.
+func appendCount(dst []byte, c SlotCount) []byte {
+	dst = binary.AppendUvarint(dst, uint64(c.Keys))
+	if c.Expires >= 0 {
+		dst = binary.AppendUvarint(dst, uint64(c.Expires))
+	}
+	return dst
+}
+
+// decodeSlotCount decodes a count record; one written before records
+// carried the TTL count has Expires -1.
+func decodeSlotCount(v []byte) (SlotCount, error) {
+	keys, n := binary.Uvarint(v)
+	if n <= 0 {
+		return SlotCount{}, corrupt("count record of %d bytes", len(v))
+	}
+	c := SlotCount{Keys: int64(keys), Expires: -1}
+	if n < len(v) {
+		expires, m := binary.Uvarint(v[n:])
+		if m <= 0 || n+m != len(v) || expires > keys {
+			return SlotCount{}, corrupt("count record of %d bytes", len(v))
+		}
+		c.Expires = int64(expires)
+	}
+	return c, nil
+}
+
+// decodeCount decodes a record holding one uvarint (the elemsKey bound).
 func decodeCount(v []byte) (int64, error) {
 	n, w := binary.Uvarint(v)
 	if w <= 0 || w != len(v) {

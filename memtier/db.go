@@ -13,6 +13,7 @@ type slotData struct {
 
 	// Persistence state (persist.go), guarded by the slot lock like keys.
 	cold           int64                          // keys on disk not in memory
+	coldExpires    int64                          // of those, the ones with a TTL
 	dirty          map[string]struct{}            // changed since a checkpoint wrote the slot
 	elems          map[string]map[string]struct{} // dirty keys changed only in these elements
 	pending        map[string]struct{}            // written by the running checkpoint, not committed
@@ -28,10 +29,12 @@ type DB struct {
 	ks    *Keyspace
 	id    int
 	slots []slotData
-	// size and withExpiry count keys and keys with a TTL across slots, so
-	// DBSIZE and INFO keyspace need no lock.
+	// size and withExpiry count keys and keys in memory with a TTL across
+	// slots, so DBSIZE and INFO keyspace need no lock; coldExpiry counts
+	// the cold keys with a TTL.
 	size       atomic.Int64
 	withExpiry atomic.Int64
+	coldExpiry atomic.Int64
 	// groupLen counts keys per group of slotsPerGroup consecutive slots,
 	// so RANDOMKEY finds the slot of the n-th key without reading every
 	// slot. Writers under different slot locks share a group: atomic.
@@ -52,7 +55,7 @@ func (db *DB) ID() int { return db.id }
 func (db *DB) Size() int64 { return db.size.Load() }
 
 // ExpiresCount is the number of keys with a TTL. Safe without locks.
-func (db *DB) ExpiresCount() int64 { return db.withExpiry.Load() }
+func (db *DB) ExpiresCount() int64 { return db.withExpiry.Load() + db.coldExpiry.Load() }
 
 // Get returns the live object under key, or nil. An expired key is deleted
 // on the way (lazy expiry), so it is never returned. Get counts a keyspace
@@ -215,7 +218,7 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 		// A cold key is replaced without reading its value.
 		var expireAt int64
 		if _, expireAt, ok = db.probeCold(s, key); ok {
-			db.uncold(sd)
+			db.uncold(sd, expireAt)
 			if keepTTL && expireAt != 0 {
 				db.SetExpire(key, expireAt)
 			}
@@ -247,10 +250,11 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 func (db *DB) Delete(key []byte) bool {
 	s := SlotOf(key)
 	if db.peekResident(s, key) == nil {
-		if _, _, live := db.probeCold(s, key); !live {
+		_, expireAt, live := db.probeCold(s, key)
+		if !live {
 			return false
 		}
-		db.uncold(&db.slots[s])
+		db.uncold(&db.slots[s], expireAt)
 	}
 	db.remove(s, string(key))
 	db.markDirty(s, key)
@@ -324,13 +328,14 @@ func (db *DB) Flush() {
 		sd := &db.slots[i]
 		had := db.occupied(i)
 		db.ks.Persist.ColdKeys.Add(-sd.cold)
-		sd.keys, sd.expires, sd.cold = nil, nil, 0
+		sd.keys, sd.expires, sd.cold, sd.coldExpires = nil, nil, 0, 0
 		if had {
 			db.markRewrite(i)
 		}
 	}
 	db.size.Store(0)
 	db.withExpiry.Store(0)
+	db.coldExpiry.Store(0)
 	for i := range db.groupLen {
 		db.groupLen[i].Store(0)
 	}

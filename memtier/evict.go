@@ -58,7 +58,10 @@ func (ks *Keyspace) UnloadClean(cur *EvictionCursor, target int64, minIdle uint3
 				freed += objectBytes(o) + int64(len(k))
 				keys++
 				delete(sd.keys, k)
-				db.removeExpire(sd, k) // the disk copy keeps it
+				if db.removeExpire(sd, k) { // the disk copy keeps it
+					sd.coldExpires++
+					db.coldExpiry.Add(1)
+				}
 				sd.cold++
 				ks.Persist.ColdKeys.Add(1)
 				ks.Persist.Unloaded.Add(1)

@@ -62,8 +62,9 @@ type ColdStore interface {
 	// without reading values. key is only valid during the call.
 	SlotKeys(db, slot int, fn func(key []byte, expireAt int64) bool) error
 	// SlotCounts calls fn for each slot of db holding keys, with their
-	// number.
-	SlotCounts(db int, fn func(slot int, n int64) bool) error
+	// number and how many of them have a TTL (-1 when the store does not
+	// know).
+	SlotCounts(db int, fn func(slot int, keys, expires int64) bool) error
 }
 
 // DiskError is raised (as a panic caught by the command layer, which
@@ -103,8 +104,12 @@ type SlotEntry struct {
 // cold key is on disk, and every other change is among the entries).
 // Entries come in no particular order.
 type SlotWriter interface {
-	WriteSlot(db, slot int, rewrite bool, keys int64, entries []SlotEntry) error
+	WriteSlot(db, slot int, rewrite bool, count SlotCount, entries []SlotEntry) error
 }
+
+// SlotCount is a slot's number of keys and, of those, keys with a TTL, as a
+// checkpoint writes them (expired keys not yet reclaimed included).
+type SlotCount struct{ Keys, Expires int64 }
 
 // AsideFunc writes a slot out of order for the running checkpoint: it is
 // called by PrepareWrite, with the slot's lock held, before the first write
@@ -136,7 +141,7 @@ type writtenSlot struct {
 type splitState struct {
 	dirty    map[string]struct{}            // keys changed since P
 	elems    map[string]map[string]struct{} // of those, the ones changed only in these elements
-	countAtP int64                          // the slot's key count at P
+	countAtP SlotCount                      // the slot's counts at P
 }
 
 // changes returns the sets a change to the slot is recorded in: its dirty
@@ -180,15 +185,34 @@ func (ks *Keyspace) AttachStore(cold ColdStore) error {
 	ks.cold = cold
 	ks.tracking = true
 	for _, db := range ks.dbs {
-		err := cold.SlotCounts(db.id, func(slot int, n int64) bool {
+		var unknown []int // slots whose TTL count the store does not know
+		err := cold.SlotCounts(db.id, func(slot int, n, expires int64) bool {
 			db.slots[slot].cold = n
 			db.size.Add(n)
 			db.groupLen[slot/slotsPerGroup].Add(n)
 			ks.Persist.ColdKeys.Add(n)
+			if expires < 0 {
+				unknown = append(unknown, slot)
+			} else {
+				db.slots[slot].coldExpires = expires
+				db.coldExpiry.Add(expires)
+			}
 			return true
 		})
 		if err != nil {
 			return fmt.Errorf("memtier: key counts of db %d: %w", db.id, err)
+		}
+		for _, slot := range unknown {
+			var expires int64
+			err := cold.SlotKeys(db.id, slot, func(_ []byte, expireAt int64) bool {
+				expires += b2i(expireAt != 0)
+				return true
+			})
+			if err != nil {
+				return fmt.Errorf("memtier: keys with a TTL in slot %d of db %d: %w", slot, db.id, err)
+			}
+			db.slots[slot].coldExpires = expires
+			db.coldExpiry.Add(expires)
 		}
 	}
 	return nil
@@ -288,7 +312,8 @@ func (db *DB) markExpired(s int, key string) {
 		_, changed := sp.dirty[key]
 		_, frontRun := sd.pending[key]
 		if !changed && !frontRun {
-			sp.countAtP--
+			sp.countAtP.Keys-- // and it had a TTL:
+			sp.countAtP.Expires--
 			delete(sd.elems, key)
 			addToSet(db, &sd.dirty, key)
 			return
@@ -381,18 +406,31 @@ func (db *DB) probeCold(s int, key []byte) (typ Type, expireAt int64, live bool)
 		return 0, 0, false
 	}
 	if expireAt != 0 && expireAt <= db.ks.NowMs() {
-		db.uncold(sd)
+		db.uncold(sd, expireAt)
 		db.expireKey(s, string(key))
 		return 0, 0, false
 	}
 	return typ, expireAt, true
 }
 
-// uncold stops counting a key of slot sd as cold: it was faulted in, or
-// replaced or deleted without being read.
-func (db *DB) uncold(sd *slotData) {
+// uncold stops counting a key of slot sd, with expiry expireAt (0 for
+// none), as cold: it was faulted in, or replaced or deleted without being
+// read.
+func (db *DB) uncold(sd *slotData, expireAt int64) {
 	sd.cold--
 	db.ks.Persist.ColdKeys.Add(-1)
+	if expireAt != 0 {
+		sd.coldExpires--
+		db.coldExpiry.Add(-1)
+	}
+}
+
+// b2i is 1 for true, 0 for false.
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // adopt puts a key read from disk into slot sd's map, clean.
@@ -409,7 +447,7 @@ func (db *DB) adopt(sd *slotData, key string, o *Object, expireAt int64) {
 		sd.expires[key] = expireAt
 		db.withExpiry.Add(1)
 	}
-	db.uncold(sd)
+	db.uncold(sd, expireAt)
 }
 
 // SlotLoader reads whole slots of one database in increasing slot order
@@ -458,7 +496,8 @@ func (db *DB) loadSlotFrom(s int, load func(fn func(key []byte, o *Object, expir
 	// Keys counted cold but not found were deleted on disk meanwhile: none
 	// can be, the disk changes only by checkpoints of keys in memory.
 	db.ks.Persist.ColdKeys.Add(-sd.cold)
-	sd.cold = 0
+	db.coldExpiry.Add(-sd.coldExpires)
+	sd.cold, sd.coldExpires = 0, 0
 }
 
 // coldKeys calls fn for each key of slot s that is on disk and not in
@@ -639,11 +678,11 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 		}
 	}
 	*buf = entries
-	keys := int64(len(sd.keys)) + sd.cold
+	count := sd.count()
 	if sd.split != nil {
-		keys = sd.split.countAtP
+		count = sd.split.countAtP
 	}
-	if err := w.WriteSlot(db.id, s, sd.rewrite, keys, entries); err != nil {
+	if err := w.WriteSlot(db.id, s, sd.rewrite, count, entries); err != nil {
 		return err
 	}
 	db.ks.Persist.DirtyKeys.Add(-int64(len(sd.dirty)))
@@ -657,6 +696,11 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 	sd.pendingRewrite, sd.rewrite = sd.rewrite, false
 	db.unsplit(sd)
 	return nil
+}
+
+// count is the slot's key counts now, in memory and on disk.
+func (sd *slotData) count() SlotCount {
+	return SlotCount{Keys: int64(len(sd.keys)) + sd.cold, Expires: int64(len(sd.expires)) + sd.coldExpires}
 }
 
 // entry is what a checkpoint writes for dirty key k of the slot: its value
@@ -776,7 +820,7 @@ func (db *DB) frontRunKey(s int, key []byte) {
 			db.frontRun(s) // nothing to write, or the whole slot
 			return
 		}
-		sd.split = &splitState{countAtP: int64(len(sd.keys)) + sd.cold}
+		sd.split = &splitState{countAtP: sd.count()}
 		ck.register(db, s)
 	}
 	if _, atP := sd.dirty[string(key)]; atP {

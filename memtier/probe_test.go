@@ -50,16 +50,19 @@ func (p *probeStore) SlotKeys(db, slot int, fn func(key []byte, expireAt int64) 
 	return nil
 }
 
-func (p *probeStore) SlotCounts(db int, fn func(slot int, n int64) bool) error {
+func (p *probeStore) SlotCounts(db int, fn func(slot int, keys, expires int64) bool) error {
 	if db != 0 {
 		return nil
 	}
-	counts := map[int]int64{}
-	for k := range p.keys {
-		counts[SlotOf([]byte(k))]++
+	counts := map[int]SlotCount{}
+	for k, e := range p.keys {
+		c := counts[SlotOf([]byte(k))]
+		c.Keys++
+		c.Expires += b2i(e.expireAt != 0)
+		counts[SlotOf([]byte(k))] = c
 	}
-	for s, n := range counts {
-		fn(s, n)
+	for s, c := range counts {
+		fn(s, c.Keys, c.Expires)
 	}
 	return nil
 }

@@ -17,15 +17,15 @@ type writtenKeys map[string]string
 // slot counts.
 type recordingWriter struct {
 	keys   writtenKeys
-	counts map[int]int64
+	counts map[int]SlotCount
 }
 
 func newRecordingWriter() *recordingWriter {
-	return &recordingWriter{keys: writtenKeys{}, counts: map[int]int64{}}
+	return &recordingWriter{keys: writtenKeys{}, counts: map[int]SlotCount{}}
 }
 
-func (w *recordingWriter) WriteSlot(db, slot int, rewrite bool, keys int64, entries []SlotEntry) error {
-	w.counts[slot] = keys
+func (w *recordingWriter) WriteSlot(db, slot int, rewrite bool, count SlotCount, entries []SlotEntry) error {
+	w.counts[slot] = count
 	for _, e := range entries {
 		switch {
 		case e.Obj == nil:
@@ -128,9 +128,10 @@ func TestFrontRunSplitsSlot(t *testing.T) {
 	if want := (writtenKeys{key("c"): "del"}); !equalWritten(walker.keys, want) {
 		t.Errorf("walker wrote %v, want %v", walker.keys, want)
 	}
-	// At P the slot held a, c, clean, h (b was deleted); c expired since.
-	if aside.counts[s] != 4 || walker.counts[s] != 3 {
-		t.Errorf("slot counts: front-run %d, walker %d; want 4 then 3", aside.counts[s], walker.counts[s])
+	// At P the slot held a, c (with a TTL), clean, h (b was deleted); c
+	// expired since.
+	if aside.counts[s] != (SlotCount{4, 1}) || walker.counts[s] != (SlotCount{3, 0}) {
+		t.Errorf("slot counts: front-run %v, walker %v; want {4 1} then {3 0}", aside.counts[s], walker.counts[s])
 	}
 	if n := ks.Persist.UnpreparedWrites.Load(); n != 0 {
 		t.Errorf("UnpreparedWrites = %d", n)
@@ -142,8 +143,8 @@ func TestFrontRunSplitsSlot(t *testing.T) {
 	if !equalWritten(next.keys, wantNext) {
 		t.Errorf("next checkpoint wrote %v, want %v", next.keys, wantNext)
 	}
-	if next.counts[s] != 5 { // a, b, clean, h, new
-		t.Errorf("next checkpoint's slot count %d, want 5", next.counts[s])
+	if next.counts[s] != (SlotCount{5, 0}) { // a, b, clean, h, new
+		t.Errorf("next checkpoint's slot count %v, want {5 0}", next.counts[s])
 	}
 	if n := ks.Persist.DirtyKeys.Load(); n != 0 {
 		t.Errorf("DirtyKeys = %d after the checkpoints, want 0", n)
@@ -180,8 +181,8 @@ func TestFailedCheckpointKeepsSplitChanges(t *testing.T) {
 	if !equalWritten(next.keys, want) {
 		t.Errorf("after a failed checkpoint the next wrote %v, want %v", next.keys, want)
 	}
-	if next.counts[s] != 4 {
-		t.Errorf("slot count %d, want 4", next.counts[s])
+	if next.counts[s] != (SlotCount{4, 0}) {
+		t.Errorf("slot count %v, want {4 0}", next.counts[s])
 	}
 	if n := ks.Persist.DirtyKeys.Load(); n != 0 {
 		t.Errorf("DirtyKeys = %d, want 0", n)

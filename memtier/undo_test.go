@@ -38,7 +38,7 @@ func (m coldMap) SlotKeys(db, slot int, fn func(key []byte, expireAt int64) bool
 	return m.LoadSlot(db, slot, func(key []byte, _ *Object, at int64) bool { return fn(key, at) })
 }
 
-func (m coldMap) SlotCounts(db int, fn func(slot int, n int64) bool) error {
+func (m coldMap) SlotCounts(db int, fn func(slot int, keys, expires int64) bool) error {
 	if db != 0 {
 		return nil
 	}
@@ -47,7 +47,7 @@ func (m coldMap) SlotCounts(db int, fn func(slot int, n int64) bool) error {
 		counts[SlotOf([]byte(k))]++
 	}
 	for s, n := range counts {
-		fn(s, n)
+		fn(s, n, 0)
 	}
 	return nil
 }

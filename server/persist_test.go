@@ -182,15 +182,19 @@ func TestRestartKeepsEverything(t *testing.T) {
 	}
 }
 
-// TestColdStart checks that after a restart DBSIZE, SCAN, KEYS and
-// LASTSAVE are right before any value is loaded, and that values fault in
-// on first access.
+// TestColdStart checks that after a restart DBSIZE, SCAN, KEYS, INFO
+// keyspace and LASTSAVE are right before any value is loaded, that TTL and
+// DEL leave a cold value on disk, and that values fault in on first access.
 func TestColdStart(t *testing.T) {
 	dir := t.TempDir()
 	s := mustPersistentServer(t, dir, `save ""`)
 	c := dial(t, s)
 	for i := range 500 {
-		c.expect("+OK", "SET", "key:"+strconv.Itoa(i), "v"+strconv.Itoa(i))
+		if i%5 == 0 {
+			c.expect("+OK", "SET", "key:"+strconv.Itoa(i), "v"+strconv.Itoa(i), "EX", "3600")
+		} else {
+			c.expect("+OK", "SET", "key:"+strconv.Itoa(i), "v"+strconv.Itoa(i))
+		}
 	}
 	c.expect("+OK", "SAVE")
 	lastsave := show(c.sendRead("LASTSAVE"))
@@ -202,6 +206,9 @@ func TestColdStart(t *testing.T) {
 		t.Fatalf("cold_keys after restart = %s, want 500", got)
 	}
 	c2.expect(":500", "DBSIZE")
+	if got := infoField(t, c2, "db0"); got != "keys=500,expires=100,avg_ttl=0" {
+		t.Fatalf("INFO keyspace after restart: db0:%s, want 500 keys, 100 with a TTL", got)
+	}
 	c2.expect(lastsave, "LASTSAVE")
 	keys := map[string]bool{}
 	cursor := "0"
@@ -225,9 +232,19 @@ func TestColdStart(t *testing.T) {
 	if got := infoField(t, c2, "cold_keys"); got != "499" {
 		t.Fatalf("cold_keys after one GET = %s, want 499", got)
 	}
+	if ttl := c2.sendRead("TTL", "key:5"); ttl.Int <= 0 || ttl.Int > 3600 {
+		t.Fatalf("TTL of a cold key = %s, want 1..3600", show(ttl))
+	}
 	c2.expect(":1", "DEL", "key:7")
+	c2.expect(":1", "DEL", "key:10")
+	if got := infoField(t, c2, "cold_keys"); got != "497" {
+		t.Fatalf("cold_keys after TTL and two DELs = %s, want 497 (none loaded)", got)
+	}
 	c2.expect("(nil)", "GET", "key:7")
-	c2.expect(":499", "DBSIZE")
+	c2.expect(":498", "DBSIZE")
+	if got := infoField(t, c2, "db0"); got != "keys=498,expires=99,avg_ttl=0" {
+		t.Fatalf("INFO keyspace after the DELs: db0:%s, want 498 keys, 99 with a TTL", got)
+	}
 }
 
 // infoField reads one field of INFO.

@@ -67,6 +67,10 @@ type Checkpointer struct {
 	// Catalog is the script catalog stored with the checkpoint when it
 	// changed (catalog.go); nil for none.
 	Catalog Catalog
+	// AtPoint, if set, is called at the checkpoint's point in time P,
+	// with the keyspace locked exclusively: the replication offset read
+	// there is P's (no write is between its change and its feed).
+	AtPoint func()
 }
 
 // defaultParts is how many parts a checkpoint has, whatever the number of
@@ -160,6 +164,9 @@ func (c *Checkpointer) Run() (Result, error) {
 		r.ck.Abort()
 		c.KS.UnlockAll()
 		return Result{}, err
+	}
+	if c.AtPoint != nil {
+		c.AtPoint()
 	}
 	c.KS.BeginCheckpoint(r.aside)
 	c.KS.UnlockAll()
@@ -305,7 +312,7 @@ const entryBytes = int64(unsafe.Sizeof(memtier.SlotEntry{}) + unsafe.Sizeof([]by
 
 // WriteSlot implements memtier.SlotWriter: the keys in Pebble's order,
 // after the deletion of the whole slot when it is rewritten.
-func (w slotWriter) WriteSlot(db, slot int, rewrite bool, keys int64, entries []memtier.SlotEntry) error {
+func (w slotWriter) WriteSlot(db, slot int, rewrite bool, count memtier.SlotCount, entries []memtier.SlotEntry) error {
 	r := w.r
 	part := r.ck.PartOf(slot)
 	if w.lock {
@@ -322,7 +329,7 @@ func (w slotWriter) WriteSlot(db, slot int, rewrite bool, keys int64, entries []
 		return 1
 	})
 	r.notePeak(part, slot, int64(cap(entries))*entryBytes)
-	if err := r.ck.SetSlotCount(db, slot, keys); err != nil {
+	if err := r.ck.SetSlotCount(db, slot, count.Keys, count.Expires); err != nil {
 		return err
 	}
 	if rewrite {

@@ -45,8 +45,8 @@ func (c ColdStore) SlotKeys(db, slot int, fn func(key []byte, expireAt int64) bo
 }
 
 // SlotCounts implements memtier.ColdStore.
-func (c ColdStore) SlotCounts(db int, fn func(slot int, n int64) bool) error {
-	return c.Store.SlotCounts(db, fn)
+func (c ColdStore) SlotCounts(db int, fn func(slot int, keys, expires int64) bool) error {
+	return c.Store.SlotCounts(db, func(slot int, n disktier.SlotCount) bool { return fn(slot, n.Keys, n.Expires) })
 }
 
 // NewSlotLoader implements memtier.SlotLoaderStore.

@@ -6,21 +6,24 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/structd/structd/disktier"
 	"github.com/structd/structd/memtier"
 	"github.com/structd/structd/memtier/types"
 )
 
-// The store's per-slot key counts come from the keyspace (keys in memory
-// plus cold ones) rather than from a lookup of each written key; and while
+// The store's per-slot key counts, and counts of keys with a TTL, come
+// from the keyspace (keys in memory plus cold ones) rather than from a
+// lookup of each written key; and while
 // the store holds no key under sub-keys, written keys are not looked up at
 // all. TestCheckpointCountsMatchKeyspace drives random sets, deletions of
-// new, dirty and cold keys, fault-ins, evictions of clean keys and FLUSHDB
-// through checkpoints (some with writers front-running slots), first with
-// strings only, then with big hashes kept under sub-keys, and requires the
-// store's counts to equal the keyspace's, slot by slot, after each quiet
-// checkpoint, and a cold start over the store to count the same.
+// new, dirty and cold keys, TTLs set and cleared, fault-ins, evictions of
+// clean keys and FLUSHDB through checkpoints (some with writers
+// front-running slots), first with strings only, then with big hashes kept
+// under sub-keys, and requires the store's counts to equal the keyspace's,
+// slot by slot (keys with a TTL per database), after each quiet checkpoint,
+// and a cold start over the store to count the same.
 func TestCheckpointCountsMatchKeyspace(t *testing.T) {
 	ks, c, log := newTestKeyspace(t)
 	rng := rand.New(rand.NewPCG(11, 12))
@@ -48,8 +51,12 @@ func TestCheckpointCountsMatchKeyspace(t *testing.T) {
 			db.Delete(key)
 		case r < 8 && withHashes:
 			db.Set(key, big())
-		default:
+		case r < 9:
 			db.Peek(key) // faults a cold key in
+		default:
+			if db.Peek(key) != nil {
+				db.SetExpire(key, time.Now().UnixMilli()+3_600_000)
+			}
 		}
 	}
 	check := func(round int) {
@@ -57,7 +64,12 @@ func TestCheckpointCountsMatchKeyspace(t *testing.T) {
 		for i := range ks.NumDBs() {
 			db := ks.DB(i)
 			slots := map[int]int64{}
-			if err := c.Store.SlotCounts(i, func(slot int, n int64) bool { slots[slot] = n; return true }); err != nil {
+			var expires int64
+			if err := c.Store.SlotCounts(i, func(slot int, n disktier.SlotCount) bool {
+				slots[slot] = n.Keys
+				expires += n.Expires
+				return true
+			}); err != nil {
 				t.Fatal(err)
 			}
 			ks.LockAll()
@@ -70,6 +82,9 @@ func TestCheckpointCountsMatchKeyspace(t *testing.T) {
 			ks.UnlockAll()
 			if n, err := c.Store.Count(i); err != nil || n != db.Size() {
 				t.Fatalf("round %d: db %d: store counts %d keys (%v), DBSIZE %d", round, i, n, err, db.Size())
+			}
+			if expires != db.ExpiresCount() {
+				t.Fatalf("round %d: db %d: store counts %d keys with a TTL, the keyspace %d", round, i, expires, db.ExpiresCount())
 			}
 		}
 	}
@@ -126,9 +141,15 @@ func TestCheckpointCountsMatchKeyspace(t *testing.T) {
 	if err := cold.AttachStore(ColdStore{c.Store}); err != nil {
 		t.Fatal(err)
 	}
+	if ks.DB(0).ExpiresCount() == 0 {
+		t.Error("no key of db 0 has a TTL: the TTL counts went untested")
+	}
 	for i := range 2 {
 		if cold.DB(i).Size() != ks.DB(i).Size() {
 			t.Errorf("cold start: db %d DBSIZE %d, want %d", i, cold.DB(i).Size(), ks.DB(i).Size())
+		}
+		if cold.DB(i).ExpiresCount() != ks.DB(i).ExpiresCount() {
+			t.Errorf("cold start: db %d keys with a TTL %d, want %d", i, cold.DB(i).ExpiresCount(), ks.DB(i).ExpiresCount())
 		}
 	}
 }

@@ -28,7 +28,7 @@ func (emptyStore) LoadSlot(int, int, func([]byte, *memtier.Object, int64) bool) 
 }
 func (emptyStore) Probe(int, []byte) (memtier.Type, int64, bool, error) { return 0, 0, false, nil }
 func (emptyStore) SlotKeys(int, int, func([]byte, int64) bool) error    { return nil }
-func (emptyStore) SlotCounts(int, func(int, int64) bool) error          { return nil }
+func (emptyStore) SlotCounts(int, func(int, int64, int64) bool) error   { return nil }
 
 // aofLog is the server's EffectLog over an aof.Writer (server/persist.go).
 type aofLog struct{ w *aof.Writer }
