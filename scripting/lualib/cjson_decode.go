@@ -183,7 +183,7 @@ func (d *jsonDecoder) invalidNumber() bool {
 
 func (d *jsonDecoder) numberToken(tok *jsonTok) {
 	tok.typ = tNumber
-	f, n := strtod(d.data[d.ptr:])
+	f, n := lua.Strtod(d.data[d.ptr:])
 	if n == 0 {
 		d.tokenError(tok, "invalid number")
 		return

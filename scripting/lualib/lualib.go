@@ -128,7 +128,7 @@ func toNumber(v lua.LValue) (float64, bool) {
 	case lua.LNumber:
 		return float64(x), true
 	case lua.LString:
-		return str2number(string(x))
+		return lua.Str2Number(string(x))
 	}
 	return 0, false
 }
@@ -140,41 +140,7 @@ func FormatNumber(f float64) string { return formatG(f, 14) }
 
 // ParseNumber reads s as Lua 5.1's lua_tonumber reads a string (luaO_str2d:
 // strtod's decimal, hexadecimal, inf and nan forms, with surrounding spaces).
-func ParseNumber(s string) (float64, bool) { return str2number(s) }
-
-// str2number is Lua 5.1's luaO_str2d.
-func str2number(s string) (float64, bool) {
-	if f, ok := smallDecimal(s); ok {
-		return f, true
-	}
-	t := strings.TrimLeft(s, " \t\n\v\f\r")
-	f, n := strtod(t)
-	if n == 0 {
-		return 0, false
-	}
-	if strings.TrimRight(t[n:], " \t\n\v\f\r") != "" {
-		return 0, false
-	}
-	return f, true
-}
-
-// smallDecimal reads s when it is 1 to 15 decimal digits and nothing
-// else, the common case (a counter, a timestamp, an ARGV count): its value
-// is exact in a double, so it is strtod's, without strtod's cost.
-func smallDecimal(s string) (float64, bool) {
-	if len(s) == 0 || len(s) > 15 {
-		return 0, false
-	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return float64(n), true
-}
+func ParseNumber(s string) (float64, bool) { return lua.Str2Number(s) }
 
 // checkNumber is luaL_checknumber.
 func checkNumber(L *lua.LState, n int, fname string) float64 {
@@ -244,129 +210,6 @@ func formatG(f float64, prec int) string {
 	// Go's %g with a precision follows C: %e when exp < -4 or exp >= prec,
 	// trailing zeros removed, at least two exponent digits.
 	return strconv.FormatFloat(f, 'g', prec, 64)
-}
-
-// strtod parses the longest prefix of s that C's strtod accepts (no leading
-// spaces here): decimal and hexadecimal floats, "inf", "infinity", "nan" and
-// "nan(...)", case-insensitively, with an optional sign. It returns the value
-// and the number of bytes used (0: no number).
-func strtod(s string) (float64, int) {
-	i := 0
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	sign := func(f float64) float64 {
-		if neg {
-			return -f
-		}
-		return f
-	}
-	rest := s[i:]
-	if hasPrefixFold(rest, "inf") {
-		if hasPrefixFold(rest, "infinity") {
-			return sign(math.Inf(1)), i + 8
-		}
-		return sign(math.Inf(1)), i + 3
-	}
-	if hasPrefixFold(rest, "nan") {
-		n := i + 3
-		if n < len(s) && s[n] == '(' {
-			j := n + 1
-			for j < len(s) && (isAlnum(s[j]) || s[j] == '_') {
-				j++
-			}
-			if j < len(s) && s[j] == ')' {
-				n = j + 1
-			}
-		}
-		return sign(math.NaN()), n
-	}
-	if len(rest) >= 2 && rest[0] == '0' && (rest[1]|0x20) == 'x' {
-		if f, n := hexFloat(rest[2:]); n > 0 {
-			return sign(f), i + 2 + n
-		}
-		// "0x" without hex digits: strtod reads the "0".
-		return sign(0), i + 1
-	}
-	j, digits := scanDigits(s, i, isDigit)
-	if digits == 0 {
-		return 0, 0
-	}
-	j, _ = scanExponent(s, j, 'e')
-	f, err := strconv.ParseFloat(s[i:j], 64)
-	if err != nil && !isRangeError(err) {
-		return 0, 0
-	}
-	return sign(f), j // a range error gives ±Inf or 0, as strtod does
-}
-
-// hexFloat parses hex digits with an optional point and binary exponent
-// (after the "0x"), returning the value and the bytes used.
-func hexFloat(s string) (float64, int) {
-	j, digits := scanDigits(s, 0, isHex)
-	if digits == 0 {
-		return 0, 0
-	}
-	mant := s[:j]
-	exp := "p0"
-	if k, ok := scanExponent(s, j, 'p'); ok {
-		exp, j = s[j:k], k
-	}
-	if strings.HasSuffix(mant, ".") {
-		mant += "0"
-	}
-	if strings.HasPrefix(mant, ".") {
-		mant = "0" + mant
-	}
-	f, err := strconv.ParseFloat("0x"+mant+exp, 64)
-	if err != nil && !isRangeError(err) {
-		return 0, 0
-	}
-	return f, j
-}
-
-// scanDigits scans digits with at most one point from s[j:], returning the
-// end and the count of digits.
-func scanDigits(s string, j int, digit func(byte) bool) (int, int) {
-	digits := 0
-	for j < len(s) && digit(s[j]) {
-		j++
-		digits++
-	}
-	if j < len(s) && s[j] == '.' {
-		j++
-		for j < len(s) && digit(s[j]) {
-			j++
-			digits++
-		}
-	}
-	return j, digits
-}
-
-// scanExponent scans an exponent (marker, optional sign, decimal digits) at
-// s[j:]; without one it returns j and false.
-func scanExponent(s string, j int, marker byte) (int, bool) {
-	if j >= len(s) || s[j]|0x20 != marker {
-		return j, false
-	}
-	k := j + 1
-	if k < len(s) && (s[k] == '+' || s[k] == '-') {
-		k++
-	}
-	if k >= len(s) || !isDigit(s[k]) {
-		return j, false
-	}
-	for k < len(s) && isDigit(s[k]) {
-		k++
-	}
-	return k, true
-}
-
-func isRangeError(err error) bool {
-	ne, ok := err.(*strconv.NumError)
-	return ok && ne.Err == strconv.ErrRange
 }
 
 func hasPrefixFold(s, prefix string) bool {

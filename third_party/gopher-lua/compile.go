@@ -686,6 +686,15 @@ func compileStmt(context *funcContext, stmt ast.Stmt, isLastStmt bool) { // {{{
 	}
 } // }}}
 
+// isMultiAssign reports whether an assignment has more than one target or
+// value. Lua evaluates all of its values before it stores any (so "a, b =
+// b, a" swaps): such a statement computes each table, key and value into a
+// register of its own, where a single assignment may store straight into
+// its target or read a local's register in place.
+func isMultiAssign(stmt *ast.AssignStmt) bool {
+	return len(stmt.Lhs) > 1 || len(stmt.Rhs) > 1
+}
+
 func compileAssignStmtLeft(context *funcContext, stmt *ast.AssignStmt) (int, []*assigncontext) { // {{{
 	reg := context.RegTop()
 	acs := make([]*assigncontext, 0, len(stmt.Lhs))
@@ -705,7 +714,14 @@ func compileAssignStmtLeft(context *funcContext, stmt *ast.AssignStmt) (int, []*
 			acs = append(acs, &assigncontext{ec, 0, 0, false, false})
 		case *ast.AttrGetExpr:
 			ac := &assigncontext{&expcontext{ecTable, regNotDefined, 0}, 0, 0, false, false}
-			compileExprWithKMVPropagation(context, st.Object, &reg, &ac.ec.reg)
+			if isMultiAssign(stmt) {
+				// A copy: a later target of the statement may be the
+				// local holding the table ("t.x, t = 1, {}").
+				ac.ec.reg = reg
+				reg += compileExpr(context, reg, st.Object, ecnone(0))
+			} else {
+				compileExprWithKMVPropagation(context, st.Object, &reg, &ac.ec.reg)
+			}
 			ac.keyrk = reg
 			reg += compileExpr(context, reg, st.Key, ecnone(0))
 			if _, ok := st.Key.(*ast.StringExpr); ok {
@@ -752,6 +768,14 @@ func compileAssignStmtRight(context *funcContext, stmt *ast.AssignStmt, reg int,
 			expr = stmt.Rhs[namesassigned]
 		}
 		idx := reg
+		if isMultiAssign(stmt) {
+			// Into a register of its own, stored once all are computed.
+			reg += compileExpr(context, reg, expr, ecnone(0))
+			ac.valuerk = idx
+			ac.needmove = true
+			namesassigned += 1
+			continue
+		}
 		reginc := compileExpr(context, reg, expr, ec)
 		if ec.ctype == ecTable {
 			if _, ok := expr.(*ast.LogicalOpExpr); !ok {
