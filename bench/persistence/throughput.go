@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/structd/structd/bench/internal/benchflag"
 )
 
 // setThroughput starts a fresh server bin with the AOF on and appendfsync
@@ -72,32 +73,9 @@ func setThroughput(ctx context.Context, name, bin, root, fsync string, d dataset
 	return notMeasured(fmt.Errorf("redis-benchmark printed no SET row: %s", out)), cpuPerMillion
 }
 
-// clockTicks is the unit of /proc/PID/stat's times (sysconf(_SC_CLK_TCK),
-// 100 on Linux).
-const clockTicks = 100
-
 // processCPU is the CPU time process pid and the children it waited for
-// (Redis's AOF rewrite) used so far: utime + stime + cutime + cstime of
-// /proc/PID/stat.
+// (Redis's AOF rewrite) used so far.
 func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The fields after the command name, which may hold spaces, start
-	// with the state (field 3); utime is field 14.
-	i := bytes.LastIndexByte(b, ')')
-	fields := strings.Fields(string(b[i+1:]))
-	if i < 0 || len(fields) < 15 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
-	}
-	var ticks int64
-	for _, f := range fields[11:15] {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * time.Second / clockTicks, nil
+	c, err := benchflag.ProcessCPU(pid)
+	return c.Total(), err
 }

@@ -7,7 +7,10 @@
 // back on error, runs the same script on StructD only: its overhead over
 // EVALSHA is printed, or n/a if the server does not serve it. Each figure
 // is the best of -repeat runs, the two servers' runs alternating, so that
-// a busy machine disturbs the ratios less.
+// a busy machine disturbs the ratios less. Next to each ratio it prints
+// the CPU time each server spent per request (utime and stime of
+// /proc/PID/stat read before and after each run, the least of the runs):
+// the figure a noisy machine moves least.
 //
 //	go run ./bench/scripting [-n 100000] [-c 50] [-P 1,16] [-r 100000] [-repeat 3]
 package main
@@ -26,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/structd/structd/bench/internal/benchflag"
 	"github.com/structd/structd/internal/resp"
@@ -80,6 +84,7 @@ func main() {
 type server struct {
 	name string
 	port int
+	pid  int
 	sha  string
 	// txn is why TXN.ESHA cannot run ("" when it can).
 	txn string
@@ -104,12 +109,13 @@ func run(ctx context.Context, n, c, keys int, pipelineList string) error {
 	if err != nil {
 		return err
 	}
+	redis.pid, ours.pid = rp.Pid(), sp.Pid()
 	fmt.Printf("token-bucket rate limiter, redis-benchmark -n %d -c %d -r %d, StructD %s vs redis-server %s\n", n, c, keys, sp.Addr, rp.Addr)
-	fmt.Printf("%-9s %8s %13s %13s %6s %7s\n", "command", "pipeline", "redis req/s", "structd req/s", "ratio", "target")
+	fmt.Printf("%-9s %8s %13s %13s %6s %12s  %-19s %-19s\n", "command", "pipeline", "redis req/s", "structd req/s", "ratio", "target", "redis CPU µs/req", "structd CPU µs/req")
 	for _, p := range depths {
-		bench := func(s *server, cmd ...string) (float64, error) {
+		bench := func(s *server, cmd ...string) (result, error) {
 			args := append(cmd, "1", "bucket:__rand_int__", "100", "1000", "1")
-			return benchmark(ctx, s.port, n, c, keys, p, args)
+			return benchmark(ctx, s, n, c, keys, p, args)
 		}
 		var evalsha float64
 		for _, cmd := range [][]string{{"EVALSHA", ""}, {"FCALL", "ratelimit"}} {
@@ -119,7 +125,7 @@ func run(ctx context.Context, n, c, keys int, pipelineList string) error {
 				}
 				return cmd
 			}
-			var r, o float64
+			var r, o result
 			for range repeat {
 				rr, err := bench(redis, args(redis)...)
 				if err != nil {
@@ -129,30 +135,30 @@ func run(ctx context.Context, n, c, keys int, pipelineList string) error {
 				if err != nil {
 					return err
 				}
-				r, o = max(r, rr), max(o, or)
+				r, o = r.best(rr), o.best(or)
 			}
 			if cmd[0] == "EVALSHA" {
-				evalsha = o
+				evalsha = o.rps
 			}
 			verdict := "PASS"
-			if o < 0.8*r {
+			if o.rps < 0.8*r.rps {
 				verdict = "MISS"
 			}
-			fmt.Printf("%-9s %8d %13.0f %13.0f %6.2f %7s %s\n", cmd[0], p, r, o, o/r, "≥ 0.8", verdict)
+			fmt.Printf("%-9s %8d %13.0f %13.0f %6.2f %12s  %-19s %-19s\n", cmd[0], p, r.rps, o.rps, o.rps/r.rps, "≥ 0.8 "+verdict, r.cpu, o.cpu)
 		}
 		if ours.txn != "" {
 			fmt.Printf("%-9s %8d %13s %13s  n/a: %s\n", "TXN.ESHA", p, "-", "n/a", ours.txn)
 			continue
 		}
-		var t float64
+		var t result
 		for range repeat {
 			tr, err := bench(ours, "TXN.ESHA", ours.sha)
 			if err != nil {
 				return err
 			}
-			t = max(t, tr)
+			t = t.best(tr)
 		}
-		fmt.Printf("%-9s %8d %13s %13.0f  %.2f of StructD's EVALSHA (overhead %.0f%%)\n", "TXN.ESHA", p, "-", t, t/evalsha, (evalsha/t-1)*100)
+		fmt.Printf("%-9s %8d %13s %13.0f  %.2f of StructD's EVALSHA (overhead %.0f%%), CPU %s µs/req\n", "TXN.ESHA", p, "-", t.rps, t.rps/evalsha, (evalsha/t.rps-1)*100, t.cpu)
 	}
 	return nil
 }
@@ -203,28 +209,66 @@ func prepare(name, addr string, port int) (*server, error) {
 	return s, nil
 }
 
-// benchmark runs redis-benchmark with one custom command and returns its
-// requests per second.
-func benchmark(ctx context.Context, port, n, c, keys, pipeline int, command []string) (float64, error) {
-	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-n", strconv.Itoa(n), "-c", strconv.Itoa(c),
+// result is one benchmark run of a server: its requests per second, and
+// the CPU time it spent per request.
+type result struct {
+	rps float64
+	cpu cpuPerRequest
+}
+
+// best keeps the higher rate and the lower CPU time per request of r and
+// x (each figure of the least disturbed run).
+func (r result) best(x result) result {
+	r.rps = max(r.rps, x.rps)
+	if r.cpu.total() == 0 || x.cpu.total() < r.cpu.total() {
+		r.cpu = x.cpu
+	}
+	return r
+}
+
+// cpuPerRequest is a server's CPU time per request in microseconds (zero
+// where it could not be read).
+type cpuPerRequest struct{ user, sys float64 }
+
+func (c cpuPerRequest) total() float64 { return c.user + c.sys }
+
+func (c cpuPerRequest) String() string {
+	if c.total() == 0 {
+		return "n/a" // no /proc to read
+	}
+	return fmt.Sprintf("%.1f (%.1fu+%.1fs)", c.total(), c.user, c.sys)
+}
+
+// benchmark runs redis-benchmark with one custom command against s and
+// returns its requests per second and the CPU time s spent per request.
+func benchmark(ctx context.Context, s *server, n, c, keys, pipeline int, command []string) (result, error) {
+	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-n", strconv.Itoa(n), "-c", strconv.Itoa(c),
 		"-P", strconv.Itoa(pipeline), "-r", strconv.Itoa(keys), "--csv"}
 	cmd := exec.CommandContext(ctx, "redis-benchmark", append(args, command...)...)
 	cmd.Stderr = os.Stderr
+	before, cpuErr := benchflag.ProcessCPU(s.pid)
 	out, err := cmd.Output()
 	if ctx.Err() != nil {
-		return 0, errors.New("interrupted")
+		return result{}, errors.New("interrupted")
 	}
 	if err != nil {
-		return 0, fmt.Errorf("redis-benchmark on port %d: %w", port, err)
+		return result{}, fmt.Errorf("redis-benchmark on port %d: %w", s.port, err)
+	}
+	var res result
+	if after, err := benchflag.ProcessCPU(s.pid); err == nil && cpuErr == nil {
+		used := after.Sub(before)
+		perRequest := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+		res.cpu = cpuPerRequest{perRequest(used.User), perRequest(used.Sys)}
 	}
 	records, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
 	if err != nil {
-		return 0, fmt.Errorf("redis-benchmark output: %w", err)
+		return result{}, fmt.Errorf("redis-benchmark output: %w", err)
 	}
 	for _, rec := range records {
 		if len(rec) >= 2 && rec[0] != "test" {
-			return strconv.ParseFloat(rec[1], 64)
+			res.rps, err = strconv.ParseFloat(rec[1], 64)
+			return res, err
 		}
 	}
-	return 0, errors.New("redis-benchmark printed no results")
+	return result{}, errors.New("redis-benchmark printed no results")
 }

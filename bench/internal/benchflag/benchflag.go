@@ -1,5 +1,6 @@
 // Package benchflag holds what the side-by-side throughput benchmarks
-// share: their -P flag and the pair of servers they compare.
+// share: their -P flag, the pair of servers they compare and the servers'
+// CPU time read from /proc.
 package benchflag
 
 import (
