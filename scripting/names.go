@@ -63,6 +63,20 @@ func splitPosition(msg string) (string, string) {
 	return msg[:i+2], msg[i+2:]
 }
 
+// failingCode returns the indexes of fn's instructions that may have raised
+// the error of frame dbg: the one the frame was running when it is known
+// and has one of ops, else those with one of ops on its line.
+func failingCode(fn *lua.LFunction, dbg *lua.Debug, ops ...int) []int {
+	if pc := dbg.CurrentPC; pc >= 0 && pc < len(fn.Proto.Code) {
+		for _, op := range ops {
+			if opCode(fn.Proto.Code[pc]) == op {
+				return []int{pc}
+			}
+		}
+	}
+	return lineCode(fn, dbg.CurrentLine, ops...)
+}
+
 // lineCode returns the indexes of fn's instructions on line with one of ops.
 func lineCode(fn *lua.LFunction, line int, ops ...int) []int {
 	var pcs []int
@@ -88,7 +102,7 @@ func (v *vm) nameIndex(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, body st
 	}
 	typ, key = rest[:i], strings.TrimSuffix(rest[i+len(") with key '"):], "'")
 	p := fn.Proto
-	for _, pc := range lineCode(fn, dbg.CurrentLine, lua.OP_GETTABLE, lua.OP_GETTABLEKS, lua.OP_SELF, lua.OP_SETTABLE, lua.OP_SETTABLEKS) {
+	for _, pc := range failingCode(fn, dbg, lua.OP_GETTABLE, lua.OP_GETTABLEKS, lua.OP_SELF, lua.OP_SETTABLE, lua.OP_SETTABLEKS) {
 		inst := p.Code[pc]
 		reg, k := argB(inst), argC(inst)
 		if op := opCode(inst); op == lua.OP_SETTABLE || op == lua.OP_SETTABLEKS {
@@ -106,7 +120,7 @@ func (v *vm) nameIndex(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, body st
 }
 
 func (v *vm) nameCall(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction) string {
-	pcs := lineCode(fn, dbg.CurrentLine, lua.OP_CALL, lua.OP_TAILCALL)
+	pcs := failingCode(fn, dbg, lua.OP_CALL, lua.OP_TAILCALL)
 	if len(pcs) == 0 {
 		return ""
 	}
@@ -123,7 +137,7 @@ func (v *vm) nameCall(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction) string {
 
 // nameUnary names the operand of a failed # or unary minus.
 func (v *vm) nameUnary(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, op int, verb string) string {
-	pcs := lineCode(fn, dbg.CurrentLine, op)
+	pcs := failingCode(fn, dbg, op)
 	if len(pcs) == 0 {
 		return ""
 	}
@@ -157,7 +171,7 @@ func (v *vm) nameOperation(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, bod
 	if second {
 		bad = b
 	}
-	pcs := lineCode(fn, dbg.CurrentLine, opc)
+	pcs := failingCode(fn, dbg, opc)
 	if len(pcs) == 1 {
 		inst := fn.Proto.Code[pcs[0]]
 		reg := argB(inst)

@@ -112,11 +112,16 @@ type Options struct {
 /* Debug {{{ */
 
 type Debug struct {
-	frame           *callFrame
-	Name            string
-	What            string
-	Source          string
-	CurrentLine     int
+	frame       *callFrame
+	Name        string
+	What        string
+	Source      string
+	CurrentLine int
+	// CurrentPC is the index in the function's Proto.Code of the
+	// instruction the frame is running (for a caller, its call), or -1
+	// (filled with CurrentLine by GetInfo "l"). Added by StructD's fork, so that a
+	// runtime error names the exact instruction's operand.
+	CurrentPC       int
 	NUpvalues       int
 	LineDefined     int
 	LastLineDefined int
@@ -1548,11 +1553,13 @@ func (ls *LState) GetInfo(what string, dbg *Debug, fn LValue) (LValue, error) {
 			}
 		case 'l':
 			if !f.IsG && dbg.frame != nil {
+				dbg.CurrentPC = -1
 				if dbg.frame.Pc > 0 {
 					dbg.CurrentLine = f.Proto.DbgSourcePositions[dbg.frame.Pc-1]
+					dbg.CurrentPC = dbg.frame.Pc - 1
 				}
 			} else {
-				dbg.CurrentLine = -1
+				dbg.CurrentLine, dbg.CurrentPC = -1, -1
 			}
 		case 'u':
 			dbg.NUpvalues = len(f.Upvalues)
@@ -1582,11 +1589,11 @@ func (ls *LState) GetStack(level int) (*Debug, bool) {
 	}
 
 	if level == 0 && frame != nil {
-		return &Debug{frame: frame}, true
+		return &Debug{frame: frame, CurrentPC: -1}, true
 	} else if level < 0 && ls.stack.Sp() > 0 {
-		return &Debug{frame: ls.stack.At(0)}, true
+		return &Debug{frame: ls.stack.At(0), CurrentPC: -1}, true
 	}
-	return &Debug{}, false
+	return &Debug{CurrentPC: -1}, false
 }
 
 func (ls *LState) GetLocal(dbg *Debug, no int) (string, LValue) {

@@ -851,14 +851,12 @@ func opArith(L *LState, inst uint32, baseframe *callFrame) int { //OP_ADD, OP_SU
 	return 0
 }
 
+// luaModulo is Lua 5.1's luai_nummod, a - floor(a/b)*b: its zeros are
+// positive (math.Mod's keep the dividend's sign) and a modulo by an
+// infinity is nan, as C Lua computes them.
 func luaModulo(lhs, rhs LNumber) LNumber {
-	flhs := float64(lhs)
-	frhs := float64(rhs)
-	v := math.Mod(flhs, frhs)
-	if frhs > 0 && v < 0 || frhs < 0 && v > 0 {
-		v += frhs
-	}
-	return LNumber(v)
+	a, b := float64(lhs), float64(rhs)
+	return LNumber(a - math.Floor(a/b)*b)
 }
 
 func numberArith(L *LState, opcode int, lhs, rhs LNumber) LNumber {
@@ -898,6 +896,15 @@ func objectArith(L *LState, opcode int, lhs, rhs LValue) LValue {
 	case OP_POW:
 		event = "__pow"
 	}
+	// StructD: operands that convert to numbers are added as numbers
+	// before any metamethod is looked for, as Lua 5.1's luaV_arith does
+	// (upstream looked up the strings' metatable first), and the result
+	// is boxed by the allocator.
+	if v1, ok1 := arithOperand(lhs); ok1 {
+		if v2, ok2 := arithOperand(rhs); ok2 {
+			return L.alloc.LNumber2I(numberArith(L, opcode, v1, v2))
+		}
+	}
 	op := L.metaOp2(lhs, rhs, event)
 	if _, ok := op.(*LFunction); ok {
 		L.reg.Push(op)
@@ -916,15 +923,24 @@ func objectArith(L *LState, opcode int, lhs, rhs LValue) LValue {
 			rhs = rnum
 		}
 	}
-	if v1, ok1 := lhs.(LNumber); ok1 {
-		if v2, ok2 := rhs.(LNumber); ok2 {
-			return numberArith(L, opcode, LNumber(v1), LNumber(v2))
-		}
-	}
 	L.RaiseError(fmt.Sprintf("cannot perform %v operation between %v and %v",
 		strings.TrimLeft(event, "_"), lhs.Type().String(), rhs.Type().String()))
 
 	return LNil
+}
+
+// arithOperand is an arithmetic operand as a number: a number, or a
+// string that converts to one (Lua 5.1's tonumber in luaV_arith).
+func arithOperand(v LValue) (LNumber, bool) {
+	switch x := v.(type) {
+	case LNumber:
+		return x, true
+	case LString:
+		if n, err := parseNumber(string(x)); err == nil {
+			return n, true
+		}
+	}
+	return 0, false
 }
 
 func stringConcat(L *LState, total, last int) LValue {

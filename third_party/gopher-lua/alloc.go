@@ -1,6 +1,7 @@
 package lua
 
 import (
+	"math"
 	"reflect"
 	"unsafe"
 )
@@ -30,6 +31,12 @@ type allocator struct {
 	fptrs   []float64
 	fheader *reflect.SliceHeader
 
+	// StructD: sptrs are the string headers LString2I boxes, sbytes the
+	// bytes LBytes2I copies strings into, in blocks as fptrs: an LString
+	// made into an LValue costs no allocation of its own.
+	sptrs  []string
+	sbytes []byte
+
 	scratchValue  LValue
 	scratchValueP *iface
 }
@@ -56,7 +63,8 @@ func newAllocator(size int) *allocator {
 // as a whole can be gc-ed.
 func (al *allocator) LNumber2I(v LNumber) LValue {
 	// first check for shared preloaded numbers
-	if v >= 0 && v < preloadLimit && float64(v) == float64(int64(v)) {
+	// (Not -0, which equals 0 but prints "-0".)
+	if v >= 0 && v < preloadLimit && float64(v) == float64(int64(v)) && !math.Signbit(float64(v)) {
 		return preloads[int(v)]
 	}
 
@@ -77,3 +85,65 @@ func (al *allocator) LNumber2I(v LNumber) LValue {
 
 	return al.scratchValue
 }
+
+// StructD: string blocks. A block stays alive while any string in it is
+// referenced, as the number blocks above; the blocks are small, and
+// strings longer than stringBlockMax get their own allocation.
+const (
+	stringHeaderBlock = 64
+	stringByteBlock   = 2048
+	stringBlockMax    = 256
+)
+
+// boxedEmptyString is "" as an LValue, also the template of LString2I.
+var boxedEmptyString LValue = emptyLString
+
+// LString2I is LNumber2I for strings: the string header goes in a block,
+// the bytes stay where they are.
+func (al *allocator) LString2I(s string) LValue {
+	if len(s) == 0 {
+		return boxedEmptyString
+	}
+	if cap(al.sptrs) == len(al.sptrs) {
+		al.sptrs = make([]string, 0, stringHeaderBlock)
+	}
+	al.sptrs = append(al.sptrs, s)
+	v := boxedEmptyString
+	(*iface)(unsafe.Pointer(&v)).word = unsafe.Pointer(&al.sptrs[len(al.sptrs)-1])
+	return v
+}
+
+// LBytes2I returns a copy of b as an LString LValue: a short string's
+// bytes are copied into a block, and the header into another.
+func (al *allocator) LBytes2I(b []byte) LValue {
+	if len(b) == 0 {
+		return boxedEmptyString
+	}
+	if len(b) > stringBlockMax {
+		return al.LString2I(string(b))
+	}
+	if cap(al.sbytes)-len(al.sbytes) < len(b) {
+		al.sbytes = make([]byte, 0, stringByteBlock)
+	}
+	start := len(al.sbytes)
+	al.sbytes = append(al.sbytes, b...)
+	// The block is only ever appended to: the bytes stay as copied.
+	return al.LString2I(unsafe.String(&al.sbytes[start], len(b)))
+}
+
+// StructD: the allocator's boxing for callers outside the VM.
+
+// NumberValue returns n as an LValue without an allocation of its own
+// (see LNumber2I).
+func (ls *LState) NumberValue(n LNumber) LValue { return ls.alloc.LNumber2I(n) }
+
+// StringValue returns s as an LValue without an allocation of its own:
+// its header goes in a block shared with other strings.
+func (ls *LState) StringValue(s string) LValue { return ls.alloc.LString2I(s) }
+
+// BytesValue returns a copy of b as an LString LValue; short strings are
+// copied into blocks shared with other strings.
+func (ls *LState) BytesValue(b []byte) LValue { return ls.alloc.LBytes2I(b) }
+
+// PushNumber pushes n onto the stack, boxed by NumberValue.
+func (ls *LState) PushNumber(n LNumber) { ls.reg.Push(ls.alloc.LNumber2I(n)) }

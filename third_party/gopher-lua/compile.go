@@ -1692,7 +1692,10 @@ func compileLogicalOpExprAux(context *funcContext, reg int, expr ast.Expr, ec *e
 		}
 	} else {
 		reg += compileExpr(context, reg, expr, ecnone(0))
-		if !hasnextcond {
+		// A jump to the end of the whole expression ends it with this
+		// value, which must then land in the target register: "r = f()
+		// and 2" with f() false leaves false in r (upstream #490).
+		if !hasnextcond && (jumplabel != lb.e || sreg == a) {
 			code.AddABC(OP_TEST, a, 0, 0^flip, sline(expr))
 		} else {
 			code.AddABC(OP_TESTSET, sreg, a, 0^flip, sline(expr))
