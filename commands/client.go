@@ -96,9 +96,21 @@ func cmdClientInfo(c *Ctx) {
 // clientTypes are the names CLIENT LIST TYPE and CLIENT KILL TYPE accept.
 var clientTypes = []string{"normal", "slave", "replica", "master", "pubsub"}
 
-// matchesType reports whether a client is of type t. Every StructD client
-// is a normal one until pub/sub and replication exist.
-func matchesType(ci *ClientInfo, t string) bool { return t == "normal" }
+// matchesType reports whether a client is of type t, by its CLIENT LIST
+// flags as Redis's getClientType: M a replica's link to its master, S a
+// replica's link to this master, P a subscriber.
+func matchesType(ci *ClientInfo, t string) bool {
+	kind := "normal"
+	switch {
+	case strings.Contains(ci.Flags, "M"):
+		kind = "master"
+	case strings.Contains(ci.Flags, "S"):
+		kind = "replica"
+	case strings.Contains(ci.Flags, "P"):
+		kind = "pubsub"
+	}
+	return kind == t || t == "slave" && kind == "replica"
+}
 
 func validClientType(t string) bool {
 	for _, ct := range clientTypes {
@@ -272,13 +284,8 @@ func cmdClientPause(c *Ctx) {
 			return
 		}
 	}
-	ms, ok := resp.ParseInt(c.Args[2])
+	ms, ok := c.TimeoutMs(2)
 	if !ok {
-		c.W.Error("ERR timeout is not an integer or out of range")
-		return
-	}
-	if ms < 0 {
-		c.W.Error("ERR timeout is negative")
 		return
 	}
 	now := time.Now()

@@ -125,7 +125,11 @@ func cmdHello(c *Ctx) {
 	c.W.BulkString("mode")
 	c.W.BulkString("standalone")
 	c.W.BulkString("role")
-	c.W.BulkString("master")
+	if c.Server.Replication().IsReplica() {
+		c.W.BulkString("replica")
+	} else {
+		c.W.BulkString("master")
+	}
 	c.W.BulkString("modules")
 	c.W.Array(0)
 }

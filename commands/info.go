@@ -259,20 +259,6 @@ func infoStats(b *infoBuilder, c *Ctx, st *ServerStats) {
 	b.int("total_error_replies", st.ErrorReplies)
 }
 
-func infoReplication(b *infoBuilder, _ *Ctx, _ *ServerStats) {
-	b.field("role", "master")
-	b.field("connected_slaves", "0")
-	b.field("master_failover_state", "no-failover")
-	b.field("master_replid", runID)
-	b.field("master_replid2", strings.Repeat("0", 40))
-	b.field("master_repl_offset", "0")
-	b.field("second_repl_offset", "-1")
-	b.field("repl_backlog_active", "0")
-	b.field("repl_backlog_size", "1048576")
-	b.field("repl_backlog_first_byte_offset", "0")
-	b.field("repl_backlog_histlen", "0")
-}
-
 func infoCPU(b *infoBuilder, _ *Ctx, _ *ServerStats) {
 	secs := func(tv syscall.Timeval) string {
 		return fmt.Sprintf("%d.%06d", tv.Sec, tv.Usec)

@@ -281,6 +281,13 @@ func ScriptExec(outer, nested *Ctx, cmd *Command, args [][]byte, w *resp.Writer)
 	nested.Session, nested.Server, nested.KS, nested.Conn = outer.Session, outer.Server, outer.KS, outer.Conn
 	nested.InExec = true
 	nested.Blocked = nil
+	if cmd.Flags&Write != 0 && !outer.Session.Master {
+		if ro, ok := outer.Server.(ReadOnlyReplica); ok && ro.ReadOnlyReplica() {
+			w.Error(ErrReadOnlyReplica)
+			nested.Args, nested.W = nil, nil
+			return
+		}
+	}
 	// The command gathers its effects apart (a disk error drops them, and
 	// must not drop the script's earlier ones), then they join outer's.
 	nested.effects = nested.effects[:0]

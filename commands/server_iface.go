@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/structd/structd/config"
+	"github.com/structd/structd/replication"
 )
 
 // Server is what connection and server commands need from the running
@@ -44,6 +45,9 @@ type Server interface {
 	// ApplyConfig acts on a CONFIG SET of directives that change running
 	// subsystems (appendonly, appendfsync), after the values are stored.
 	ApplyConfig() error
+
+	// Replication is the server's replication side.
+	Replication() *replication.Manager
 
 	// ScriptEngine is the server's own Lua engine (script cache, aliases,
 	// function libraries), nil when none is linked in.

@@ -30,6 +30,12 @@ type Session struct {
 	CloseAfterReply bool
 	// Multi is the connection's transaction and WATCHed keys (multi.go).
 	Multi MultiState
+	// Replica is what REPLCONF, SYNC and PSYNC said on the connection
+	// (replication.go).
+	Replica ReplicaHandshake
+	// Master marks the session of a replica's link to its master, whose
+	// writes a read-only replica applies.
+	Master bool
 	// Subscriptions counts the channels, patterns and shard channels the
 	// connection is subscribed to: in RESP2, while it is not zero, only
 	// the pub/sub commands, PING, QUIT and RESET are allowed.

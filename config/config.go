@@ -55,6 +55,9 @@ type Config struct {
 	// Persistence (persistence.go): the AOF and the checkpoint schedule.
 	Persistence Persistence
 
+	// Replication (replication.go): the master replicated, the backlog.
+	Replication Replication
+
 	// Collections are the compact-encoding thresholds (collections.go).
 	Collections CollectionLimits
 
@@ -98,6 +101,7 @@ func Default() *Config {
 		Hz:                     10,
 		BusyReplyThreshold:     5000,
 		Persistence:            DefaultPersistence,
+		Replication:            DefaultReplication,
 		Collections:            DefaultCollectionLimits,
 		OutputBufferLimits:     DefaultOutputBufferLimits,
 	}

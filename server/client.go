@@ -70,6 +70,10 @@ type client struct {
 	// calls are the calls not yet added to the command statistics
 	// (dispatch.go).
 	calls callStats
+
+	// role is roleNormal, or the end of a replication link this
+	// connection is (replication.go).
+	role atomic.Uint32
 }
 
 func (s *Server) newClient(nc net.Conn) *client {
@@ -88,10 +92,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 	cl.session.Authenticated = s.cfg.Limits().RequirePass == ""
 	cl.publish()
 	cl.lastInteraction.Store(int64(s.monoNow()))
-	cl.ctx = commands.Ctx{W: &cl.writer, Session: &cl.session, Server: s, KS: s.ks, Conn: cl}
-	if s.persist != nil {
-		cl.ctx.Log = s.persist
-	}
+	cl.ctx = commands.Ctx{W: &cl.writer, Session: &cl.session, Server: s, KS: s.ks, Conn: cl, Log: &effectLog{s: s}}
 	return cl
 }
 
@@ -163,6 +164,12 @@ func (cl *client) processInput() bool {
 		}
 		if cl.session.CloseAfterReply {
 			cl.flush()
+			return false
+		}
+		if req := cl.session.Replica.Sync; req != nil {
+			if cl.flush() {
+				cl.serveReplica(req)
+			}
 			return false
 		}
 	}

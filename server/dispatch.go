@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"strings"
+	"time"
 
 	"github.com/structd/structd/commands"
 	"github.com/structd/structd/scripting"
@@ -65,7 +66,14 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 		cl.writer.Error("NOAUTH Authentication required.")
 		return cmd, false
 	}
-	if s.persist != nil && cl.writesData(cmd) {
+	master := cl.role.Load() == roleMaster
+	if msg := s.replicaRefusal(cl, cmd); msg != "" {
+		cmd.Stats.RejectedCalls.Add(1)
+		cl.flagTransaction()
+		cl.writer.Error(msg)
+		return cmd, false
+	}
+	if s.persist != nil && !master && cl.writesData(cmd) {
 		if msg := s.persist.writeError(); msg != "" {
 			cmd.Stats.RejectedCalls.Add(1)
 			cl.flagTransaction()
@@ -80,6 +88,13 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 		return cmd, false
 	}
 	gate := s.scriptGate()
+	if gate != nil && master {
+		// The master's stream waits out a busy script: refusing a command
+		// of it would lose a write.
+		for gate.Busy() != nil && s.ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	if gate != nil && !cl.ctx.InExec {
 		if msg := s.busyRefusal(gate, cmd, args); msg != "" {
 			cmd.Stats.RejectedCalls.Add(1)
@@ -91,7 +106,7 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	if cl.gate(cmd, args) {
 		return cmd, false
 	}
-	if s.pause.mode.Load() != uint32(commands.PauseOff) && !cl.ctx.InExec {
+	if s.pause.mode.Load() != uint32(commands.PauseOff) && !cl.ctx.InExec && !master {
 		if !s.waitPause(cl, cl.pauseCommand(cmd)) {
 			return cmd, false
 		}

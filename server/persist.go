@@ -48,6 +48,14 @@ type persistence struct {
 	// the cron goroutine, which ends before the store closes).
 	baseMeasured bool
 
+	// pointOffset is the replication offset at the last checkpoint's point
+	// in time (snapshot.Checkpointer.AtPoint), guarded by saveMu.
+	pointOffset int64
+	// warmWG counts the warm-up running; warmStop asks it to stop (a
+	// replica's full sync replaces the store under it).
+	warmWG   sync.WaitGroup
+	warmStop atomic.Bool
+
 	// One checkpoint runs at a time: saveMu is held while it runs.
 	saveMu        sync.Mutex
 	saving        atomic.Bool
@@ -113,7 +121,8 @@ func (s *Server) openPersistence() error {
 		store.Close()
 		return err
 	}
-	p.ckpt = snapshot.Checkpointer{KS: s.ks, Store: store, Dir: filepath.Join(dir, "checkpoint.tmp"), Logger: s.log}
+	p.ckpt = snapshot.Checkpointer{KS: s.ks, Store: store, Dir: filepath.Join(dir, "checkpoint.tmp"), Logger: s.log,
+		AtPoint: func() { p.pointOffset = s.repl.AtCheckpoint() }}
 	if err := s.loadScriptCatalog(p); err != nil {
 		store.Close()
 		return err
@@ -150,7 +159,11 @@ func (s *Server) openPersistence() error {
 	s.log.Info("DB loaded from disk", "dir", dir, "checkpoint", rec.Seq, "cold_keys", s.ks.Persist.ColdKeys.Load(),
 		"dirty_keys", s.ks.Persist.DirtyKeys.Load(), "seconds", time.Since(start).Seconds())
 	if set.Warmup {
-		go p.warmUp(set.WarmupMaxMemory)
+		p.warmWG.Add(1)
+		go func() {
+			defer p.warmWG.Done()
+			p.warmUp(set.WarmupMaxMemory)
+		}()
 	}
 	return nil
 }
@@ -339,6 +352,11 @@ func (p *persistence) waitDurable(pos aof.Pos) error {
 func (p *persistence) checkpoint(reason string) error {
 	p.saveMu.Lock()
 	defer p.saveMu.Unlock()
+	return p.runCheckpoint(reason)
+}
+
+// runCheckpoint is checkpoint with saveMu held.
+func (p *persistence) runCheckpoint(reason string) error {
 	p.saving.Store(true)
 	defer p.saving.Store(false)
 	now := time.Now()
@@ -429,9 +447,11 @@ func (p *persistence) measureBase() {
 // (auto-aof-rewrite-*), which keeps the replayed tail short (invariant 4).
 func (p *persistence) cron() {
 	set := p.srv.cfg.PersistenceSettings()
-	if !p.baseMeasured {
+	if !p.baseMeasured && p.saveMu.TryLock() {
+		// Under saveMu: a replica's full sync may be replacing the store.
 		p.measureBase()
 		p.baseMeasured = true
+		p.saveMu.Unlock()
 	}
 	p.enforceMaxMemory(set.MaxMemory)
 	if p.saving.Load() {
@@ -536,7 +556,7 @@ func (p *persistence) warmUp(budget int64) {
 			for db := 0; db < ks.NumDBs() && !stop.Load(); db++ {
 				w := ks.NewWarmer(db)
 				for s := from; s < to; s++ {
-					if stop.Load() || p.srv.ctx.Err() != nil || ks.Persist.ColdKeys.Load() == 0 {
+					if stop.Load() || p.srv.ctx.Err() != nil || p.warmStop.Load() || ks.Persist.ColdKeys.Load() == 0 {
 						stop.Store(true)
 						break
 					}
@@ -561,6 +581,12 @@ func (p *persistence) warmUp(budget int64) {
 		"seconds", time.Since(start).Seconds())
 }
 
+// stopWarmUp stops the warm-up, if it runs, and waits for it to end.
+func (p *persistence) stopWarmUp() {
+	p.warmStop.Store(true)
+	p.warmWG.Wait()
+}
+
 // hotKeysSaved is how many of the most recently used keys a stopping
 // server records for the next start's warm-up (memtier.HotKeys).
 const hotKeysSaved = 1 << 20
@@ -576,7 +602,7 @@ func (p *persistence) warmHotKeys(budget int64) bool {
 		return true
 	}
 	for i, k := range hot {
-		if p.srv.ctx.Err() != nil {
+		if p.srv.ctx.Err() != nil || p.warmStop.Load() {
 			return false
 		}
 		if i%256 == 0 {
@@ -741,6 +767,8 @@ func (s *Server) Persistence() commands.Persistence {
 
 // ApplyConfig implements commands.Server.
 func (s *Server) ApplyConfig() error {
+	h := replicationHost{s}.Settings()
+	s.repl.SetBacklogSize(h.BacklogSize, h.BacklogLimit)
 	return s.persistenceSettingsChanged(s.cfg.PersistenceSettings())
 }
 

@@ -371,6 +371,7 @@ func (s *Server) keyExpired(db *memtier.DB, key string) {
 	if s.persist != nil {
 		s.persist.logExpired(db, key)
 	}
+	s.repl.Feed([]commands.Effect{{DB: db.ID(), Args: [][]byte{[]byte("DEL"), []byte(key)}}})
 	flags := s.cfg.Limits().KeyspaceEvents
 	if flags&config.NotifyExpired == 0 {
 		return

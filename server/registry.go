@@ -64,6 +64,12 @@ func (cl *client) info(now time.Time, mono time.Duration) commands.ClientInfo {
 	if st&(1<<40) != 0 {
 		flags += "e"
 	}
+	switch cl.role.Load() {
+	case roleMaster:
+		flags = addFlag(flags, 'M')
+	case roleReplica:
+		flags = addFlag(flags, 'S')
+	}
 	cmdName := "NULL"
 	if c := cl.pubCmd.Load(); c != nil {
 		cmdName = c.Name

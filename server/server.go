@@ -17,6 +17,7 @@ import (
 	"github.com/structd/structd/config"
 	"github.com/structd/structd/internal/vfs"
 	"github.com/structd/structd/memtier"
+	"github.com/structd/structd/replication"
 	_ "github.com/structd/structd/scripting" // installs the Lua engine behind EVAL and SCRIPT
 )
 
@@ -47,6 +48,8 @@ type Server struct {
 	// a pure cache (appendonly no, save "").
 	persist *persistence
 	aofFS   vfs.FS
+	// repl is the replication side (replication.go).
+	repl *replication.Manager
 	// tuneThreads: Options.TuneThreads.
 	tuneThreads bool
 	// shutdownSaved is set by SHUTDOWN, which took (or declined) the final
@@ -126,8 +129,13 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	s.ks.OnExpired = s.keyExpired
 	s.ks.OnKeyMiss = s.keyMissed
 	s.ks.OnNewKey = s.keyAdded
+	s.repl = replication.NewManager(replicationHost{s}, s.log)
 	if err := s.openPersistence(); err != nil {
 		cancel()
+		return nil, err
+	}
+	if err := s.restoreReplication(); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -194,6 +202,12 @@ func (s *Server) Start() error {
 		go func() { defer s.wg.Done(); s.tuneThreadCount() }()
 	}
 	s.log.Info("ready to accept connections", "addr", s.Addr())
+	if set := s.cfg.ReplicationSettings(); set.MasterHost != "" {
+		if _, err := s.repl.ReplicaOf(set.MasterHost, set.MasterPort); err != nil {
+			s.Close()
+			return err
+		}
+	}
 	return nil
 }
 
@@ -230,6 +244,7 @@ func (s *Server) Shutdown() {
 func (s *Server) Close() {
 	s.cancel()
 	s.closeListeners()
+	s.repl.Close() // the link applies nothing more: the data on disk is at its offset
 	s.mu.Lock()
 	for _, cl := range s.clients {
 		cl.kill() // also wakes a client waiting out a pause
@@ -241,6 +256,8 @@ func (s *Server) Close() {
 		save := !s.shutdownSaved.Load() && s.cfg.PersistenceSettings().Save != ""
 		if err := p.close(save); err != nil {
 			s.log.Error("closing persistence", "err", err)
+		} else {
+			s.saveReplicationState()
 		}
 	}
 }
@@ -335,13 +352,17 @@ func (s *Server) cron() {
 		case <-t.C:
 		}
 		s.ks.RefreshAccessClock()
-		s.ks.ActiveExpireCycle(time.Second / time.Duration(4*hz))
+		if !s.repl.IsReplica() {
+			// A replica's keys expire when its master's DEL arrives.
+			s.ks.ActiveExpireCycle(time.Second / time.Duration(4*hz))
+		}
 		s.closeIdleClients()
 		if s.persist != nil {
 			s.persist.cron()
 		}
 		if now := time.Now(); now.Sub(lastSample) >= 100*time.Millisecond {
 			s.sampleMetrics(now)
+			s.repl.Cron(now)
 			lastSample = now
 		}
 		if h := s.hz(); h != hz {
@@ -366,7 +387,7 @@ func (s *Server) closeIdleClients() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, cl := range s.clients {
-		if cl.blocked.Load() || cl.subCount.Load() > 0 {
+		if cl.blocked.Load() || cl.subCount.Load() > 0 || cl.role.Load() != roleNormal {
 			continue // paused clients wait, as Redis's blocked clients do; subscribers are exempt
 		}
 		if now-cl.lastInteraction.Load() > int64(timeout) {

@@ -135,3 +135,37 @@ func Ping(addr string) error {
 	}
 	return nil
 }
+
+// Conn is a client connection for tests: it sends commands as multibulk
+// requests, as redis-cli does, and reads typed replies.
+type Conn struct {
+	nc net.Conn
+	br *bufio.Reader
+}
+
+// Dial connects to addr.
+func Dial(addr string) (*Conn, error) {
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{nc: nc, br: bufio.NewReader(nc)}, nil
+}
+
+// Do sends one command, its arguments formatted with fmt.Sprint, and reads
+// its reply within timeout.
+func (c *Conn) Do(timeout time.Duration, args ...any) (resp.Value, error) {
+	var w resp.Writer
+	w.Array(len(args))
+	for _, a := range args {
+		w.BulkString(fmt.Sprint(a))
+	}
+	c.nc.SetDeadline(time.Now().Add(timeout))
+	if _, err := c.nc.Write(w.Buf); err != nil {
+		return resp.Value{}, err
+	}
+	return resp.ReadReply(c.br)
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.nc.Close() }
