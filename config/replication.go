@@ -45,7 +45,7 @@ var DefaultReplication = Replication{
 func init() {
 	for _, name := range []string{"replicaof", "slaveof"} {
 		define(&directive{
-			name: name, immutable: true,
+			name: name, immutable: true, multiArg: true,
 			get: func(c *Config) string {
 				if c.Replication.MasterHost == "" {
 					return ""
@@ -53,6 +53,11 @@ func init() {
 				return c.Replication.MasterHost + " " + strconv.Itoa(c.Replication.MasterPort)
 			},
 			set: func(c *Config, args []string) error {
+				if len(args) == 1 && args[0] == "" {
+					// CONFIG REWRITE's line for a master: replicaof ""
+					c.Replication.MasterHost, c.Replication.MasterPort = "", 0
+					return nil
+				}
 				if len(args) != 2 {
 					return errWrongArgs
 				}

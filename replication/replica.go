@@ -279,7 +279,12 @@ func (l *link) fullSync(conn net.Conn, br *bufio.Reader, replid string, off int6
 // naming no AOF position: the position is the master's, and means nothing
 // in this server's log (opening it then drops any AOF segment here as
 // older, until this server's first checkpoint records its own).
-func forgetLogPosition(dir string) error {
+func forgetLogPosition(dir string) (err error) {
+	defer func() {
+		if v := recover(); v != nil { // damaged files must not take the server down
+			err = fmt.Errorf("the master's checkpoint does not open: %v", v)
+		}
+	}()
 	st, err := disktier.Open(dir, disktier.Options{})
 	if err != nil {
 		return err
@@ -466,7 +471,7 @@ func (l *link) stream(conn net.Conn, br *bufio.Reader) error {
 
 	var rr resp.RequestReader
 	rr.Authenticated = true
-	rr.MaxBulkLen = 1 << 40
+	rr.MaxBulkLen = 1 << 32
 	if n := br.Buffered(); n > 0 {
 		b, _ := br.Peek(n)
 		for len(b) > 0 {

@@ -107,6 +107,9 @@ func (s *Server) openPersistence() error {
 		return fmt.Errorf("persistence: create dir %s: %w", dir, err)
 	}
 	start := time.Now()
+	if err := recoverStoreSwap(dir); err != nil {
+		return err
+	}
 	store, err := disktier.Open(filepath.Join(dir, "store"), disktier.Options{Logger: s.log})
 	if err != nil {
 		return err

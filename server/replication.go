@@ -332,6 +332,27 @@ func (s *Server) restoreReplication() error {
 	return nil
 }
 
+// recoverStoreSwap finishes, before the store opens, a replica's store
+// swap that a crash interrupted between its two renames (swapStore): the
+// old store is put back, and a full sync follows. It also removes the
+// files of full syncs a crash left behind.
+func recoverStoreSwap(dir string) error {
+	live := filepath.Join(dir, "store")
+	if _, err := os.Stat(live); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(live + ".old"); err == nil {
+			if err := os.Rename(live+".old", live); err != nil {
+				return err
+			}
+		}
+	}
+	stale, _ := filepath.Glob(filepath.Join(dir, "replsync-*.tmp"))
+	stale = append(stale, live+".old")
+	for _, path := range stale {
+		os.RemoveAll(path)
+	}
+	return nil
+}
+
 // saveReplicationState records the replication ID and offset of the data
 // on disk, at a clean shutdown (after the AOF is closed).
 func (s *Server) saveReplicationState() {

@@ -80,7 +80,7 @@ func startNode(t *testing.T, args ...string) *node {
 
 func (n *node) start() {
 	n.t.Helper()
-	p, err := redisproc.Start(binary(n.t), n.base, append([]string{"--dir", n.dir, "--repl-timeout", "5"}, n.args...)...)
+	p, err := redisproc.Start(binary(n.t), n.base, append([]string{"--dir", n.dir, "--repl-timeout", "10", "--repl-ping-replica-period", "1"}, n.args...)...)
 	if err != nil {
 		n.t.Fatal(err)
 	}
