@@ -146,7 +146,7 @@ func replyToLua(L *lua.LState, b []byte) (lua.LValue, []byte) {
 	switch b[0] {
 	case ':':
 		n, _ := resp.ParseInt(line)
-		return lua.LNumber(n), rest
+		return L.NumberValue(lua.LNumber(n)), rest
 	case '$':
 		n := replyLen(line)
 		if n < 0 {
@@ -155,11 +155,11 @@ func replyToLua(L *lua.LState, b []byte) (lua.LValue, []byte) {
 		if n+2 > len(rest) {
 			return lua.LNil, nil
 		}
-		return lua.LString(rest[:n]), rest[n+2:]
+		return L.BytesValue(rest[:n]), rest[n+2:]
 	case '+':
-		return wrap(L, "ok", lua.LString(line)), rest
+		return wrap(L, "ok", L.BytesValue(line)), rest
 	case '-':
-		return wrap(L, "err", lua.LString(line)), rest
+		return wrap(L, "err", L.BytesValue(line)), rest
 	case '*', '~', '%', '>':
 		n := replyLen(line)
 		if n < 0 {

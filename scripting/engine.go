@@ -66,9 +66,22 @@ func (v *vm) compiled(s *Script) *lua.LFunction {
 // the globals KEYS and ARGV, a library function gets them as its two
 // arguments (pushed on the stack after it). It returns the number of
 // arguments pushed.
+//
+// A script the client called refills the vm's two tables of the run
+// before: nothing of a script outlives its run (the globals and every
+// table reachable from them are read-only, and the state is the scripts'
+// own), so no one holds them any more. A script CALL.<alias> runs gets
+// new ones, as its caller still holds the vm's; a library function gets
+// new ones too, since its library's code may keep what it is given.
 func (v *vm) pushInput(s *Script, keys, argv [][]byte) int {
 	L := v.L
 	if s.fn == nil {
+		if v.e.callDepth == 0 {
+			v.keys, v.argv = refillArray(L, v.keys, keys), refillArray(L, v.argv, argv)
+			v.globals.RawSetString("KEYS", v.keys)
+			v.globals.RawSetString("ARGV", v.argv)
+			return 0
+		}
 		v.globals.RawSetString("KEYS", stringArray(L, keys))
 		v.globals.RawSetString("ARGV", stringArray(L, argv))
 		return 0

@@ -166,8 +166,8 @@ const errArgTypes = "Lua redis lib command arguments must be strings or integers
 // arguments: strings as they are, numbers as "%.17g"; false if another
 // type is among them. They are appended to the run's buffers (r.args,
 // r.argBytes): a command's arguments stay as they are until the run's
-// effects are logged, and a run allocates its buffers once, not each
-// argument.
+// effects are logged, and the buffers are allocated once, not for each
+// argument (nor, mostly, each run: see run).
 func (r *run) commandArgs(L *lua.LState) ([][]byte, bool) {
 	n := L.GetTop()
 	if r.args == nil {

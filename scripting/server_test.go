@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +100,42 @@ func TestScriptWritesSurviveRestart(t *testing.T) {
 	c.expect(`(simple) "OK"`, "SELECT", "2")
 	c.expect("(array of 2)\n1) \"a\"\n2) \"b\"", "LRANGE", "l", "0", "-1")
 	c.expect(`"1.5"`, "GET", "f")
+}
+
+// A script's redis.call arguments are logged as they were when the
+// command that ran it ends: scripts run by EXEC one after another must
+// not share them (a run reuses the storage of the run before only when
+// that run's effects are logged).
+func TestScriptArgumentsReachTheLog(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir, "appendonly yes", "appendfsync always")
+	defer s.Close()
+	c := dial(t, s)
+	set := "return redis.call('SET', KEYS[1], ARGV[1])"
+	c.expect(`(simple) "OK"`, "EVAL", set, "1", "k0", "v0")
+	c.expect(`(simple) "OK"`, "MULTI")
+	for _, kv := range []string{"1", "2", "3"} {
+		c.expect(`(simple) "QUEUED"`, "EVAL", set, "1", "k"+kv, "v"+kv)
+	}
+	c.do("EXEC")
+	c.expect(`(simple) "OK"`, "EVAL", set, "1", "k4", "v4")
+	files, err := filepath.Glob(filepath.Join(dir, "appendonlydir", "appendonly.aof.*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no AOF in %s: %v", dir, err)
+	}
+	var log []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log = append(log, b...)
+	}
+	for _, kv := range []string{"0", "1", "2", "3", "4"} {
+		if want := "*3\r\n$3\r\nSET\r\n$2\r\nk" + kv + "\r\n$2\r\nv" + kv + "\r\n"; !strings.Contains(string(log), want) {
+			t.Errorf("the AOF lacks %q:\n%q", want, log)
+		}
+	}
 }
 
 func TestScriptMaxMemory(t *testing.T) {

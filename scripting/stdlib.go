@@ -57,8 +57,10 @@ func baseToNumber(L *lua.LState) int {
 	}
 	if base == 10 {
 		L.CheckAny(1)
-		if f, ok := toNumber(L.Get(1)); ok {
-			L.Push(lua.LNumber(f))
+		if x, ok := L.Get(1).(lua.LNumber); ok {
+			L.Push(x)
+		} else if f, ok := toNumber(L.Get(1)); ok {
+			L.PushNumber(lua.LNumber(f))
 		} else {
 			L.Push(lua.LNil)
 		}
@@ -81,7 +83,7 @@ func baseToNumber(L *lua.LState) int {
 	if neg {
 		f = -f
 	}
-	L.Push(lua.LNumber(f))
+	L.PushNumber(lua.LNumber(f))
 	return 1
 }
 

@@ -33,6 +33,9 @@ type vm struct {
 	run      *run   // the running script, nil between runs
 	runState run    // what run points to while a script runs
 	watch    *watch // the runs' watch (busy.go), made by the first
+	// keys and argv are KEYS and ARGV of the scripts clients call,
+	// refilled by each (pushInput).
+	keys, argv *lua.LTable
 }
 
 // run is one script execution.
@@ -49,7 +52,10 @@ type run struct {
 	wrote bool        // a write command ran
 	w     resp.Writer // redis.call's replies, reused by the vm's runs
 	// args and argBytes hold the arguments of the run's redis.call
-	// commands (commandArgs): made per run, appended to, never rewritten.
+	// commands (commandArgs): appended to, never rewritten while the run's
+	// effects may be unlogged. A command's effects are logged before the
+	// command returns (and the next script can start), so the next run
+	// reuses their storage, unless EXEC ran the script.
 	args     [][]byte
 	argBytes []byte
 }
@@ -95,10 +101,10 @@ func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool
 	L := v.L
 	fn := v.compiled(s)
 	// The run is the vm's (a vm runs one script at a time), so that a run
-	// allocates none; it keeps only the reply buffer's storage from one
-	// run to the next.
+	// allocates none; it keeps only the storage of the reply buffer and of
+	// the commands' arguments from one run to the next.
 	r := &v.runState
-	*r = run{c: c, script: s, readOnly: readOnly, resp: 2, w: r.w}
+	*r = run{c: c, script: s, readOnly: readOnly, resp: 2, w: r.w, args: r.args[:0], argBytes: r.argBytes[:0]}
 	r.oom = s.Flags&FlagAllowOOM == 0 && !readOnly && overMaxMemory(c)
 	v.run = r
 	sess := c.Session
@@ -109,7 +115,16 @@ func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool
 		if cap(w.Buf) > maxKeptReply {
 			w.Buf = nil
 		}
-		*r = run{w: w} // nothing of the client's stays reachable
+		// The run's effects are logged when its command ends, after
+		// this returns: the arguments stay as they are until the next
+		// run writes over them. The effects of a script EXEC ran are
+		// logged when the transaction ends, after the scripts queued
+		// behind it ran: they keep their storage.
+		args, argBytes := r.args, r.argBytes
+		if c.InExec || cap(argBytes) > maxKeptReply {
+			args, argBytes = nil, nil
+		}
+		*r = run{w: w, args: args[:0], argBytes: argBytes[:0]} // nothing of the client's stays reachable
 		v.run = nil
 		L.SetTop(0)
 	}()
@@ -148,7 +163,20 @@ func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool
 func stringArray(L *lua.LState, args [][]byte) *lua.LTable {
 	t := L.CreateTable(len(args), 0)
 	for _, a := range args {
-		t.Append(lua.LString(a))
+		t.Append(L.BytesValue(a))
+	}
+	return t
+}
+
+// refillArray makes t the array of the strings in args, or a new array
+// when t is nil.
+func refillArray(L *lua.LState, t *lua.LTable, args [][]byte) *lua.LTable {
+	if t == nil {
+		return stringArray(L, args)
+	}
+	t.Clear()
+	for _, a := range args {
+		t.Append(L.BytesValue(a))
 	}
 	return t
 }

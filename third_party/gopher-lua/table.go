@@ -83,6 +83,24 @@ func (tb *LTable) Append(value LValue) {
 	}
 }
 
+// maxKeptArray is the largest array storage Clear keeps.
+const maxKeptArray = 64
+
+// Clear empties this LTable and drops its metatable: it is then as a new
+// table, keeping a small array's storage for the values put in next.
+// Added by StructD's fork, for a caller that refills a table no one else
+// can hold.
+func (tb *LTable) Clear() {
+	if cap(tb.array) > maxKeptArray {
+		tb.array = nil
+	} else {
+		clear(tb.array)
+		tb.array = tb.array[:0]
+	}
+	tb.Metatable = LNil
+	tb.dict, tb.strdict, tb.keys, tb.k2i = nil, nil, nil, nil
+}
+
 // Insert inserts a given LValue at position `i` in this table.
 func (tb *LTable) Insert(i int, value LValue) {
 	if tb.array == nil {

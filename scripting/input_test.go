@@ -1,0 +1,29 @@
+package scripting_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// A script the client called gets KEYS and ARGV refilled from the run
+// before (pushInput): whatever that run did to them is gone, and a script
+// CALL runs meanwhile does not touch its caller's.
+func TestKeysAndArgvAreNewEachRun(t *testing.T) {
+	s := startServer(t, t.TempDir(), "appendonly no", `save ""`)
+	defer s.Close()
+	c := dial(t, s)
+	// The error handler adds the position to the table raised: KEYS.
+	if got := c.do("EVAL", "setmetatable(KEYS, {__index = function() return 'meta' end}) "+
+		"KEYS.x, KEYS[4], ARGV[9] = 1, 'd', 'i' table.insert(ARGV, 'z') error(KEYS)", "2", "a", "b", "c"); !strings.HasPrefix(got, "(error)") {
+		t.Fatalf("error(KEYS): %s", got)
+	}
+	c.expect("(array of 7)\n1) \"k\"\n2) \"nil\"\n3) \"nil\"\n4) \"nil\"\n5) \"nil\"\n6) (integer) 1\n7) (integer) 0",
+		"EVAL", "return {KEYS[1], tostring(KEYS[2]), tostring(getmetatable(KEYS)), tostring(KEYS.x), tostring(KEYS.line), #KEYS, #ARGV}", "1", "k")
+	for i := 0; i < 3; i++ { // many arguments, then few
+		c.expect("(integer) 3", "EVAL", "for i = 1, 100 do ARGV[i] = i end return #KEYS", "3", "a", "b", "c")
+		c.expect("(array of 2)\n1) (integer) 0\n2) (integer) 1", "EVAL", "return {#KEYS, #ARGV}", "0", "x")
+	}
+	c.do("SCRIPT", "LOAD", "KEYS[1] = 'changed' return KEYS[1]", "inner")
+	c.expect("(array of 4)\n1) \"changed\"\n2) \"outer\"\n3) \"outer\"\n4) \"arg\"",
+		"EVAL", "local k = KEYS local r = CALL.inner({'x'}, {}) return {r, k[1], KEYS[1], ARGV[1]}", "1", "outer", "arg")
+}

@@ -1,0 +1,89 @@
+package lua
+
+import (
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// StructD's fork: the tests of what it adds (FORK.md).
+
+func TestAllocatorBoxesStringsAndNumbers(t *testing.T) {
+	L := NewState()
+	defer L.Close()
+	var values []LValue
+	var want []string
+	buf := []byte("x")
+	for i := 0; i < 3000; i++ { // past many blocks of each kind
+		s := strings.Repeat(strconv.Itoa(i), i%100)
+		if i%500 == 0 {
+			s = strings.Repeat("y", stringBlockMax+1) // its own allocation
+		}
+		buf = append(buf[:0], s...)
+		switch i % 3 {
+		case 0:
+			values = append(values, L.BytesValue(buf))
+		case 1:
+			values = append(values, L.StringValue(s))
+		default:
+			values = append(values, L.NumberValue(LNumber(i)+0.5))
+			s = strconv.Itoa(i) + ".5"
+		}
+		for j := range buf {
+			buf[j] = '!' // BytesValue copied
+		}
+		want = append(want, s)
+	}
+	runtime.GC()
+	for i, v := range values {
+		if got := LVAsString(v); got != want[i] {
+			t.Fatalf("value %d is %q, want %q", i, got, want[i])
+		}
+	}
+	errorIfNotEqual(t, LString(""), L.BytesValue(nil))
+	L.PushNumber(7)
+	errorIfNotEqual(t, LNumber(7), L.Get(-1))
+}
+
+func TestArithmeticOnNumericStrings(t *testing.T) {
+	L := NewState()
+	defer L.Close()
+	errorIfScriptFail(t, L, `
+		assert("10" * 2 == 20)
+		assert(2 - " 3 " == -1)
+		assert("0x10" + 0 == 16)
+		assert("1e2" / "4" == 25)
+		assert(("7" % 4) == 3)
+		local mt = {__add = function(a, b) return "meta" end}
+		assert(setmetatable({}, mt) + "1" == "meta")
+		local ok, err = pcall(function() return "abc" + 1 end)
+		assert(not ok and string.find(err, "cannot perform add operation between string and number", 1, true), err)
+	`)
+}
+
+func TestTableClear(t *testing.T) {
+	L := NewState()
+	defer L.Close()
+	tb := L.NewTable()
+	for i := 1; i <= 10; i++ {
+		tb.Append(LNumber(i))
+	}
+	tb.RawSetString("k", LTrue)
+	tb.RawSet(LTrue, LTrue)
+	L.SetMetatable(tb, L.NewTable())
+	tb.Clear()
+	errorIfNotEqual(t, 0, tb.Len())
+	errorIfNotEqual(t, LNil, tb.Metatable)
+	k, _ := tb.Next(LNil)
+	errorIfNotEqual(t, LNil, k)
+	tb.Append(LString("a"))
+	errorIfNotEqual(t, 1, tb.Len())
+	errorIfNotEqual(t, LString("a"), tb.RawGetInt(1))
+	errorIfNotEqual(t, LNil, tb.RawGetInt(2))
+	for i := 1; i <= 1000; i++ { // a large array is not kept
+		tb.Append(LNumber(i))
+	}
+	tb.Clear()
+	errorIfNotEqual(t, 0, cap(tb.array))
+}
