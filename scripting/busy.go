@@ -2,13 +2,14 @@ package scripting
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"runtime"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	lua "github.com/yuin/gopher-lua"
 
 	"github.com/structd/structd/commands"
 )
@@ -317,14 +318,15 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 
 // watch is the context a script runs under (LState.SetContext): the only
 // way to stop gopher-lua between instructions. gopher-lua calls Done
-// before every instruction, on the script's goroutine, so a SCRIPT KILL
+// before an instruction, on the script's goroutine, so a SCRIPT KILL
 // request is decided there, where the run's state (has it written?) is
 // read without a race. Memory and SHUTDOWN NOSAVE stop it from outside.
 //
-// A vm has one watch, reused by its runs. Done is the VM's per-instruction
-// check, so it costs one atomic load until something asks for the
-// script's attention (pending): it returns nil (never done) until the run
-// is stopped, then a closed channel. That bends context's rule that Done
+// A vm has one watch, reused by its runs. The watch is a
+// lua.PendingContext: the VM loads its pending flag before each
+// instruction and calls Done only while something asks for the script's
+// attention; Done returns nil (never done) until the run is stopped, then
+// a closed channel. That bends context's rule that Done
 // returns the same value each call; gopher-lua only selects on it, and the
 // threads coroutine.create makes run under the watch itself (sandbox.go),
 // so context.WithCancel, which would read a nil Done as never cancelled,
@@ -361,7 +363,11 @@ type watch struct {
 	nextCheck uint64 // heap bytes that trigger the next forced GC
 }
 
-var _ context.Context = (*watch)(nil)
+var _ lua.PendingContext = (*watch)(nil)
+
+// Pending is the flag that tells the VM when to call Done: Done returns
+// nil while it is clear.
+func (w *watch) Pending() *atomic.Bool { return &w.pending }
 
 func (w *watch) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (w *watch) Value(any) any               { return nil }

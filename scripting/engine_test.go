@@ -246,3 +246,20 @@ func TestSortMatchesLua51(t *testing.T) {
 		}
 	}
 }
+
+// redis.call's command cache gives what the command table gives, for more
+// names than it holds, any spelling, and commands with subcommands.
+func TestCommandCache(t *testing.T) {
+	var cc commandCache
+	names := []string{"get", "SET", "Set", "hset", "HGET", "del", "incr", "expire", "pexpire", "lpush", "nosuch", "GET", "object", "OBJECT"}
+	for round := 0; round < 3; round++ {
+		for _, name := range names {
+			for _, sub := range []string{"encoding", "freq"} {
+				args := [][]byte{[]byte(name), []byte(sub), []byte("k")}
+				if got, want := cc.lookup(args), lookupCommand(args); got != want {
+					t.Fatalf("%s %s: cache gave %v, table %v", name, sub, got, want)
+				}
+			}
+		}
+	}
+}

@@ -119,7 +119,7 @@ func (v *vm) call(L *lua.LState, raiseErr bool) int {
 		return fail(errArgTypes)
 	}
 	name = args[0]
-	cmd := lookupCommand(args)
+	cmd := v.commands.lookup(args)
 	switch {
 	case cmd == nil:
 		return fail("Unknown Redis command called from script")
@@ -202,6 +202,33 @@ func appendArgNumber(b []byte, f float64) []byte {
 		return strconv.AppendInt(b, int64(f), 10)
 	}
 	return strconv.AppendFloat(b, f, 'g', 17, 64)
+}
+
+// commandCache holds the commands a vm's scripts called by the names they
+// called them (scripts call the same few, spelled the same, run after
+// run), so that redis.call finds them without lowering the name and
+// looking it up in the command table, which never changes.
+type commandCache struct {
+	names [8]string
+	cmds  [8]*commands.Command
+	next  int // the entry the next miss replaces
+}
+
+// lookup is lookupCommand through the cache; a command with subcommands
+// is not cached.
+func (cc *commandCache) lookup(args [][]byte) *commands.Command {
+	for i, name := range cc.names {
+		if name == string(args[0]) && cc.cmds[i] != nil {
+			return cc.cmds[i]
+		}
+	}
+	cmd := commands.All().Lookup(args[0])
+	if cmd == nil || cmd.Subcommands != nil {
+		return lookupCommand(args)
+	}
+	cc.names[cc.next], cc.cmds[cc.next] = string(args[0]), cmd
+	cc.next = (cc.next + 1) % len(cc.names)
+	return cmd
 }
 
 // lookupCommand finds the command (or subcommand) args name; nil if none.

@@ -2041,6 +2041,24 @@ func (ls *LState) SetMx(mx int) {
 func (ls *LState) SetContext(ctx context.Context) {
 	ls.mainLoop = mainLoopWithContext
 	ls.ctx = ctx
+	ls.ctxPending = contextPending(ctx)
+}
+
+// PendingContext is a context whose Done is too costly to ask before every
+// instruction: the VM asks it only while the flag Pending returns is set,
+// which the context sets whenever Done may return a closed channel (and
+// may clear when it will not). Added by StructD's fork.
+type PendingContext interface {
+	context.Context
+	Pending() *atomic.Bool
+}
+
+// contextPending is ctx's PendingContext flag, or nil.
+func contextPending(ctx context.Context) *atomic.Bool {
+	if pc, ok := ctx.(PendingContext); ok {
+		return pc.Pending()
+	}
+	return nil
 }
 
 // Context returns the LState's context. To change the context, use WithContext.
@@ -2053,6 +2071,7 @@ func (ls *LState) RemoveContext() context.Context {
 	oldctx := ls.ctx
 	ls.mainLoop = mainLoop
 	ls.ctx = nil
+	ls.ctxPending = nil
 	return oldctx
 }
 

@@ -1,9 +1,11 @@
 package lua
 
 import (
+	"context"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -86,4 +88,33 @@ func TestTableClear(t *testing.T) {
 	}
 	tb.Clear()
 	errorIfNotEqual(t, 0, cap(tb.array))
+}
+
+// pendingCtx counts the calls of Done and is done once stop is closed.
+type pendingCtx struct {
+	context.Context
+	pending atomic.Bool
+	calls   atomic.Int64
+	stop    chan struct{}
+}
+
+func (c *pendingCtx) Pending() *atomic.Bool { return &c.pending }
+func (c *pendingCtx) Done() <-chan struct{} { c.calls.Add(1); return c.stop }
+func (c *pendingCtx) Err() error            { return context.Canceled }
+
+func TestPendingContext(t *testing.T) {
+	L := NewState()
+	defer L.Close()
+	ctx := &pendingCtx{Context: context.Background(), stop: make(chan struct{})}
+	L.SetContext(ctx)
+	errorIfScriptFail(t, L, `local n = 0 for i = 1, 1000 do n = n + i end assert(n == 500500)`)
+	errorIfNotEqual(t, int64(0), ctx.calls.Load()) // the flag is clear: Done is not asked
+	ctx.pending.Store(true)
+	errorIfScriptFail(t, L, `local n = 1`)
+	errorIfFalse(t, ctx.calls.Load() > 0, "Done was not asked while the flag was set")
+	close(ctx.stop)
+	err := L.DoString(`while true do end`)
+	errorIfFalse(t, err != nil && strings.Contains(err.Error(), context.Canceled.Error()), "a done context did not stop the script: %v", err)
+	L.RemoveContext()
+	errorIfScriptFail(t, L, `local n = 1`)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 )
 
 type LValueType int
@@ -194,6 +195,9 @@ type LState struct {
 	mainLoop     func(*LState, *callFrame)
 	ctx          context.Context
 	ctxCancelFn  context.CancelFunc
+	// ctxPending is ctx's PendingContext flag, nil when ctx is not one
+	// (StructD).
+	ctxPending *atomic.Bool
 }
 
 func (ls *LState) String() string   { return fmt.Sprintf("thread: %p", ls) }

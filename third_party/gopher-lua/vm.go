@@ -52,14 +52,18 @@ func mainLoopWithContext(L *LState, baseframe *callFrame) {
 		cf = L.currentFrame
 		inst = cf.Fn.Proto.Code[cf.Pc]
 		cf.Pc++
-		select {
-		case <-L.ctx.Done():
-			L.RaiseError(L.ctx.Err().Error())
-			return
-		default:
-			if jumpTable[int(inst>>26)](L, inst, baseframe) == 1 {
+		// StructD: a PendingContext's Done is asked only while its flag
+		// says it may be done.
+		if p := L.ctxPending; p == nil || p.Load() {
+			select {
+			case <-L.ctx.Done():
+				L.RaiseError(L.ctx.Err().Error())
 				return
+			default:
 			}
+		}
+		if jumpTable[int(inst>>26)](L, inst, baseframe) == 1 {
+			return
 		}
 	}
 }
