@@ -58,7 +58,14 @@ func strFormat(L *lua.LState) int {
 		}
 		switch conv {
 		case 'c':
-			b.WriteString(fmt.Sprintf(spec+"c", rune(byte(luaCheckNumber(L, arg, "format")))))
+			// One byte, padded; C's sprintf output is cut at its first NUL
+			// (Lua 5.1 adds strlen(buff) bytes), so '%c' of 0 adds nothing.
+			c := string([]byte{byte(castInt64(luaCheckNumber(L, arg, "format")))})
+			out := fmt.Sprintf(spec+"s", c)
+			if nul := strings.IndexByte(out, 0); nul >= 0 {
+				out = out[:nul]
+			}
+			b.WriteString(out)
 		case 'd', 'i':
 			n := castInt64(luaCheckNumber(L, arg, "format"))
 			b.WriteString(fmt.Sprintf(spec+"d", n))
@@ -75,10 +82,23 @@ func strFormat(L *lua.LState) int {
 		case 'q':
 			b.WriteString(quoteLua(luaCheckString(L, arg, "format")))
 		case 's':
-			s := L.ToStringMeta(L.Get(arg))
-			str := string(s.(lua.LString))
-			if n, ok := L.Get(arg).(lua.LNumber); ok {
-				str = formatNumber(float64(n))
+			// luaL_checklstring: a string or a number, nothing else.
+			var str string
+			switch v := L.Get(arg).(type) {
+			case lua.LString:
+				str = string(v)
+			case lua.LNumber:
+				str = formatNumber(float64(v))
+			default:
+				L.RaiseError("bad argument #%d to 'format' (string expected, got %s)", arg, v.Type().String())
+			}
+			if !strings.Contains(spec, ".") && len(str) >= 100 {
+				b.WriteString(str) // Lua 5.1 keeps a long string whole, width and all
+				break
+			}
+			// Otherwise C's sprintf formats it, reading up to its first NUL.
+			if nul := strings.IndexByte(str, 0); nul >= 0 {
+				str = str[:nul]
 			}
 			b.WriteString(fmt.Sprintf(spec+"s", str))
 		default:

@@ -2,6 +2,7 @@ package scripting
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -74,16 +75,20 @@ func baseToNumber(L *lua.LState) int {
 	if strings.HasPrefix(s, "-") {
 		neg, s = true, s[1:]
 	}
+	// C's strtoul: a value past 64 bits is ULONG_MAX, and a minus sign
+	// negates in unsigned arithmetic ("-11" in base 16 is 2^64 - 17).
 	n, err := strconv.ParseUint(s, base, 64)
+	if isRange(err) {
+		n, err = math.MaxUint64, nil
+	}
 	if err != nil || s == "" {
 		L.Push(lua.LNil)
 		return 1
 	}
-	f := float64(n)
 	if neg {
-		f = -f
+		n = -n
 	}
-	L.PushNumber(lua.LNumber(f))
+	L.PushNumber(lua.LNumber(float64(n)))
 	return 1
 }
 

@@ -443,18 +443,33 @@ func baseType(L *LState) int {
 	return 1
 }
 
+// baseUnpack is Lua 5.1's unpack: its bounds are C ints, and it refuses
+// to push more than the C stack limit allows (a huge range would otherwise
+// push values until memory runs out).
 func baseUnpack(L *LState) int {
 	tb := L.CheckTable(1)
-	start := L.OptInt(2, 1)
-	end := L.OptInt(3, tb.Len())
-	for i := start; i <= end; i++ {
-		L.Push(tb.RawGetInt(i))
-	}
-	ret := end - start + 1
-	if ret < 0 {
+	i := int(int32(L.OptInt(2, 1)))
+	e := int(int32(L.OptInt(3, tb.Len())))
+	if i > e {
 		return 0
 	}
-	return ret
+	n := e - i + 1
+	if !checkCStack(L, n) {
+		L.RaiseError("too many results to unpack")
+	}
+	for ; i <= e; i++ {
+		L.Push(tb.RawGetInt(i))
+	}
+	return n
+}
+
+// maxCStack is Lua 5.1's LUAI_MAXCSTACK: lua_checkstack refuses to let a
+// library function hold more values than this.
+const maxCStack = 8000
+
+// checkCStack is lua_checkstack for a Go function about to push n values.
+func checkCStack(L *LState, n int) bool {
+	return n <= maxCStack && L.GetTop()+n <= maxCStack
 }
 
 func baseXPCall(L *LState) int {

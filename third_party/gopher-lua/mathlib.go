@@ -66,7 +66,8 @@ func mathAtan(L *LState) int {
 }
 
 func mathAtan2(L *LState) int {
-	L.Push(LNumber(math.Atan2(float64(L.CheckNumber(1)), float64(L.CheckNumber(2)))))
+	y, x := float64(L.CheckNumber(1)), float64(L.CheckNumber(2))
+	L.Push(LNumber(domainNaN(math.Atan2(y, x), y, x)))
 	return 1
 }
 
@@ -101,8 +102,24 @@ func mathFloor(L *LState) int {
 }
 
 func mathFmod(L *LState) int {
-	L.Push(LNumber(math.Mod(float64(L.CheckNumber(1)), float64(L.CheckNumber(2)))))
+	x, y := float64(L.CheckNumber(1)), float64(L.CheckNumber(2))
+	L.Push(LNumber(domainNaN(math.Mod(x, y), x, y)))
 	return 1
+}
+
+// domainNaN gives a NaN result of a domain error the sign glibc's gives on
+// x86-64 ("-nan" when printed), where Go's math functions return a
+// positive NaN; a NaN argument passes through as C passes it.
+func domainNaN(r float64, args ...float64) float64 {
+	if !math.IsNaN(r) {
+		return r
+	}
+	for _, a := range args {
+		if math.IsNaN(a) {
+			return a
+		}
+	}
+	return math.Copysign(math.NaN(), -1)
 }
 
 func mathFrexp(L *LState) int {
@@ -118,7 +135,8 @@ func mathLdexp(L *LState) int {
 }
 
 func mathLog(L *LState) int {
-	L.Push(LNumber(math.Log(float64(L.CheckNumber(1)))))
+	x := float64(L.CheckNumber(1))
+	L.Push(LNumber(domainNaN(math.Log(x), x)))
 	return 1
 }
 
@@ -167,7 +185,8 @@ func mathModf(L *LState) int {
 }
 
 func mathPow(L *LState) int {
-	L.Push(LNumber(math.Pow(float64(L.CheckNumber(1)), float64(L.CheckNumber(2)))))
+	x, y := float64(L.CheckNumber(1)), float64(L.CheckNumber(2))
+	L.Push(LNumber(domainNaN(math.Pow(x, y), x, y)))
 	return 1
 }
 

@@ -40,36 +40,38 @@ var strFuncs = map[string]LGFunction{
 	"upper":   strUpper,
 }
 
+// strByte is Lua 5.1's str_byte.
 func strByte(L *LState) int {
 	str := L.CheckString(1)
-	start := L.OptInt(2, 1) - 1
-	end := L.OptInt(3, -1)
 	l := len(str)
-	if start < 0 {
-		start = l + start + 1
+	posi := posrelat(L.OptInt(2, 1), l)
+	pose := posrelat(L.OptInt(3, posi), l)
+	if posi <= 0 {
+		posi = 1
 	}
-	if end < 0 {
-		end = l + end + 1
+	if pose > l {
+		pose = l
 	}
-
-	if L.GetTop() == 2 {
-		if start < 0 || start >= l {
-			return 0
-		}
-		L.Push(LNumber(str[start]))
-		return 1
-	}
-
-	start = intMax(start, 0)
-	end = intMin(end, l)
-	if end < 0 || end <= start || start >= l {
+	if posi > pose {
 		return 0
 	}
-
-	for i := start; i < end; i++ {
-		L.Push(LNumber(str[i]))
+	n := pose - posi + 1
+	if !checkCStack(L, n) {
+		L.RaiseError("stack overflow (string slice too long)")
 	}
-	return end - start
+	for i := 0; i < n; i++ {
+		L.Push(LNumber(str[posi+i-1]))
+	}
+	return n
+}
+
+// posrelat is Lua 5.1's posrelat: a negative position counts from the end
+// of a string of length l; the result is at least 0.
+func posrelat(pos, l int) int {
+	if pos < 0 {
+		pos += l + 1
+	}
+	return max(pos, 0)
 }
 
 func strChar(L *LState) int {
@@ -87,31 +89,40 @@ func strDump(L *LState) int {
 	return 0
 }
 
-func strFind(L *LState) int {
+// strFind is Lua 5.1's string.find (str_find_aux with find set).
+func strFind(L *LState) int { return strFindAux(L, true) }
+
+// patternSpecials are the characters that make a find pattern a pattern
+// (Lua 5.1's SPECIALS).
+const patternSpecials = "^$*+?.([%-"
+
+// strFindAux is Lua 5.1's str_find_aux: string.find when find is set,
+// string.match when not. init counts from the end when negative and is
+// clamped to the string; a find whose pattern has no special character
+// (before any NUL, as C's strpbrk sees it), or with plain set, is a plain
+// search. Nothing found is one nil.
+func strFindAux(L *LState, find bool) int {
 	str := L.CheckString(1)
 	pattern := L.CheckString(2)
-	if len(pattern) == 0 {
-		L.Push(LNumber(1))
-		L.Push(LNumber(0))
-		return 2
+	init := posrelat(L.OptInt(3, 1), len(str)) - 1
+	if init < 0 {
+		init = 0
+	} else if init > len(str) {
+		init = len(str)
 	}
-	init := luaIndex2StringIndex(str, L.OptInt(3, 1), true)
-	plain := false
-	if L.GetTop() == 4 {
-		plain = LVAsBool(L.Get(4))
+	special := pattern
+	if nul := strings.IndexByte(special, 0); nul >= 0 {
+		special = special[:nul]
 	}
-
-	if plain {
-		pos := strings.Index(str[init:], pattern)
-		if pos < 0 {
-			L.Push(LNil)
-			return 1
+	if find && (LVAsBool(L.Get(4)) || !strings.ContainsAny(special, patternSpecials)) {
+		if pos := strings.Index(str[init:], pattern); pos >= 0 {
+			L.Push(LNumber(init + pos + 1))
+			L.Push(LNumber(init + pos + len(pattern)))
+			return 2
 		}
-		L.Push(LNumber(init+pos) + 1)
-		L.Push(LNumber(init + pos + len(pattern)))
-		return 2
+		L.Push(LNil)
+		return 1
 	}
-
 	mds, err := pm.Find(pattern, unsafeFastStringToReadOnlyBytes(str), init, 1)
 	if err != nil {
 		L.RaiseError(err.Error())
@@ -121,16 +132,24 @@ func strFind(L *LState) int {
 		return 1
 	}
 	md := mds[0]
-	L.Push(LNumber(md.Capture(0) + 1))
-	L.Push(LNumber(md.Capture(1)))
+	n := 0
+	if find {
+		L.Push(LNumber(md.Capture(0) + 1))
+		L.Push(LNumber(md.Capture(1)))
+		n = 2
+	} else if md.CaptureLength() == 2 {
+		L.Push(LString(str[md.Capture(0):md.Capture(1)]))
+		return 1
+	}
 	for i := 2; i < md.CaptureLength(); i += 2 {
 		if md.IsPosCapture(i) {
 			L.Push(LNumber(md.Capture(i)))
 		} else {
 			L.Push(LString(str[md.Capture(i):md.Capture(i+1)]))
 		}
+		n++
 	}
-	return md.CaptureLength()/2 + 1
+	return n
 }
 
 func strFormat(L *LState) int {
@@ -150,7 +169,13 @@ func strGsub(L *LState) int {
 	pat := L.CheckString(2)
 	L.CheckTypes(3, LTString, LTTable, LTFunction)
 	repl := L.CheckAny(3)
-	limit := L.OptInt(4, -1)
+	// Lua 5.1's max_s: a C int, and no replacement at all when below 1.
+	limit := int(int32(L.OptInt(4, len(str)+1)))
+	if limit <= 0 {
+		L.SetTop(1)
+		L.Push(LNumber(0))
+		return 2
+	}
 
 	mds, err := pm.Find(pat, unsafeFastStringToReadOnlyBytes(str), 0, limit)
 	if err != nil {
@@ -350,44 +375,8 @@ func strLower(L *LState) int {
 	return 1
 }
 
-func strMatch(L *LState) int {
-	str := L.CheckString(1)
-	pattern := L.CheckString(2)
-	offset := L.OptInt(3, 1)
-	l := len(str)
-	if offset < 0 {
-		offset = l + offset + 1
-	}
-	offset--
-	if offset < 0 {
-		offset = 0
-	}
-
-	mds, err := pm.Find(pattern, unsafeFastStringToReadOnlyBytes(str), offset, 1)
-	if err != nil {
-		L.RaiseError(err.Error())
-	}
-	if len(mds) == 0 {
-		L.Push(LNil)
-		return 0
-	}
-	md := mds[0]
-	nsubs := md.CaptureLength() / 2
-	switch nsubs {
-	case 1:
-		L.Push(LString(str[md.Capture(0):md.Capture(1)]))
-		return 1
-	default:
-		for i := 2; i < md.CaptureLength(); i += 2 {
-			if md.IsPosCapture(i) {
-				L.Push(LNumber(md.Capture(i)))
-			} else {
-				L.Push(LString(str[md.Capture(i):md.Capture(i+1)]))
-			}
-		}
-		return nsubs - 1
-	}
-}
+// strMatch is Lua 5.1's string.match.
+func strMatch(L *LState) int { return strFindAux(L, false) }
 
 func strRep(L *LState) int {
 	str := L.CheckString(1)
