@@ -13,9 +13,21 @@ import (
 // of several statement shapes (a new local, an existing local, a multiple
 // assignment, a table constructor, a return, a branch, a loop, a field),
 // and compares the replies: the result's type and tostring, or the error
-// text (without StructD's traceback). It found gopher-lua compiling "r = f() and 2" and "a, b = b, a"
-// wrong, reading "010" as octal and computing % with fmod.
+// text (without StructD's traceback). It found gopher-lua compiling
+// "r = f() and 2" and "a, b = b, a" wrong, reading "010" as octal and
+// computing % with fmod.
 func TestRandomLuaExpressions(t *testing.T) {
+	compareRandomScripts(t, 11, func(rng *rand.Rand) (string, string) {
+		stmt := fmt.Sprintf(luaShapes[rng.IntN(len(luaShapes))], randomLuaValue(rng, 3))
+		return stmt, luaPrelude + stmt + " return {type(r), tostring(r)}"
+	})
+}
+
+// compareRandomScripts runs 24 seeds of 250 scripts from gen (which
+// returns what to show of a script on failure, and the script) through
+// EVAL on both servers and requires equal replies, StructD's traceback
+// aside. stream seeds the generator apart from other tests'.
+func compareRandomScripts(t *testing.T, stream uint64, gen func(*rand.Rand) (label, script string)) {
 	needRedis(t)
 	p := openPair(t)
 	defer p.close()
@@ -24,14 +36,13 @@ func TestRandomLuaExpressions(t *testing.T) {
 		p.structd.doStrings("SCRIPT", "FLUSH")
 	}()
 	for seed := uint64(1); seed <= 24; seed++ {
-		rng := rand.New(rand.NewPCG(seed, 11))
+		rng := rand.New(rand.NewPCG(seed, stream))
 		for step := 0; step < 250; step++ {
-			shape := luaShapes[rng.IntN(len(luaShapes))]
-			script := luaPrelude + fmt.Sprintf(shape, randomLuaValue(rng, 3)) + " return {type(r), tostring(r)}"
+			label, script := gen(rng)
 			args := [][]byte{[]byte("EVAL"), []byte(script), []byte("0")}
 			r, s := command(p.redis, args), command(p.structd, args)
 			if s = dropScriptStack(r, s); !r.Equal(s) {
-				t.Fatalf("seed %d step %d: %s\n--- redis-server:\n%s\n--- structd:\n%s", seed, step, script[len(luaPrelude):], r, s)
+				t.Fatalf("seed %d step %d: %s\n--- redis-server:\n%s\n--- structd:\n%s", seed, step, label, r, s)
 			}
 		}
 	}
@@ -117,27 +128,12 @@ func randomLuaValue(rng *rand.Rand, d int) string {
 // pushing without Lua's stack limit, and gsub's limit and format's %c
 // differing from Lua 5.1.
 func TestRandomLuaLibraryCalls(t *testing.T) {
-	needRedis(t)
-	p := openPair(t)
-	defer p.close()
-	defer func() {
-		p.redis.doStrings("SCRIPT", "FLUSH")
-		p.structd.doStrings("SCRIPT", "FLUSH")
-	}()
-	for seed := uint64(1); seed <= 24; seed++ {
-		rng := rand.New(rand.NewPCG(seed, 13))
-		for step := 0; step < 250; step++ {
-			call := randomLuaCall(rng)
-			script := "local s = 'Hello World' local n = 7 " +
-				"local r = {pcall(function() return " + call + " end)} " +
-				"local out = {} for i = 1, 6 do out[i] = type(r[i]) .. ':' .. tostring(r[i]) end return out"
-			args := [][]byte{[]byte("EVAL"), []byte(script), []byte("0")}
-			r, s := command(p.redis, args), command(p.structd, args)
-			if !r.Equal(s) {
-				t.Fatalf("seed %d step %d: %s\n--- redis-server:\n%s\n--- structd:\n%s", seed, step, call, r, s)
-			}
-		}
-	}
+	compareRandomScripts(t, 13, func(rng *rand.Rand) (string, string) {
+		call := randomLuaCall(rng)
+		return call, "local s = 'Hello World' local n = 7 " +
+			"local r = {pcall(function() return " + call + " end)} " +
+			"local out = {} for i = 1, 6 do out[i] = type(r[i]) .. ':' .. tostring(r[i]) end return out"
+	})
 }
 
 // randomLuaCall is one library call with random arguments.
