@@ -78,8 +78,14 @@ func (v *vm) pushInput(s *Script, keys, argv [][]byte) int {
 	if s.fn == nil {
 		if v.e.callDepth == 0 {
 			v.keys, v.argv = refillArray(L, v.keys, keys), refillArray(L, v.argv, argv)
-			v.globals.RawSetString("KEYS", v.keys)
-			v.globals.RawSetString("ARGV", v.argv)
+			// Setting a global would void what gopher-lua's field
+			// caches know of the globals (FORK.md): the tables are set
+			// once, and CALL.<alias> puts them back after its callee.
+			if !v.inputSet {
+				v.globals.RawSetString("KEYS", v.keys)
+				v.globals.RawSetString("ARGV", v.argv)
+				v.inputSet = true
+			}
 			return 0
 		}
 		v.globals.RawSetString("KEYS", stringArray(L, keys))

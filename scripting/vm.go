@@ -36,6 +36,7 @@ type vm struct {
 	// keys and argv are KEYS and ARGV of the scripts clients call,
 	// refilled by each (pushInput).
 	keys, argv *lua.LTable
+	inputSet   bool         // the globals KEYS and ARGV are keys and argv
 	commands   commandCache // redis.call's
 }
 

@@ -1115,6 +1115,61 @@ func (ls *LState) getFieldString(obj LValue, key string) LValue {
 	return nil
 }
 
+// fieldCache is what the last read of a string constant's field found
+// (StructD). value is t0's own field, or when mt is not nil, the field of
+// t1, the table t0's metatable mt has as __index, t0 having none; it is
+// still the field while none of the tables changed its string keys
+// (strVersion) and t0's metatable is still mt.
+type fieldCache struct {
+	t0, mt, t1      *LTable
+	v0, vmt, v1     uint64
+	value           LValue
+}
+
+// getFieldStringCached is getFieldString(obj, the string constant k of
+// proto) through proto's field cache, so that globals, library functions
+// and the fields of read-only proxies are read without a map lookup once
+// read. Only what lives as long as the proto is cached: a global
+// (global is true: obj is an environment, which the functions of the
+// proto keep) and, for any table, a field found through an empty table's
+// metatable's __index table (a proxy's); a field of a table the script
+// made itself is not, so the cache keeps no such table alive past its
+// use. Added by StructD's fork.
+func (ls *LState) getFieldStringCached(obj LValue, proto *FunctionProto, k int, global bool) LValue {
+	tb, ok := obj.(*LTable)
+	if !ok {
+		return ls.getFieldString(obj, proto.stringConstants[k])
+	}
+	if proto.fieldCache == nil {
+		proto.fieldCache = make([]fieldCache, len(proto.Constants))
+	}
+	c := &proto.fieldCache[k]
+	if c.t0 == tb && c.v0 == tb.strVersion {
+		if c.mt == nil {
+			return c.value
+		}
+		if mt, ok := tb.Metatable.(*LTable); ok && mt == c.mt && mt.strVersion == c.vmt && c.t1.strVersion == c.v1 {
+			return c.value
+		}
+	}
+	key := proto.stringConstants[k]
+	if v := tb.RawGetString(key); v != LNil {
+		if global {
+			*c = fieldCache{t0: tb, v0: tb.strVersion, value: v}
+		}
+		return v
+	}
+	if mt, ok := tb.Metatable.(*LTable); ok && (global || len(tb.strdict) == 0 && len(tb.array) == 0) {
+		if t1, ok := mt.RawGetString("__index").(*LTable); ok {
+			if v := t1.RawGetString(key); v != LNil {
+				*c = fieldCache{t0: tb, v0: tb.strVersion, mt: mt, vmt: mt.strVersion, t1: t1, v1: t1.strVersion, value: v}
+				return v
+			}
+		}
+	}
+	return ls.getFieldString(obj, key)
+}
+
 func (ls *LState) setField(obj LValue, key LValue, value LValue) {
 	curobj := obj
 	for i := 0; i < MaxTableGetLoop; i++ {

@@ -263,7 +263,7 @@ func init() {
 			RA := lbase + A
 			Bx := int(inst & 0x3ffff) //GETBX
 			//reg.Set(RA, L.getField(cf.Fn.Env, cf.Fn.Proto.Constants[Bx]))
-			v := L.getFieldString(cf.Fn.Env, cf.Fn.Proto.stringConstants[Bx])
+			v := L.getFieldStringCached(cf.Fn.Env, cf.Fn.Proto, Bx, true) // StructD: was getFieldString
 			// +inline-call reg.Set RA v
 			return 0
 		},
@@ -287,7 +287,12 @@ func init() {
 			RA := lbase + A
 			B := int(inst & 0x1ff)    //GETB
 			C := int(inst>>9) & 0x1ff //GETC
-			v := L.getFieldString(reg.Get(lbase+B), L.rkString(C))
+			var v LValue
+			if C&opBitRk != 0 { // StructD: a constant key, read through the field cache
+				v = L.getFieldStringCached(reg.Get(lbase+B), cf.Fn.Proto, C&^opBitRk, false)
+			} else {
+				v = L.getFieldString(reg.Get(lbase+B), L.rkString(C))
+			}
 			// +inline-call reg.Set RA v
 			return 0
 		},

@@ -40,6 +40,11 @@ type FunctionProto struct {
 	DbgUpvalues        []string
 
 	stringConstants []string
+	// fieldCache has an entry per constant for the string fields read
+	// with it (getFieldStringCached), made on the first such read
+	// (StructD). A proto so runs in one LState at a time: StructD runs
+	// each compiled script or library in one state, under one lock.
+	fieldCache []fieldCache
 }
 
 /* Upvalue {{{ */

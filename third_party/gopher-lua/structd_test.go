@@ -118,3 +118,59 @@ func TestPendingContext(t *testing.T) {
 	L.RemoveContext()
 	errorIfScriptFail(t, L, `local n = 1`)
 }
+
+func TestFieldCache(t *testing.T) {
+	L := NewState()
+	defer L.Close()
+	errorIfScriptFail(t, L, `
+		x = 1
+		local function g() return x end
+		assert(g() == 1 and g() == 1)
+		x = 2
+		assert(g() == 2)
+		x = nil
+		assert(g() == nil)
+		setmetatable(_G, {__index = {x = 'meta'}})
+		assert(g() == 'meta')
+		x = 3
+		assert(g() == 3)
+		setmetatable(_G, nil)
+		x = nil
+
+		local real = {a = 1}
+		local p = setmetatable({}, {__index = real})
+		local function f() return p.a end
+		assert(f() == 1 and f() == 1)
+		real.a = 2
+		assert(f() == 2)
+		getmetatable(p).__index = {a = 3}
+		assert(f() == 3)
+		setmetatable(p, {__index = {a = 4}})
+		assert(f() == 4)
+		p.a = 5
+		assert(f() == 5)
+		p.a = nil
+		assert(f() == 4)
+		getmetatable(p).__index = function(t, k) return k .. '!' end
+		assert(f() == 'a!')
+		setmetatable(p, nil)
+		assert(f() == nil)
+
+		-- one proto, two environments
+		local function mk() return function() return y end end
+		local c1, c2 = mk(), mk()
+		setfenv(c1, {y = 'one'})
+		setfenv(c2, {y = 'two'})
+		assert(c1() == 'one' and c2() == 'two' and c1() == 'one' and c2() == 'two')
+	`)
+	// A field of a table with fields of its own is not cached: the
+	// cache keeps no table a script made alive.
+	fn, err := L.LoadString(`local o = setmetatable({own = 1}, {__index = {a = 1}}) return o.a`)
+	errorIfNotNil(t, err)
+	L.Push(fn)
+	L.Call(0, 1)
+	errorIfNotEqual(t, LNumber(1), L.Get(-1))
+	for _, c := range fn.Proto.fieldCache {
+		errorIfFalse(t, c.t0 == nil || c.t0 == L.G.Global, "the cache keeps a table of the script: %+v", c)
+	}
+}

@@ -99,6 +99,7 @@ func (tb *LTable) Clear() {
 	}
 	tb.Metatable = LNil
 	tb.dict, tb.strdict, tb.keys, tb.k2i = nil, nil, nil, nil
+	tb.strVersion++
 }
 
 // Insert inserts a given LValue at position `i` in this table.
@@ -226,6 +227,7 @@ func (tb *LTable) RawSetString(key string, value LValue) {
 		tb.k2i = map[LValue]int{}
 	}
 
+	tb.strVersion++
 	if value == LNil {
 		// TODO tb.keys and tb.k2i should also be removed
 		delete(tb.strdict, key)

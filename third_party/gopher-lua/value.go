@@ -149,6 +149,9 @@ type LTable struct {
 	strdict map[string]LValue
 	keys    []LValue
 	k2i     map[LValue]int
+	// strVersion counts the changes of strdict, so that a field cache
+	// (fieldCache) can tell its value is still the table's (StructD).
+	strVersion uint64
 }
 
 func (tb *LTable) String() string   { return fmt.Sprintf("table: %p", tb) }

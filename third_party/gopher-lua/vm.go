@@ -549,7 +549,7 @@ func init() {
 			RA := lbase + A
 			Bx := int(inst & 0x3ffff) //GETBX
 			//reg.Set(RA, L.getField(cf.Fn.Env, cf.Fn.Proto.Constants[Bx]))
-			v := L.getFieldString(cf.Fn.Env, cf.Fn.Proto.stringConstants[Bx])
+			v := L.getFieldStringCached(cf.Fn.Env, cf.Fn.Proto, Bx, true) // StructD: was getFieldString
 			// this section is inlined by go-inline
 			// source function is 'func (rg *registry) Set(regi int, vali LValue) ' in '_state.go'
 			{
@@ -611,7 +611,12 @@ func init() {
 			RA := lbase + A
 			B := int(inst & 0x1ff)    //GETB
 			C := int(inst>>9) & 0x1ff //GETC
-			v := L.getFieldString(reg.Get(lbase+B), L.rkString(C))
+			var v LValue
+			if C&opBitRk != 0 { // StructD: a constant key, read through the field cache
+				v = L.getFieldStringCached(reg.Get(lbase+B), cf.Fn.Proto, C&^opBitRk, false)
+			} else {
+				v = L.getFieldString(reg.Get(lbase+B), L.rkString(C))
+			}
 			// this section is inlined by go-inline
 			// source function is 'func (rg *registry) Set(regi int, vali LValue) ' in '_state.go'
 			{
