@@ -44,7 +44,7 @@ type allocator struct {
 func newAllocator(size int) *allocator {
 	al := &allocator{
 		size:    size,
-		fptrs:   make([]float64, 0, size),
+		fptrs:   nil, // StructD: the first number allocates the first block
 		fheader: nil,
 	}
 	al.fheader = (*reflect.SliceHeader)(unsafe.Pointer(&al.fptrs))

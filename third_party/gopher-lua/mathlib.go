@@ -46,64 +46,64 @@ var mathFuncs = map[string]LGFunction{
 }
 
 func mathAbs(L *LState) int {
-	L.Push(LNumber(math.Abs(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Abs(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathAcos(L *LState) int {
-	L.Push(LNumber(math.Acos(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Acos(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathAsin(L *LState) int {
-	L.Push(LNumber(math.Asin(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Asin(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathAtan(L *LState) int {
-	L.Push(LNumber(math.Atan(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Atan(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathAtan2(L *LState) int {
 	y, x := float64(L.CheckNumber(1)), float64(L.CheckNumber(2))
-	L.Push(LNumber(domainNaN(math.Atan2(y, x), y, x)))
+	L.PushNumber(LNumber(domainNaN(math.Atan2(y, x), y, x)))
 	return 1
 }
 
 func mathCeil(L *LState) int {
-	L.Push(LNumber(math.Ceil(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Ceil(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathCos(L *LState) int {
-	L.Push(LNumber(math.Cos(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Cos(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathCosh(L *LState) int {
-	L.Push(LNumber(math.Cosh(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Cosh(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathDeg(L *LState) int {
-	L.Push(LNumber(float64(L.CheckNumber(1)) * 180 / math.Pi))
+	L.PushNumber(LNumber(float64(L.CheckNumber(1)) * 180 / math.Pi))
 	return 1
 }
 
 func mathExp(L *LState) int {
-	L.Push(LNumber(math.Exp(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Exp(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathFloor(L *LState) int {
-	L.Push(LNumber(math.Floor(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Floor(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathFmod(L *LState) int {
 	x, y := float64(L.CheckNumber(1)), float64(L.CheckNumber(2))
-	L.Push(LNumber(domainNaN(math.Mod(x, y), x, y)))
+	L.PushNumber(LNumber(domainNaN(math.Mod(x, y), x, y)))
 	return 1
 }
 
@@ -124,24 +124,24 @@ func domainNaN(r float64, args ...float64) float64 {
 
 func mathFrexp(L *LState) int {
 	v1, v2 := math.Frexp(float64(L.CheckNumber(1)))
-	L.Push(LNumber(v1))
-	L.Push(LNumber(v2))
+	L.PushNumber(LNumber(v1))
+	L.PushNumber(LNumber(v2))
 	return 2
 }
 
 func mathLdexp(L *LState) int {
-	L.Push(LNumber(math.Ldexp(float64(L.CheckNumber(1)), L.CheckInt(2))))
+	L.PushNumber(LNumber(math.Ldexp(float64(L.CheckNumber(1)), L.CheckInt(2))))
 	return 1
 }
 
 func mathLog(L *LState) int {
 	x := float64(L.CheckNumber(1))
-	L.Push(LNumber(domainNaN(math.Log(x), x)))
+	L.PushNumber(LNumber(domainNaN(math.Log(x), x)))
 	return 1
 }
 
 func mathLog10(L *LState) int {
-	L.Push(LNumber(math.Log10(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Log10(float64(L.CheckNumber(1)))))
 	return 1
 }
 
@@ -157,7 +157,7 @@ func mathMax(L *LState) int {
 			max = v
 		}
 	}
-	L.Push(max)
+	L.PushNumber(max)
 	return 1
 }
 
@@ -173,39 +173,39 @@ func mathMin(L *LState) int {
 			min = v
 		}
 	}
-	L.Push(min)
+	L.PushNumber(min)
 	return 1
 }
 
 func mathModf(L *LState) int {
 	v1, v2 := math.Modf(float64(L.CheckNumber(1)))
-	L.Push(LNumber(v1))
-	L.Push(LNumber(v2))
+	L.PushNumber(LNumber(v1))
+	L.PushNumber(LNumber(v2))
 	return 2
 }
 
 func mathPow(L *LState) int {
 	x, y := float64(L.CheckNumber(1)), float64(L.CheckNumber(2))
-	L.Push(LNumber(domainNaN(math.Pow(x, y), x, y)))
+	L.PushNumber(LNumber(domainNaN(math.Pow(x, y), x, y)))
 	return 1
 }
 
 func mathRad(L *LState) int {
-	L.Push(LNumber(float64(L.CheckNumber(1)) * math.Pi / 180))
+	L.PushNumber(LNumber(float64(L.CheckNumber(1)) * math.Pi / 180))
 	return 1
 }
 
 func mathRandom(L *LState) int {
 	switch L.GetTop() {
 	case 0:
-		L.Push(LNumber(rand.Float64()))
+		L.PushNumber(LNumber(rand.Float64()))
 	case 1:
 		n := L.CheckInt(1)
-		L.Push(LNumber(rand.Intn(n) + 1))
+		L.PushNumber(LNumber(rand.Intn(n) + 1))
 	default:
 		min := L.CheckInt(1)
 		max := L.CheckInt(2) + 1
-		L.Push(LNumber(rand.Intn(max-min) + min))
+		L.PushNumber(LNumber(rand.Intn(max-min) + min))
 	}
 	return 1
 }
@@ -216,27 +216,27 @@ func mathRandomseed(L *LState) int {
 }
 
 func mathSin(L *LState) int {
-	L.Push(LNumber(math.Sin(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Sin(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathSinh(L *LState) int {
-	L.Push(LNumber(math.Sinh(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Sinh(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathSqrt(L *LState) int {
-	L.Push(LNumber(math.Sqrt(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Sqrt(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathTan(L *LState) int {
-	L.Push(LNumber(math.Tan(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Tan(float64(L.CheckNumber(1)))))
 	return 1
 }
 
 func mathTanh(L *LState) int {
-	L.Push(LNumber(math.Tanh(float64(L.CheckNumber(1)))))
+	L.PushNumber(LNumber(math.Tanh(float64(L.CheckNumber(1)))))
 	return 1
 }
 

@@ -667,7 +667,7 @@ func panicWithoutTraceback(L *LState) {
 }
 
 func newLState(options Options) *LState {
-	al := newAllocator(32)
+	al := newAllocator(128)
 	ls := &LState{
 		G:       newGlobal(),
 		Parent:  nil,

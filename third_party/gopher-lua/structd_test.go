@@ -174,3 +174,17 @@ func TestFieldCache(t *testing.T) {
 		errorIfFalse(t, c.t0 == nil || c.t0 == L.G.Global, "the cache keeps a table of the script: %+v", c)
 	}
 }
+
+func TestSmallTablesGrow(t *testing.T) {
+	for acap := 0; acap <= 6; acap++ {
+		tb := newLTable(acap, 0)
+		for i := 1; i <= 20; i++ {
+			tb.Append(LNumber(i))
+		}
+		errorIfNotEqual(t, 20, tb.Len())
+		for i := 1; i <= 20; i++ {
+			errorIfNotEqual(t, LNumber(i), tb.RawGetInt(i))
+		}
+		errorIfNotEqual(t, LNil, tb.Metatable)
+	}
+}

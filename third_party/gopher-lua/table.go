@@ -35,11 +35,28 @@ func newLTable(acap int, hcap int) *LTable {
 	if hcap < 0 {
 		hcap = 0
 	}
-	tb := &LTable{}
-	tb.Metatable = LNil
-	if acap != 0 {
-		tb.array = make([]LValue, 0, acap)
+	var tb *LTable
+	switch { // StructD: a small array comes in one allocation with its table
+	case acap == 0:
+		tb = &LTable{}
+	case acap <= 2:
+		x := &struct {
+			LTable
+			a [2]LValue
+		}{}
+		x.array = x.a[:0]
+		tb = &x.LTable
+	case acap <= 4:
+		x := &struct {
+			LTable
+			a [4]LValue
+		}{}
+		x.array = x.a[:0]
+		tb = &x.LTable
+	default:
+		tb = &LTable{array: make([]LValue, 0, acap)}
 	}
+	tb.Metatable = LNil
 	if hcap != 0 {
 		tb.strdict = make(map[string]LValue, hcap)
 	}
