@@ -75,6 +75,9 @@ func strFormat(L *lua.LState) int {
 			if conv == 'u' {
 				verb = "d"
 			}
+			if n == 0 {
+				spec = strings.ReplaceAll(spec, "#", "") // C's %#x of 0 is "0", not "0x0"
+			}
 			b.WriteString(fmt.Sprintf(spec+verb, n))
 		case 'e', 'E', 'f', 'g', 'G':
 			f := luaCheckNumber(L, arg, "format")

@@ -3,8 +3,11 @@ package differential
 import (
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/structd/structd/internal/resp"
 )
 
 // TestRandomLuaExpressions runs seeded random Lua expressions (arithmetic,
@@ -26,8 +29,9 @@ func TestRandomLuaExpressions(t *testing.T) {
 // compareRandomScripts runs 24 seeds of 250 scripts from gen (which
 // returns what to show of a script on failure, and the script) through
 // EVAL on both servers and requires equal replies, StructD's traceback
-// aside. stream seeds the generator apart from other tests'.
-func compareRandomScripts(t *testing.T, stream uint64, gen func(*rand.Rand) (label, script string)) {
+// aside, after the normalize functions. stream seeds the generator apart
+// from other tests'.
+func compareRandomScripts(t *testing.T, stream uint64, gen func(*rand.Rand) (label, script string), normalize ...func(resp.Value) resp.Value) {
 	needRedis(t)
 	p := openPair(t)
 	defer p.close()
@@ -41,6 +45,9 @@ func compareRandomScripts(t *testing.T, stream uint64, gen func(*rand.Rand) (lab
 			label, script := gen(rng)
 			args := [][]byte{[]byte("EVAL"), []byte(script), []byte("0")}
 			r, s := command(p.redis, args), command(p.structd, args)
+			for _, norm := range normalize {
+				r, s = norm(r), norm(s)
+			}
 			if s = dropScriptStack(r, s); !r.Equal(s) {
 				t.Fatalf("seed %d step %d: %s\n--- redis-server:\n%s\n--- structd:\n%s", seed, step, label, r, s)
 			}
@@ -193,9 +200,11 @@ func randomLuaCall(rng *rand.Rand) string {
 	case 16:
 		return "select(" + pick("1", "2", "3", "4", "'#'", "-1", "-3") + ", 'a', 'b', 'c')"
 	case 17:
-		return fmt.Sprintf("math.%s(%s)", pick("floor", "ceil", "abs", "sqrt", "modf", "log", "log10", "exp", "frexp", "deg", "rad"), num())
+		// Not the transcendental functions: Go's and glibc's may differ in
+		// the last bit, which %.14g can show.
+		return fmt.Sprintf("math.%s(%s)", pick("floor", "ceil", "abs", "sqrt", "modf", "frexp"), num())
 	case 18:
-		return fmt.Sprintf("math.%s(%s, %s)", pick("max", "min", "fmod", "mod", "pow", "ldexp", "atan2"), num(), num())
+		return fmt.Sprintf("math.%s(%s, %s)", pick("max", "min", "fmod", "mod", "ldexp"), num(), num())
 	case 19:
 		return fmt.Sprintf("unpack({%s}, %s, %s)", list("1", "'a'", "2"), pick("1", "2", "0", "-1"), pick("1", "3", "5", "2"))
 	case 20:
@@ -206,5 +215,110 @@ func randomLuaCall(rng *rand.Rand) string {
 		return "select('#', string.match(" + str() + ", " + pat() + "))"
 	default:
 		return fmt.Sprintf("table.concat({string.find(%s, %s)}, ',')", str(), pat())
+	}
+}
+
+// TestRandomLuaPrograms runs seeded random small programs (assignments,
+// multiple assignments, table writes, if/else, numeric and ipairs loops,
+// while and repeat, nested blocks with shadowing locals, vararg closures)
+// over a few locals and a table, and compares the final state each server
+// reports, or the error. Error texts are compared without the variable's
+// name ("local 'c'"): StructD finds it in gopher-lua's bytecode, which
+// differs from Lua's, so the two may name different operands. It found
+// "c = (n or x) and c * 2" clobbering c before reading it.
+func TestRandomLuaPrograms(t *testing.T) {
+	prelude := "local a, b, c = 1, 2, nil local t = {5, 6} local n = 0 " +
+		"local function f(x) return x end local function g() return 3, 4 end "
+	// z shows -0 as 0: Lua folds "(2 and -1) * 0" into its constant 0,
+	// gopher-lua computes -0 at run time.
+	state := " local function z(v) if v == 0 then return '0' end return tostring(v) end" +
+		" return {z(a), z(b), z(c), z(n), #t, z(t[1]), z(t[2]), z(t[3]), z(t.x)}"
+	compareRandomScripts(t, 17, func(rng *rand.Rand) (string, string) {
+		body := randomLuaBlock(rng, 3)
+		return body, prelude + body + state
+	}, unnamedOperand)
+}
+
+// operandName is the variable a runtime error names in Lua 5.1's words.
+var operandName = regexp.MustCompile(`(local|global|field|upvalue|method) '[^']*' \(a (\w+) value\)`)
+
+// unnamedOperand drops the variable's name from an error reply.
+func unnamedOperand(v resp.Value) resp.Value {
+	if v.Kind == resp.KindError {
+		v.Str = operandName.ReplaceAll(v.Str, []byte("a $2 value"))
+	}
+	return v
+}
+
+// randomLuaBlock is one to three random statements nested at most d deep.
+func randomLuaBlock(rng *rand.Rand, d int) string {
+	n := 1 + rng.IntN(3)
+	stmts := make([]string, n)
+	for i := range stmts {
+		stmts[i] = randomLuaStatement(rng, d)
+	}
+	return strings.Join(stmts, " ")
+}
+
+func randomLuaStatement(rng *rand.Rand, d int) string {
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	v := func() string { return pick("a", "b", "c") }
+	e := func() string { return randomLuaProgramExpr(rng, 2) }
+	// Loop bounds stay small: loops that grow t by its length nest.
+	count := func() string { return pick("1", "2", "3", "0", "-1", "math.min(#t, 3)", "math.min(n, 3)", "(a and 2 or 1)") }
+	r := rng.Float64()
+	if d == 0 || r < 0.3 {
+		switch k := rng.Float64(); {
+		case k < 0.5:
+			return v() + " = " + e()
+		case k < 0.65:
+			return v() + ", " + v() + " = " + e() + ", " + e()
+		case k < 0.8:
+			// Never nil at an integer key: a hole makes #t any border,
+			// and gopher-lua's tables size their array part unlike Lua's.
+			return "t[" + pick("1", "2", "#t+1") + "] = (" + e() + " or 0)"
+		case k < 0.85:
+			return "t.x = " + e()
+		case k < 0.9:
+			return "table.insert(t, " + e() + ")"
+		default:
+			return "n = n + 1"
+		}
+	}
+	switch {
+	case r < 0.45:
+		return "if " + e() + " then " + randomLuaBlock(rng, d-1) + " else " + randomLuaBlock(rng, d-1) + " end"
+	case r < 0.6:
+		return "for i = " + count() + ", " + count() + " do " + randomLuaBlock(rng, d-1) + " end"
+	case r < 0.7:
+		return "for k, v in ipairs(t) do if k > 4 then break end " + randomLuaBlock(rng, d-1) + " end"
+	case r < 0.8:
+		return "do local " + v() + " = " + e() + " " + randomLuaBlock(rng, d-1) + " end"
+	case r < 0.88:
+		return "local cnt = 0 while " + e() + " and cnt < 3 do cnt = cnt + 1 " + randomLuaBlock(rng, d-1) + " end"
+	case r < 0.94:
+		return "repeat " + randomLuaBlock(rng, d-1) + " until " + e() + " or true"
+	default:
+		return "local h = function(...) local x, y = ... " + randomLuaBlock(rng, d-1) + " return x end " +
+			v() + " = h(" + e() + ", " + e() + ")"
+	}
+}
+
+// randomLuaProgramExpr is an expression over the programs' variables.
+func randomLuaProgramExpr(rng *rand.Rand, d int) string {
+	atoms := []string{"a", "b", "c", "1", "2", "0", "-1", "t[1]", "t.x", "#t", "f(a)", "g()", "(a or 0)", "select('#', a, b)", "n"}
+	if d == 0 || rng.Float64() < 0.4 {
+		return atoms[rng.IntN(len(atoms))]
+	}
+	x, y := randomLuaProgramExpr(rng, d-1), randomLuaProgramExpr(rng, d-1)
+	switch r := rng.Float64(); {
+	case r < 0.5:
+		return "(" + x + " " + []string{"+", "-", "*"}[rng.IntN(3)] + " " + y + ")"
+	case r < 0.7:
+		return "(" + x + " " + []string{"and", "or"}[rng.IntN(2)] + " " + y + ")"
+	case r < 0.85:
+		return "(" + x + " " + []string{"<", "==", "~="}[rng.IntN(3)] + " " + y + ")"
+	default:
+		return "(not " + x + ")"
 	}
 }

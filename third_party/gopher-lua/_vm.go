@@ -508,11 +508,11 @@ func init() {
 				if v2, ok2 := rhs.(LNumber); ok2 {
 					ret = v1 <= v2
 				} else {
-					L.RaiseError("attempt to compare %v with %v", lhs.Type().String(), rhs.Type().String())
+					raiseOrderError(L, lhs, rhs)
 				}
 			} else {
 				if lhs.Type() != rhs.Type() {
-					L.RaiseError("attempt to compare %v with %v", lhs.Type().String(), rhs.Type().String())
+					raiseOrderError(L, lhs, rhs)
 				}
 				switch lhs.Type() {
 				case LTString:
@@ -860,6 +860,16 @@ func opArith(L *LState, inst uint32, baseframe *callFrame) int { //OP_ADD, OP_SU
 	return 0
 }
 
+// raiseOrderError is Lua 5.1's luaG_ordererror: "two nil values" when
+// both operands have one type.
+func raiseOrderError(L *LState, lhs, rhs LValue) {
+	t1, t2 := lhs.Type().String(), rhs.Type().String()
+	if t1 == t2 {
+		L.RaiseError("attempt to compare two %v values", t1)
+	}
+	L.RaiseError("attempt to compare %v with %v", t1, t2)
+}
+
 // luaModulo is Lua 5.1's luai_nummod, a - floor(a/b)*b: its zeros are
 // positive (math.Mod's keep the dividend's sign) and a modulo by an
 // infinity is nan, as C Lua computes them.
@@ -995,10 +1005,10 @@ func lessThan(L *LState, lhs, rhs LValue) bool {
 		if v2, ok2 := rhs.(LNumber); ok2 {
 			return v1 < v2
 		}
-		L.RaiseError("attempt to compare %v with %v", lhs.Type().String(), rhs.Type().String())
+		raiseOrderError(L, lhs, rhs)
 	}
 	if lhs.Type() != rhs.Type() {
-		L.RaiseError("attempt to compare %v with %v", lhs.Type().String(), rhs.Type().String())
+		raiseOrderError(L, lhs, rhs)
 		return false
 	}
 	ret := false
@@ -1053,7 +1063,7 @@ func objectRationalWithError(L *LState, lhs, rhs LValue, event string) bool {
 	case 0:
 		return false
 	}
-	L.RaiseError("attempt to compare %v with %v", lhs.Type().String(), rhs.Type().String())
+	raiseOrderError(L, lhs, rhs)
 	return false
 }
 

@@ -364,10 +364,13 @@ type codeBlock struct {
 	LastLine       int
 	labels         map[string]*gotoLabelDesc
 	firstGotoIndex int
+	// dbgLocals are the indexes in Proto.DbgLocals of the locals declared
+	// in the block, whose scope ends with it.
+	dbgLocals []int
 }
 
 func newCodeBlock(localvars *varNamePool, blabel int, parent *codeBlock, pos ast.PositionHolder, firstGotoIndex int) *codeBlock {
-	bl := &codeBlock{localvars, blabel, parent, false, 0, 0, map[string]*gotoLabelDesc{}, firstGotoIndex}
+	bl := &codeBlock{localvars, blabel, parent, false, 0, 0, map[string]*gotoLabelDesc{}, firstGotoIndex, nil}
 	if pos != nil {
 		bl.LineStart = pos.Line()
 		bl.LastLine = pos.LastLine()
@@ -543,6 +546,7 @@ func (fc *funcContext) BlockLocalVarsCount() int {
 
 func (fc *funcContext) RegisterLocalVar(name string) int {
 	ret := fc.Block.LocalVars.Register(name)
+	fc.Block.dbgLocals = append(fc.Block.dbgLocals, len(fc.Proto.DbgLocals))
 	fc.Proto.DbgLocals = append(fc.Proto.DbgLocals, &DbgLocalInfo{Name: name, StartPc: fc.Code.LastPC() + 1})
 	fc.SetRegTop(fc.RegTop() + 1)
 	return ret
@@ -596,9 +600,13 @@ func (fc *funcContext) LeaveBlock() int {
 	return closed
 }
 
+// EndScope ends the debug scope of the block's locals. (Upstream indexed
+// Proto.DbgLocals by register, which is another local's entry once a
+// register is reused: a local declared after a loop ended the loop's
+// "(for index)" at the end of the function, and runtime errors named it.)
 func (fc *funcContext) EndScope() {
-	for _, vr := range fc.Block.LocalVars.List() {
-		fc.Proto.DbgLocals[vr.Index].EndPc = fc.Code.LastPC()
+	for _, i := range fc.Block.dbgLocals {
+		fc.Proto.DbgLocals[i].EndPc = fc.Code.LastPC()
 	}
 }
 
@@ -1692,13 +1700,15 @@ func compileLogicalOpExprAux(context *funcContext, reg int, expr ast.Expr, ec *e
 		}
 	} else {
 		reg += compileExpr(context, reg, expr, ecnone(0))
-		// A jump to the end of the whole expression ends it with this
-		// value, which must then land in the target register: "r = f()
-		// and 2" with f() false leaves false in r (upstream #490).
-		if !hasnextcond && (jumplabel != lb.e || sreg == a) {
-			code.AddABC(OP_TEST, a, 0, 0^flip, sline(expr))
-		} else {
+		// Only a jump to the end of the whole expression ends it with this
+		// value, which must then land in the target register ("r = f()
+		// and 2" with f() false leaves false in r, upstream #490); a jump
+		// to the next condition must leave the target alone, which that
+		// condition may still read ("c = (n or x) and c * 2").
+		if jumplabel == lb.e && sreg != a {
 			code.AddABC(OP_TESTSET, sreg, a, 0^flip, sline(expr))
+		} else {
+			code.AddABC(OP_TEST, a, 0, 0^flip, sline(expr))
 		}
 	}
 	code.AddASbx(OP_JMP, 0, jumplabel, sline(expr))
