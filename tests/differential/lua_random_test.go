@@ -265,7 +265,9 @@ func randomLuaStatement(rng *rand.Rand, d int) string {
 	v := func() string { return pick("a", "b", "c") }
 	e := func() string { return randomLuaProgramExpr(rng, 2) }
 	// Loop bounds stay small: loops that grow t by its length nest.
-	count := func() string { return pick("1", "2", "3", "0", "-1", "math.min(#t, 3)", "math.min(n, 3)", "(a and 2 or 1)") }
+	count := func() string {
+		return pick("1", "2", "3", "0", "-1", "math.min(#t, 3)", "math.min(n, 3)", "(a and 2 or 1)")
+	}
 	r := rng.Float64()
 	if d == 0 || r < 0.3 {
 		switch k := rng.Float64(); {
