@@ -134,7 +134,9 @@ func writeTable(w *resp.Writer, t *lua.LTable, scriptResp, depth int) {
 //     {map={k=v,...}}; set: {set={k=true,...}}; big number:
 //     {big_number=s}; verbatim: {verbatim_string={format=, string=}};
 //     attributes are skipped.
-func replyToLua(L *lua.LState, b []byte) (lua.LValue, []byte) {
+//
+// The tables come from tables (see tablePool; nil: new ones).
+func replyToLua(L *lua.LState, tables *tablePool, b []byte) (lua.LValue, []byte) {
 	if len(b) < 3 {
 		return lua.LNil, nil
 	}
@@ -157,9 +159,9 @@ func replyToLua(L *lua.LState, b []byte) (lua.LValue, []byte) {
 		}
 		return L.BytesValue(rest[:n]), rest[n+2:]
 	case '+':
-		return wrap(L, "ok", L.BytesValue(line)), rest
+		return wrap(L, tables, "ok", L.BytesValue(line)), rest
 	case '-':
-		return wrap(L, "err", L.BytesValue(line)), rest
+		return wrap(L, tables, "err", L.BytesValue(line)), rest
 	case '*', '~', '%', '>':
 		n := replyLen(line)
 		if n < 0 {
@@ -167,31 +169,31 @@ func replyToLua(L *lua.LState, b []byte) (lua.LValue, []byte) {
 		}
 		switch b[0] {
 		case '%':
-			m := L.CreateTable(0, n)
+			m := tables.table(L, 0, n)
 			for j := 0; j < n; j++ {
 				var k, v lua.LValue
-				k, rest = replyToLua(L, rest)
-				v, rest = replyToLua(L, rest)
+				k, rest = replyToLua(L, tables, rest)
+				v, rest = replyToLua(L, tables, rest)
 				if k != lua.LNil {
 					m.RawSet(k, v)
 				}
 			}
-			return wrap(L, "map", m), rest
+			return wrap(L, tables, "map", m), rest
 		case '~':
-			s := L.CreateTable(0, n)
+			s := tables.table(L, 0, n)
 			for j := 0; j < n; j++ {
 				var k lua.LValue
-				k, rest = replyToLua(L, rest)
+				k, rest = replyToLua(L, tables, rest)
 				if k != lua.LNil {
 					s.RawSet(k, lua.LTrue)
 				}
 			}
-			return wrap(L, "set", s), rest
+			return wrap(L, tables, "set", s), rest
 		}
-		t := L.CreateTable(n, 0)
+		t := tables.table(L, n, 0)
 		for j := 1; j <= n; j++ {
 			var e lua.LValue
-			e, rest = replyToLua(L, rest)
+			e, rest = replyToLua(L, tables, rest)
 			if e == lua.LNil {
 				e = lua.LFalse // an array element that is a RESP3 null
 			}
@@ -207,9 +209,9 @@ func replyToLua(L *lua.LState, b []byte) (lua.LValue, []byte) {
 		if !ok {
 			return lua.LNil, rest
 		}
-		return wrap(L, "double", lua.LNumber(f)), rest
+		return wrap(L, tables, "double", lua.LNumber(f)), rest
 	case '(':
-		return wrap(L, "big_number", lua.LString(line)), rest
+		return wrap(L, tables, "big_number", lua.LString(line)), rest
 	case '=', '!':
 		n := replyLen(line)
 		if n < 0 || n+2 > len(rest) {
@@ -218,21 +220,21 @@ func replyToLua(L *lua.LState, b []byte) (lua.LValue, []byte) {
 		body := rest[:n]
 		rest = rest[n+2:]
 		if b[0] == '!' {
-			return wrap(L, "err", lua.LString(body)), rest
+			return wrap(L, tables, "err", lua.LString(body)), rest
 		}
-		vt := L.CreateTable(0, 2)
+		vt := tables.table(L, 0, 2)
 		if len(body) >= 4 && body[3] == ':' {
 			vt.RawSetString("format", lua.LString(body[:3]))
 			body = body[4:]
 		}
 		vt.RawSetString("string", lua.LString(body))
-		return wrap(L, "verbatim_string", vt), rest
+		return wrap(L, tables, "verbatim_string", vt), rest
 	case '|':
 		n := replyLen(line)
 		for j := 0; j < 2*n; j++ {
-			_, rest = replyToLua(L, rest)
+			_, rest = replyToLua(L, tables, rest)
 		}
-		return replyToLua(L, rest)
+		return replyToLua(L, tables, rest)
 	}
 	return lua.LNil, nil
 }
@@ -243,11 +245,53 @@ func replyLen(line []byte) int {
 	return int(n)
 }
 
-// wrap returns the table {field = v}.
-func wrap(L *lua.LState, field string, v lua.LValue) *lua.LTable {
-	t := L.CreateTable(0, 1)
+// wrap returns the table {field = v}, from tables.
+func wrap(L *lua.LState, tables *tablePool, field string, v lua.LValue) *lua.LTable {
+	t := tables.table(L, 0, 1)
 	t.RawSetString(field, v)
 	return t
+}
+
+// tablePool hands out the tables a script run's redis.call replies are
+// converted into, and takes them all back when the run ends: the next run
+// refills them instead of allocating new ones. Only the scripts' vm has
+// one, by the invariant that lets it refill KEYS and ARGV (pushInput):
+// nothing of a script outlives its run. A library's function may keep a
+// reply: the functions' vm makes new tables.
+type tablePool struct {
+	tables []*lua.LTable // the first used are out in the running script
+	used   int
+}
+
+// maxPooledTables bounds the tables a pool keeps (a run that makes more
+// gets new ones past it).
+const maxPooledTables = 64
+
+// table returns an empty table, the pool's next one or a new one with
+// room for acap array elements and hcap fields; p may be nil.
+func (p *tablePool) table(L *lua.LState, acap, hcap int) *lua.LTable {
+	if p == nil {
+		return L.CreateTable(acap, hcap)
+	}
+	if p.used < len(p.tables) {
+		t := p.tables[p.used]
+		p.used++
+		return t
+	}
+	t := L.CreateTable(acap, hcap)
+	if len(p.tables) < maxPooledTables {
+		p.tables = append(p.tables, t)
+		p.used++
+	}
+	return t
+}
+
+// release takes back the tables of the run that ended, emptied.
+func (p *tablePool) release() {
+	for _, t := range p.tables[:p.used] {
+		t.Clear()
+	}
+	p.used = 0
 }
 
 func indexCRLF(b []byte) int {

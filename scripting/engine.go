@@ -12,7 +12,11 @@
 //     long.
 //   - The state's globals are read-only: a script cannot leave anything
 //     behind for the next one but through the data, so the state needs no
-//     reset between runs beyond KEYS, ARGV and the RESP version.
+//     reset between runs beyond KEYS, ARGV and the RESP version. Nor can
+//     it keep a reference to a value past its run: the next run refills
+//     the KEYS and ARGV tables and the tables of redis.call's replies
+//     (pushInput, tablePool). A library's functions can (their library's
+//     code keeps upvalues): the functions' state gets new ones.
 //   - The cache maps the SHA1 of a script body to its compiled form; it is
 //     shared by all clients and survives FLUSHALL, as Redis's.
 package scripting

@@ -74,7 +74,7 @@ func TestReplyToLua(t *testing.T) {
 	defer L.Close()
 	check := func(reply string, want func(lua.LValue) bool) {
 		t.Helper()
-		v, rest := replyToLua(L, []byte(reply))
+		v, rest := replyToLua(L, nil, []byte(reply))
 		if len(rest) != 0 || !want(v) {
 			t.Errorf("%q -> %v (rest %q)", reply, v, rest)
 		}
@@ -108,7 +108,7 @@ func TestReplyToLua(t *testing.T) {
 	})
 	// Truncated input never panics.
 	for _, bad := range []string{"", "$5\r\nab", "*2\r\n:1\r\n", "%1\r\n"} {
-		replyToLua(L, []byte(bad))
+		replyToLua(L, nil, []byte(bad))
 	}
 }
 

@@ -27,3 +27,21 @@ func TestKeysAndArgvAreNewEachRun(t *testing.T) {
 	c.expect("(array of 4)\n1) \"changed\"\n2) \"outer\"\n3) \"outer\"\n4) \"arg\"",
 		"EVAL", "local k = KEYS local r = CALL.inner({'x'}, {}) return {r, k[1], KEYS[1], ARGV[1]}", "1", "outer", "arg")
 }
+
+// redis.call's reply tables are refilled from run to run (tablePool):
+// each call of a run gets its own, and what a run did to one is gone in
+// the next.
+func TestReplyTablesAreNewEachRun(t *testing.T) {
+	s := startServer(t, t.TempDir(), "appendonly no", `save ""`)
+	defer s.Close()
+	c := dial(t, s)
+	c.expect("(integer) 1", "EVAL", "local a = redis.call('TIME') setmetatable(a, {__index = function() return 'meta' end}) "+
+		"a.f, a[5] = 1, 'e' local e = redis.pcall('NOSUCH') e.x = 1 return 1", "0")
+	c.expect("(array of 6)\n1) \"nil\"\n2) \"nil\"\n3) (integer) 2\n4) \"false\"\n5) \"false\"\n6) \"nil\"",
+		"EVAL", "local a = redis.call('HMGET', 'nokey', 'f1', 'f2') local b = redis.call('TIME') local e = redis.pcall('NOSUCH') "+
+			"return {tostring(getmetatable(a)), tostring(a.f), #a, tostring(a[1]), tostring(rawequal(a, b)), tostring(e.x)}", "0")
+	// More replies in one run than the pool keeps, all kept by the script.
+	c.expect("(integer) 200", "EVAL", "local all, seen = {}, {} for i = 1, 200 do local r = redis.call('MGET', 'k'..i, 'k') "+
+		"if seen[r] or #r ~= 2 then return -i end seen[r] = true all[i] = r end "+
+		"for i = 1, 200 do if #all[i] ~= 2 then return -i end end return #all", "0")
+}

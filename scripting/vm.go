@@ -38,6 +38,9 @@ type vm struct {
 	keys, argv *lua.LTable
 	inputSet   bool         // the globals KEYS and ARGV are keys and argv
 	commands   commandCache // redis.call's
+	// replies are the tables redis.call's replies become: the scripts'
+	// vm's pool (nil in the functions' vm, whose tables are new).
+	replies *tablePool
 }
 
 // run is one script execution.
@@ -93,6 +96,7 @@ func newVM(e *Engine) *vm {
 func (e *Engine) state() *vm {
 	if e.vm == nil {
 		e.vm = newVM(e)
+		e.vm.replies = &tablePool{}
 	}
 	return e.vm
 }
@@ -129,6 +133,9 @@ func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool
 		*r = run{w: w, args: args[:0], argBytes: argBytes[:0]} // nothing of the client's stays reachable
 		v.run = nil
 		L.SetTop(0)
+		if v.replies != nil {
+			v.replies.release() // after the reply: it may be one of them
+		}
 	}()
 	L.SetTop(0)
 	L.Push(fn)
