@@ -69,6 +69,13 @@ var sandboxCases = []hardeningCase{
 	{"string.rep of a big string", "local s = string.rep('x', 2^20) return string.rep(s, 2^12)", "~not enough memory"},
 	{"table.concat bomb", "local t = {} local s = string.rep('x', 2^20) for i = 1, 3000 do t[i] = s end return #table.concat(t)", "~not enough memory"},
 	{"string.format width", "return string.format('%0999d', 1)", "~ERR "},
+	// Upstream gopher-lua filled an array up to any index below 2^26 with
+	// nils (a 1 GB array), and pushed every value unpack or string.byte
+	// was asked for.
+	{"sparse table index", "local t = {} t[60000000] = 1 t[2^25] = 2 return {#t, t[60000000], t[2^25]}", ""},
+	{"unpack of a huge range", "return unpack({}, 1, 1e9)", "~too many results to unpack"},
+	{"string.byte of a huge range", "return string.byte(string.rep('x', 1e6), 1, -1)", "~string slice too long"},
+	{"string.find past the end", "return {string.find('abc', 'b', 100, true), string.find('abc', 'b', 2^40)}", ""},
 }
 
 // memoryCases grow without bound; the watchdog stops them.

@@ -183,23 +183,7 @@ func (tb *LTable) Remove(pos int) LValue {
 func (tb *LTable) RawSet(key LValue, value LValue) {
 	switch v := key.(type) {
 	case LNumber:
-		if isArrayKey(v) {
-			if tb.array == nil {
-				tb.array = make([]LValue, 0, defaultArrayCap)
-			}
-			index := int(v) - 1
-			alen := len(tb.array)
-			switch {
-			case index == alen:
-				tb.array = append(tb.array, value)
-			case index > alen:
-				for i := 0; i < (index - alen); i++ {
-					tb.array = append(tb.array, LNil)
-				}
-				tb.array = append(tb.array, value)
-			case index < alen:
-				tb.array[index] = value
-			}
+		if isArrayKey(v) && tb.setArrayIndex(int(v)-1, value) {
 			return
 		}
 	case LString:
@@ -212,26 +196,58 @@ func (tb *LTable) RawSet(key LValue, value LValue) {
 
 // RawSetInt sets a given LValue at a position `key` without the __newindex metamethod.
 func (tb *LTable) RawSetInt(key int, value LValue) {
-	if key < 1 || key >= MaxArrayIndex {
+	if key < 1 || key >= MaxArrayIndex || !tb.setArrayIndex(key-1, value) {
 		tb.RawSetH(LNumber(key), value)
-		return
 	}
-	if tb.array == nil {
-		tb.array = make([]LValue, 0, 32)
-	}
-	index := key - 1
+}
+
+// setArrayIndex stores value at index of the array part, growing it by
+// appending (with nils across a small gap), and reports false for an index
+// so far past its end that the key belongs in the hash part: upstream
+// filled any gap up to MaxArrayIndex with nils, so "t[6e7] = 1" made a
+// 1 GB array. (Added by StructD's fork; the gap bound keeps the array at
+// least about half full, as Lua's array part is.) Keys the growth reaches
+// move from the hash part into the array.
+func (tb *LTable) setArrayIndex(index int, value LValue) bool {
 	alen := len(tb.array)
 	switch {
-	case index == alen:
-		tb.array = append(tb.array, value)
-	case index > alen:
-		for i := 0; i < (index - alen); i++ {
-			tb.array = append(tb.array, LNil)
-		}
-		tb.array = append(tb.array, value)
 	case index < alen:
 		tb.array[index] = value
+		return true
+	case index > 2*alen+8:
+		return false
 	}
+	if tb.array == nil {
+		tb.array = make([]LValue, 0, defaultArrayCap)
+	}
+	for i := alen; i < index; i++ {
+		tb.array = append(tb.array, tb.takeHashInt(i+1))
+	}
+	tb.takeHashInt(index + 1)
+	tb.array = append(tb.array, value)
+	// Keys stored in the hash part while they were out of reach follow.
+	for tb.dict != nil {
+		next := tb.takeHashInt(len(tb.array) + 1)
+		if next == LNil {
+			break
+		}
+		tb.array = append(tb.array, next)
+	}
+	return true
+}
+
+// takeHashInt removes integer key k from the hash part and returns its
+// value (nil when absent).
+func (tb *LTable) takeHashInt(k int) LValue {
+	if tb.dict == nil {
+		return LNil
+	}
+	v, ok := tb.dict[LNumber(k)]
+	if !ok {
+		return LNil
+	}
+	tb.RawSetH(LNumber(k), LNil)
+	return v
 }
 
 // RawSetString sets a given LValue to a given string index without the __newindex metamethod.
@@ -289,14 +305,10 @@ func (tb *LTable) RawGet(key LValue) LValue {
 	switch v := key.(type) {
 	case LNumber:
 		if isArrayKey(v) {
-			if tb.array == nil {
-				return LNil
+			if index := int(v) - 1; index < len(tb.array) {
+				return tb.array[index]
 			}
-			index := int(v) - 1
-			if index >= len(tb.array) {
-				return LNil
-			}
-			return tb.array[index]
+			return tb.RawGetH(v) // far past the array's end (setArrayIndex)
 		}
 	case LString:
 		if tb.strdict == nil {
@@ -318,14 +330,13 @@ func (tb *LTable) RawGet(key LValue) LValue {
 
 // RawGetInt returns an LValue at position `key` without __index metamethod.
 func (tb *LTable) RawGetInt(key int) LValue {
-	if tb.array == nil {
+	if index := key - 1; index >= 0 && index < len(tb.array) {
+		return tb.array[index]
+	}
+	if tb.dict == nil {
 		return LNil
 	}
-	index := int(key) - 1
-	if index >= len(tb.array) || index < 0 {
-		return LNil
-	}
-	return tb.array[index]
+	return tb.RawGetH(LNumber(key)) // far past the array's end, or not an array key
 }
 
 // RawGet returns an LValue associated with a given key without __index metamethod.
@@ -393,7 +404,9 @@ func (tb *LTable) Next(key LValue) (LValue, LValue) {
 	}
 
 	if init || key != LNumber(0) {
-		if kv, ok := key.(LNumber); ok && isInteger(kv) && int(kv) >= 0 && kv < LNumber(MaxArrayIndex) {
+		// An integer key past the array's end is in the hash part
+		// (setArrayIndex): its successor is found there, below.
+		if kv, ok := key.(LNumber); ok && isInteger(kv) && int(kv) >= 0 && int(kv) <= len(tb.array) {
 			index := int(kv)
 			if tb.array != nil {
 				for ; index < len(tb.array); index++ {
