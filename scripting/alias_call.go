@@ -92,7 +92,7 @@ func (v *vm) callAlias(L *lua.LState) int {
 	// view of it under the caller's protocol.
 	w := resp.Writer{Proto: savedResp}
 	writeReply(&w, result, resp3)
-	val, _ := replyToLua(L, v.replies, w.Buf)
+	val, _ := replyToLua(L, r.tables, w.Buf)
 	if t, ok := val.(*lua.LTable); ok {
 		if _, isErr := t.RawGetString("err").(lua.LString); isErr {
 			L.Error(t, 0)

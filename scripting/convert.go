@@ -252,12 +252,11 @@ func wrap(L *lua.LState, tables *tablePool, field string, v lua.LValue) *lua.LTa
 	return t
 }
 
-// tablePool hands out the tables a script run's redis.call replies are
-// converted into, and takes them all back when the run ends: the next run
-// refills them instead of allocating new ones. Only the scripts' vm has
-// one, by the invariant that lets it refill KEYS and ARGV (pushInput):
-// nothing of a script outlives its run. A library's function may keep a
-// reply: the functions' vm makes new tables.
+// tablePool hands out the tables a run's redis.call replies are converted
+// into, and takes them all back when the run ends: the next run refills
+// them instead of allocating new ones. Only runs that may refill their
+// tables (refills) use the vm's pool, as they refill KEYS and ARGV
+// (pushInput): nothing of theirs outlives them.
 type tablePool struct {
 	tables []*lua.LTable // the first used are out in the running script
 	used   int

@@ -15,8 +15,8 @@
 //     reset between runs beyond KEYS, ARGV and the RESP version. Nor can
 //     it keep a reference to a value past its run: the next run refills
 //     the KEYS and ARGV tables and the tables of redis.call's replies
-//     (pushInput, tablePool). A library's functions can (their library's
-//     code keeps upvalues): the functions' state gets new ones.
+//     (pushInput, tablePool). A library's function can when it has
+//     upvalues (its library's locals live on): its runs get new ones.
 //   - The cache maps the SHA1 of a script body to its compiled form; it is
 //     shared by all clients and survives FLUSHALL, as Redis's.
 package scripting
@@ -71,16 +71,16 @@ func (v *vm) compiled(s *Script) *lua.LFunction {
 // arguments (pushed on the stack after it). It returns the number of
 // arguments pushed.
 //
-// A script the client called refills the vm's two tables of the run
-// before: nothing of a script outlives its run (the globals and every
-// table reachable from them are read-only, and the state is the scripts'
-// own), so no one holds them any more. A script CALL.<alias> runs gets
-// new ones, as its caller still holds the vm's; a library function gets
-// new ones too, since its library's code may keep what it is given.
+// A script or function the client called refills the vm's two tables of
+// the run before when the run refills its tables (refills): no one holds
+// them any more. A script CALL.<alias> runs gets new ones, as its caller
+// still holds the vm's, and so does a library function with upvalues,
+// which may keep what it is given.
 func (v *vm) pushInput(s *Script, keys, argv [][]byte) int {
 	L := v.L
+	reuse := v.e.callDepth == 0 && v.run != nil && v.run.tables != nil
 	if s.fn == nil {
-		if v.e.callDepth == 0 {
+		if reuse {
 			v.keys, v.argv = refillArray(L, v.keys, keys), refillArray(L, v.argv, argv)
 			// Setting a global would void what gopher-lua's field
 			// caches know of the globals (FORK.md): the tables are set
@@ -95,6 +95,12 @@ func (v *vm) pushInput(s *Script, keys, argv [][]byte) int {
 		v.globals.RawSetString("KEYS", stringArray(L, keys))
 		v.globals.RawSetString("ARGV", stringArray(L, argv))
 		return 0
+	}
+	if reuse {
+		v.keys, v.argv = refillArray(L, v.keys, keys), refillArray(L, v.argv, argv)
+		L.Push(v.keys)
+		L.Push(v.argv)
+		return 2
 	}
 	L.Push(stringArray(L, keys))
 	L.Push(stringArray(L, argv))

@@ -45,3 +45,26 @@ func TestReplyTablesAreNewEachRun(t *testing.T) {
 		"if seen[r] or #r ~= 2 then return -i end seen[r] = true all[i] = r end "+
 		"for i = 1, 200 do if #all[i] ~= 2 then return -i end end return #all", "0")
 }
+
+// A library function without upvalues refills its keys, arguments and
+// reply tables from call to call as a script does; one with upvalues may
+// keep them, and gets new ones each call.
+func TestFunctionTablesAcrossCalls(t *testing.T) {
+	s := startServer(t, t.TempDir(), "appendonly no", `save ""`)
+	defer s.Close()
+	c := dial(t, s)
+	c.expect(`"plain"`, "FUNCTION", "LOAD", "#!lua name=plain\n"+
+		"redis.register_function('dirty', function(keys, args) setmetatable(keys, {}) keys.x, args[7] = 1, 'g' "+
+		"local r = redis.call('TIME') r.y = 1 return 1 end)\n"+
+		"redis.register_function('look', function(keys, args) local r = redis.call('MGET', 'a', 'b') "+
+		"return {tostring(getmetatable(keys)), tostring(keys.x), #keys, #args, tostring(r.y), #r} end)")
+	c.expect("(integer) 1", "FCALL", "dirty", "2", "k1", "k2", "a1")
+	c.expect("(array of 6)\n1) \"nil\"\n2) \"nil\"\n3) (integer) 1\n4) (integer) 0\n5) \"nil\"\n6) (integer) 2", "FCALL", "look", "1", "k")
+	c.expect(`"keeps"`, "FUNCTION", "LOAD", "#!lua name=keeps\nlocal kept = {}\n"+
+		"redis.register_function('keep', function(keys, args) kept[#kept + 1] = {keys, args, redis.call('MGET', keys[1])} return #kept end)\n"+
+		"redis.register_function('kept', function() local out = {} for i, k in ipairs(kept) do "+
+		"out[i] = k[1][1] .. k[2][1] .. tostring(k[3][1]) end return out end)")
+	c.expect("(integer) 1", "FCALL", "keep", "1", "a", "1")
+	c.expect("(integer) 2", "FCALL", "keep", "1", "b", "2")
+	c.expect("(array of 2)\n1) \"a1false\"\n2) \"b2false\"", "FCALL", "kept", "0")
+}

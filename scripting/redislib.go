@@ -150,7 +150,7 @@ func (v *vm) call(L *lua.LState, raiseErr bool) int {
 			commands.ScriptCallFailed(r.c, name, msg) // TXN.EVAL rolls back
 		}
 	}
-	val, _ := replyToLua(L, v.replies, w.Buf)
+	val, _ := replyToLua(L, r.tables, w.Buf)
 	if t, ok := val.(*lua.LTable); ok && raiseErr {
 		if _, isErr := t.RawGetString("err").(lua.LString); isErr {
 			L.Error(t, 0)

@@ -38,9 +38,9 @@ type vm struct {
 	keys, argv *lua.LTable
 	inputSet   bool         // the globals KEYS and ARGV are keys and argv
 	commands   commandCache // redis.call's
-	// replies are the tables redis.call's replies become: the scripts'
-	// vm's pool (nil in the functions' vm, whose tables are new).
-	replies *tablePool
+	// tables are the tables of redis.call's replies, refilled by the
+	// runs that may (refills).
+	tables tablePool
 }
 
 // run is one script execution.
@@ -63,6 +63,20 @@ type run struct {
 	// reuses their storage, unless EXEC ran the script.
 	args     [][]byte
 	argBytes []byte
+	// tables are where redis.call's replies get their tables: the vm's
+	// pool when the run refills them (refills), else nil (new ones).
+	tables *tablePool
+}
+
+// refills reports whether a run of s may refill the tables of the run
+// before (KEYS, ARGV, redis.call's replies) rather than make new ones: no
+// one can hold them any more. A script keeps nothing past its run (the
+// globals and every table reachable from them are read-only). Nor does a
+// library's function without upvalues: it reaches no variable of its
+// library, and what it could write to elsewhere is read-only too; one
+// with upvalues may keep what it was given in them for its next call.
+func refills(s *Script) bool {
+	return s.fn == nil || !s.fn.IsG && s.fn.Proto.NumUpvalues == 0
 }
 
 // maxKeptReply is the largest redis.call reply buffer a vm keeps for its
@@ -96,7 +110,6 @@ func newVM(e *Engine) *vm {
 func (e *Engine) state() *vm {
 	if e.vm == nil {
 		e.vm = newVM(e)
-		e.vm.replies = &tablePool{}
 	}
 	return e.vm
 }
@@ -111,6 +124,9 @@ func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool
 	// the commands' arguments from one run to the next.
 	r := &v.runState
 	*r = run{c: c, script: s, readOnly: readOnly, resp: 2, w: r.w, args: r.args[:0], argBytes: r.argBytes[:0]}
+	if refills(s) {
+		r.tables = &v.tables
+	}
 	r.oom = s.Flags&FlagAllowOOM == 0 && !readOnly && overMaxMemory(c)
 	v.run = r
 	sess := c.Session
@@ -130,11 +146,12 @@ func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool
 		if c.InExec || cap(argBytes) > maxKeptReply {
 			args, argBytes = nil, nil
 		}
+		tables := r.tables
 		*r = run{w: w, args: args[:0], argBytes: argBytes[:0]} // nothing of the client's stays reachable
 		v.run = nil
 		L.SetTop(0)
-		if v.replies != nil {
-			v.replies.release() // after the reply: it may be one of them
+		if tables != nil {
+			tables.release() // after the reply: it may be one of them
 		}
 	}()
 	L.SetTop(0)
