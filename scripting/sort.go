@@ -143,9 +143,15 @@ func patternChecked(orig *lua.LFunction, plainArg int) lua.LGFunction {
 }
 
 // callThrough calls orig with the current arguments and returns all its
-// results, for wrappers of library functions (a closure must run as
-// itself to see its upvalues).
+// results, for wrappers of library functions. A Go function without
+// upvalues runs in the wrapper's own call frame, so its argument errors
+// name the function the script called ("bad argument #1 to
+// 'setmetatable'", not '?'); a closure must run as itself to see its
+// upvalues.
 func callThrough(L *lua.LState, orig *lua.LFunction) int {
+	if orig.IsG && len(orig.Upvalues) == 0 {
+		return orig.GFunction(L)
+	}
 	n := L.GetTop()
 	L.Insert(orig, 1)
 	L.Call(n, lua.MultRet)

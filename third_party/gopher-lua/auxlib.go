@@ -241,12 +241,29 @@ func (ls *LState) OptUserData(n int, d *LUserData) *LUserData {
 
 /* error operations {{{ */
 
+// ArgError is luaL_argerror: "bad argument #n to 'name' (message)", the
+// function's name quoted, or '?' when it has none (StructD's fork: upstream
+// left the name unquoted).
 func (ls *LState) ArgError(n int, message string) {
-	ls.RaiseError("bad argument #%v to %v (%v)", n, ls.rawFrameFuncName(ls.currentFrame), message)
+	ls.RaiseError("bad argument #%v to '%v' (%v)", n, ls.argFuncName(), message)
 }
 
+// TypeError is luaL_typerror; an argument not given is "no value".
 func (ls *LState) TypeError(n int, typ LValueType) {
-	ls.RaiseError("bad argument #%v to %v (%v expected, got %v)", n, ls.rawFrameFuncName(ls.currentFrame), typ.String(), ls.Get(n).Type().String())
+	got := "no value"
+	if n <= ls.GetTop() {
+		got = ls.Get(n).Type().String()
+	}
+	ls.RaiseError("bad argument #%v to '%v' (%v expected, got %v)", n, ls.argFuncName(), typ.String(), got)
+}
+
+// argFuncName is the running function's name for an argument error, "?"
+// when the call site gives none.
+func (ls *LState) argFuncName() string {
+	if name := ls.rawFrameFuncName(ls.currentFrame); name != "(anonymous)" {
+		return name
+	}
+	return "?"
 }
 
 /* }}} */

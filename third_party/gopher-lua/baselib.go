@@ -384,11 +384,13 @@ func baseSetFEnv(L *LState) int {
 	return 0
 }
 
+// baseSetMetatable is Lua 5.1's setmetatable: a table, then nil or a
+// table, checked in that order (upstream checked the second first and took
+// any first argument but nil).
 func baseSetMetatable(L *LState) int {
-	L.CheckTypes(2, LTNil, LTTable)
-	obj := L.Get(1)
-	if obj == LNil {
-		L.RaiseError("cannot set metatable to a nil object.")
+	obj := L.CheckTable(1)
+	if t := L.Get(2).Type(); L.GetTop() < 2 || t != LTNil && t != LTTable {
+		L.ArgError(2, "nil or table expected")
 	}
 	mt := L.Get(2)
 	if m := L.metatable(obj, true); m != LNil {

@@ -34,18 +34,36 @@ func tableGetN(L *LState) int {
 	return 1
 }
 
+// tableMaxN is Lua 5.1's table.maxn: the largest positive number among
+// the keys, whichever part holds them (upstream read the array part only).
 func tableMaxN(L *LState) int {
-	L.Push(LNumber(L.CheckTable(1).MaxN()))
+	tb := L.CheckTable(1)
+	max := LNumber(tb.MaxN())
+	for k, v := range tb.dict {
+		if n, ok := k.(LNumber); ok && v != LNil && n > max {
+			max = n
+		}
+	}
+	L.Push(max)
 	return 1
 }
 
+// tableRemove is Lua 5.1's tremove: a position outside 1..#t removes
+// nothing and returns nothing (upstream removed the last element for 0 or a
+// negative position, and returned nil).
 func tableRemove(L *LState) int {
 	tbl := L.CheckTable(1)
-	if L.GetTop() == 1 {
-		L.Push(tbl.Remove(-1))
-	} else {
-		L.Push(tbl.Remove(L.CheckInt(2)))
+	e := tbl.Len()
+	pos := int(int32(L.OptInt(2, e)))
+	if pos < 1 || pos > e {
+		return 0
 	}
+	v := tbl.RawGetInt(pos)
+	for ; pos < e; pos++ {
+		tbl.RawSetInt(pos, tbl.RawGetInt(pos+1))
+	}
+	tbl.RawSetInt(e, LNil)
+	L.Push(v)
 	return 1
 }
 
