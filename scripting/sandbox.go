@@ -467,8 +467,16 @@ return function(f) local co = create(f) return function(...) return pass(resume(
 		return 1
 	}))
 	L.Call(4, 1)
-	co.RawSetString("wrap", L.Get(-1))
+	wrap := L.Get(-1).(*lua.LFunction)
 	L.Pop(1)
+	// Lua 5.1's auxwrap checks its argument itself, so the error names
+	// 'wrap' at the caller's position.
+	co.RawSetString("wrap", L.NewFunction(func(L *lua.LState) int {
+		if f, ok := L.Get(1).(*lua.LFunction); !ok || f.IsG {
+			L.ArgError(1, "Lua function expected")
+		}
+		return callThrough(L, wrap)
+	}))
 }
 
 // coStatus is Lua 5.1's costatus of th seen from L: running (L itself),
