@@ -1121,9 +1121,9 @@ func (ls *LState) getFieldString(obj LValue, key string) LValue {
 // still the field while none of the tables changed its string keys
 // (strVersion) and t0's metatable is still mt.
 type fieldCache struct {
-	t0, mt, t1      *LTable
-	v0, vmt, v1     uint64
-	value           LValue
+	t0, mt, t1  *LTable
+	v0, vmt, v1 uint64
+	value       LValue
 }
 
 // getFieldStringCached is getFieldString(obj, the string constant k of
