@@ -144,7 +144,7 @@ func (db *DB) peekResident(s int, key []byte) *Object {
 func (db *DB) unexpired(s int, key []byte, o *Object) *Object {
 	sd := &db.slots[s]
 	if len(sd.expires) > 0 {
-		if at, ok := sd.expires[string(key)]; ok && at <= db.ks.NowMs() {
+		if at, ok := sd.expires[string(key)]; ok && at <= db.ks.expiryNow() {
 			db.expireKey(s, string(key))
 			return nil
 		}
@@ -347,7 +347,7 @@ func (db *DB) Flush() {
 func (db *DB) SlotKeys(s int, fn func(key string, o *Object) bool) {
 	db.loadSlot(s)
 	sd := &db.slots[s]
-	now := db.ks.NowMs()
+	now := db.ks.expiryNow()
 	var expired []string
 	for k, o := range sd.keys {
 		if at, ok := sd.expires[k]; ok && at <= now {

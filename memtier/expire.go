@@ -53,7 +53,7 @@ func (ks *Keyspace) expireRound(i int) (sampled, expired int) {
 	if db.withExpiry.Load() == 0 {
 		return 0, 0
 	}
-	now := ks.NowMs()
+	now := ks.expiryNow()
 	for visited := 0; sampled < expireSamplesPerDB && visited < NumSlots; visited++ {
 		s := db.expireCursor
 		ks.slots[s].Lock()

@@ -183,3 +183,36 @@ func TestExpireCycleSkipsDatabasesWithoutTTLs(t *testing.T) {
 		t.Fatalf("cycle over keys without TTL deleted %d, sampled %d", d, s)
 	}
 }
+
+// While expiry is frozen (a script runs), keys expire by the time it froze:
+// lazily, in the active cycle and in scans alike; deadlines and TTLs still
+// read the clock. A nested freeze changes nothing, and after the thaw the
+// keys expire by the clock again.
+func TestFreezeExpiry(t *testing.T) {
+	ks, clock := newTestKeyspace()
+	db := ks.DB(0)
+	addKeys(db, "k", 10, 10*time.Millisecond)
+	if !ks.FreezeExpiry() {
+		t.Fatal("FreezeExpiry did not freeze")
+	}
+	clock.Advance(time.Second)
+	if db.Peek([]byte("k0")) == nil {
+		t.Fatal("a key expired while expiry was frozen")
+	}
+	if n := ks.ActiveExpireCycle(budget); n != 0 || db.Size() != 10 {
+		t.Fatalf("the active cycle deleted %d keys while frozen (size %d)", n, db.Size())
+	}
+	if got := ks.NowMs(); got != 1_700_000_001_000 {
+		t.Fatalf("NowMs while frozen = %d, want the clock's", got)
+	}
+	if ks.FreezeExpiry() {
+		t.Fatal("a nested FreezeExpiry reported freezing (its caller would thaw the outer one)")
+	}
+	if db.Peek([]byte("k1")) == nil {
+		t.Fatal("a nested freeze ended the freeze")
+	}
+	ks.ThawExpiry()
+	if db.Peek([]byte("k2")) != nil {
+		t.Fatal("a key past its deadline outlived the thaw")
+	}
+}

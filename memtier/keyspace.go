@@ -50,6 +50,10 @@ type Keyspace struct {
 	Clock Clock
 	Stats Stats
 
+	// expiryFrozenAt, when not 0, is the time keys expire by instead of
+	// the clock's: a script's start, for as long as it runs (FreezeExpiry).
+	expiryFrozenAt atomic.Int64
+
 	// wide is held shared by per-slot commands and exclusively by commands
 	// that span the keyspace. It also guards dbs (SWAPDB reorders it).
 	wide  sync.RWMutex
@@ -125,6 +129,32 @@ func (ks *Keyspace) NowMs() int64 {
 	}
 	return ks.Clock.NowMs()
 }
+
+// expiryNow is the time keys expire by: NowMs, or while a script runs, the
+// time it started, so no key expires in the middle of a script (Redis's
+// script time snapshot). Deadlines and TTLs are still computed from NowMs,
+// as Redis computes them from the real time.
+func (ks *Keyspace) expiryNow() int64 {
+	if at := ks.expiryFrozenAt.Load(); at != 0 && !ks.loading {
+		return at
+	}
+	return ks.NowMs()
+}
+
+// FreezeExpiry makes keys expire by the time now until ThawExpiry: a
+// script's run, whose keys do not expire while it runs. It reports whether
+// this call froze expiry; a call while frozen (a script a script called)
+// changes nothing, and its caller must not thaw. The caller holds LockAll.
+func (ks *Keyspace) FreezeExpiry() bool {
+	if ks.expiryFrozenAt.Load() != 0 {
+		return false
+	}
+	ks.expiryFrozenAt.Store(max(ks.Clock.NowMs(), 1))
+	return true
+}
+
+// ThawExpiry ends FreezeExpiry: keys expire by the clock again.
+func (ks *Keyspace) ThawExpiry() { ks.expiryFrozenAt.Store(0) }
 
 // SetLoading marks the keyspace as being loaded from the AOF, or done. While
 // loading, time stands still before every deadline, as Redis expires

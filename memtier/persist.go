@@ -405,7 +405,7 @@ func (db *DB) probeCold(s int, key []byte) (typ Type, expireAt int64, live bool)
 	if !found {
 		return 0, 0, false
 	}
-	if expireAt != 0 && expireAt <= db.ks.NowMs() {
+	if expireAt != 0 && expireAt <= db.ks.expiryNow() {
 		db.uncold(sd, expireAt)
 		db.expireKey(s, string(key))
 		return 0, 0, false

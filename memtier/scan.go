@@ -35,7 +35,7 @@ func (db *DB) ScanSlots(cursor uint64, count int64, fn func(key string)) uint64 
 		for k := range sd.keys {
 			fn(k)
 		}
-		now := db.ks.NowMs()
+		now := db.ks.expiryNow()
 		db.coldKeys(int(s), func(k string, at int64) {
 			if at == 0 || at > now {
 				fn(k) // expired cold keys are skipped, not loaded to be reclaimed
@@ -56,7 +56,7 @@ func (db *DB) ScanSlots(cursor uint64, count int64, fn func(key string)) uint64 
 // reclaim the expired keys it skips, as Redis's KEYS only filters them.
 // Caller holds LockAll. fn must not add or remove keys.
 func (db *DB) Keys(fn func(key string)) {
-	now := db.ks.NowMs()
+	now := db.ks.expiryNow()
 	for s := range db.slots {
 		sd := &db.slots[s]
 		for k := range sd.keys {
@@ -85,7 +85,7 @@ func (db *DB) RandomKey() (string, bool) {
 			return "", false
 		}
 		s, k := db.nthKey(rand.Int64N(n))
-		if at, ok := db.slots[s].expires[k]; ok && at <= db.ks.NowMs() {
+		if at, ok := db.slots[s].expires[k]; ok && at <= db.ks.expiryNow() {
 			db.reclaimSlot(s)
 			continue
 		}
@@ -125,7 +125,7 @@ func (db *DB) nthKey(n int64) (int, string) {
 // reclaimSlot deletes the expired keys of slot s and returns how many.
 func (db *DB) reclaimSlot(s int) int {
 	sd := &db.slots[s]
-	now := db.ks.NowMs()
+	now := db.ks.expiryNow()
 	var expired []string
 	for k, at := range sd.expires {
 		if at <= now {

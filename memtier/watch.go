@@ -209,7 +209,7 @@ func (db *DB) isExpired(s int, key []byte) bool {
 		return false
 	}
 	at, ok := sd.expires[string(key)]
-	return ok && at <= db.ks.NowMs()
+	return ok && at <= db.ks.expiryNow()
 }
 
 // keyExpired runs the hooks of a key reclaimed because its TTL passed: its

@@ -10,18 +10,20 @@ import (
 
 	"github.com/structd/structd/commands"
 	"github.com/structd/structd/internal/resp"
+	"github.com/structd/structd/memtier"
 )
 
 // evalReply runs body as EVAL with no keys for a client of protocol proto,
-// without a keyspace (the scripts here call no command), and returns the
-// raw reply.
+// over an empty keyspace (the scripts here call no command), and returns
+// the raw reply.
 func evalReply(t *testing.T, e *Engine, body string, proto int, argv ...string) string {
 	t.Helper()
 	s, err := e.Load([]byte(body))
 	if err != nil {
 		return "-" + err.Error() + "\r\n"
 	}
-	c := &commands.Ctx{W: &resp.Writer{Proto: proto}, Session: &commands.Session{Proto: proto}}
+	c := &commands.Ctx{W: &resp.Writer{Proto: proto}, Session: &commands.Session{Proto: proto},
+		KS: memtier.New(1, memtier.SystemClock{})}
 	args := make([][]byte, len(argv))
 	for i, a := range argv {
 		args[i] = []byte(a)

@@ -156,3 +156,21 @@ func TestScriptMaxMemory(t *testing.T) {
 	c.expect(`"v"`, "EVAL", "return redis.call('GET', 'k')", "0")
 	c.expect(`(integer) 1`, "EVAL", "return redis.call('DEL', 'k')", "0")
 }
+
+// A key whose deadline passes while a script runs is still there for the
+// rest of the script, as in Redis (its time snapshot): the script waits,
+// by TIME, until the key's 50 ms have surely passed. Its PTTL, computed
+// from the clock, is 0. Once the script ends, the key is gone.
+func TestKeysDoNotExpireDuringAScript(t *testing.T) {
+	s := startServer(t, t.TempDir(), "appendonly no", `save ""`)
+	defer s.Close()
+	c := dial(t, s)
+	c.expect(`(array of 3)
+1) "v"
+2) (integer) 0
+3) (integer) 1`, "EVAL", `redis.call('SET', KEYS[1], 'v', 'PX', 50)
+local function ms() local t = redis.call('TIME') return t[1] * 1000 + t[2] / 1000 end
+local start = ms() while ms() - start < 120 do end
+return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('EXISTS', KEYS[1])}`, "1", "k")
+	c.expect(`(integer) 0`, "EXISTS", "k")
+}

@@ -131,7 +131,13 @@ func (v *vm) exec(c *commands.Ctx, s *Script, keys, argv [][]byte, readOnly bool
 	v.run = r
 	sess := c.Session
 	db, proto := sess.DB, sess.Proto
+	// No key expires while the script runs (the keyspace is locked for it
+	// all along): it sees one point in time, as in Redis.
+	froze := c.KS.FreezeExpiry()
 	defer func() {
+		if froze {
+			c.KS.ThawExpiry()
+		}
 		sess.DB, sess.Proto = db, proto
 		w := r.w
 		if cap(w.Buf) > maxKeptReply {
