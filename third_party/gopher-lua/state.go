@@ -734,7 +734,9 @@ func (ls *LState) raiseError(level int, format string, args ...interface{}) {
 		message = fmt.Sprintf(format, args...)
 	}
 	if level > 0 {
-		message = fmt.Sprintf("%v %v", ls.where(level-1, true), message)
+		if where := ls.where(level-1, true); where != "" {
+			message = where + " " + message
+		}
 	}
 	if ls.reg.IsFull() {
 		// if the registry is full then it won't be possible to push a value, in this case, force a larger size
@@ -776,7 +778,14 @@ func (ls *LState) where(level int, skipg bool) string {
 	if proto != nil {
 		sourcename = proto.SourceName
 	} else if skipg {
-		return ls.where(level+1, skipg)
+		// A Go function's error is placed at its caller's line, and at
+		// none when another Go function (pcall) called it, as
+		// luaL_where(L, 1) places it (StructD's fork: upstream went up to
+		// the nearest Lua frame).
+		if caller, ok := ls.GetStack(level + 1); ok && caller.frame.Fn.Proto != nil {
+			return ls.where(level+1, false)
+		}
+		return ""
 	}
 	line := ""
 	if proto != nil {
