@@ -327,15 +327,14 @@ func (db *DB) Flush() {
 	for i := range db.slots {
 		sd := &db.slots[i]
 		had := db.occupied(i)
-		db.ks.Persist.ColdKeys.Add(-sd.cold)
-		sd.keys, sd.expires, sd.cold, sd.coldExpires = nil, nil, 0, 0
+		db.forgetCold(sd)
+		sd.keys, sd.expires = nil, nil
 		if had {
 			db.markRewrite(i)
 		}
 	}
 	db.size.Store(0)
 	db.withExpiry.Store(0)
-	db.coldExpiry.Store(0)
 	for i := range db.groupLen {
 		db.groupLen[i].Store(0)
 	}

@@ -495,6 +495,12 @@ func (db *DB) loadSlotFrom(s int, load func(fn func(key []byte, o *Object, expir
 	}
 	// Keys counted cold but not found were deleted on disk meanwhile: none
 	// can be, the disk changes only by checkpoints of keys in memory.
+	db.forgetCold(sd)
+}
+
+// forgetCold stops counting slot sd's cold keys: they were all loaded, or
+// the slot was flushed.
+func (db *DB) forgetCold(sd *slotData) {
 	db.ks.Persist.ColdKeys.Add(-sd.cold)
 	db.coldExpiry.Add(-sd.coldExpires)
 	sd.cold, sd.coldExpires = 0, 0
