@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/structd/structd/aof"
@@ -74,17 +73,23 @@ type client struct {
 	// role is roleNormal, or the end of a replication link this
 	// connection is (replication.go).
 	role atomic.Uint32
+
+	// batch is the client's write handed to the reply writer
+	// (replybatch.go).
+	batch batchedWrite
 }
 
 func (s *Server) newClient(nc net.Conn) *client {
+	raw, fd := rawConn(nc)
 	cl := &client{
 		srv:     s,
 		conn:    nc,
 		addr:    nc.RemoteAddr().String(),
 		laddr:   nc.LocalAddr().String(),
-		fd:      connFD(nc),
+		fd:      fd,
 		created: time.Now(),
 		killed:  make(chan struct{}),
+		batch:   batchedWrite{raw: raw, done: make(chan struct{}, 1)},
 	}
 	cl.session.ID = s.nextID.Add(1)
 	cl.session.Proto = 2
@@ -199,7 +204,7 @@ func (cl *client) flush() bool {
 	if cl.normalOutputOverLimit() {
 		return false
 	}
-	n, err := cl.conn.Write(cl.writer.Buf)
+	n, err := cl.writeReplies(cl.writer.Buf)
 	cl.srv.stats.NetOutputBytes.Add(int64(n))
 	if cap(cl.writer.Buf) > 1<<20 {
 		cl.writer.Buf = nil // do not pin a large reply buffer
@@ -266,19 +271,4 @@ func (cl *client) kill() {
 		close(cl.killed)
 		cl.conn.Close()
 	})
-}
-
-// connFD is the connection's file descriptor, for CLIENT LIST.
-func connFD(nc net.Conn) int {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return -1
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return -1
-	}
-	fd := -1
-	rc.Control(func(f uintptr) { fd = int(f) })
-	return fd
 }
