@@ -136,6 +136,21 @@ func unwatch(c *Ctx) {
 	c.KS.UnwatchUnlocked(&c.Session.Multi.Watch)
 }
 
+// TouchesWatches reports whether cmd, sent by the client of session,
+// changes the keyspace's WATCH registry: WATCH, and DISCARD, UNWATCH and
+// RESET of a client that watches keys. They are allowed while a script is
+// busy, as in Redis, yet need the keyspace lock the script holds (the
+// registry is guarded by it): the server runs them inside the busy script.
+func TouchesWatches(cmd *Command, session *Session) bool {
+	switch cmd.Name {
+	case "watch":
+		return true
+	case "discard", "unwatch", "reset":
+		return session.Multi.Watch.Watching()
+	}
+	return false
+}
+
 // cmdExec runs under the exclusive keyspace lock (KeyspaceWide).
 func cmdExec(c *Ctx) {
 	m := &c.Session.Multi

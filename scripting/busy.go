@@ -358,6 +358,10 @@ type watch struct {
 	// one instruction).
 	memCheck atomic.Bool
 	verdict  chan string
+	// tasks are the commands waiting to run inside the script
+	// (RunInBusyScript), guarded by busyState.mu; hasTasks says there are.
+	tasks    []busyTask
+	hasTasks atomic.Bool
 
 	baseLive  uint64 // live heap at the last GC before it started
 	nextCheck uint64 // heap bytes that trigger the next forced GC
@@ -391,6 +395,9 @@ func (w *watch) attend() <-chan struct{} {
 	}
 	if w.memCheck.Load() {
 		w.checkMemory()
+	}
+	if w.hasTasks.Load() {
+		w.runTasks()
 	}
 	if w.reason.Load() != stopNone {
 		return closedChan
@@ -485,6 +492,7 @@ func (w *watch) end() {
 	b.watch = nil
 	w.gate, w.server = nil, nil
 	b.mu.Unlock()
+	w.runTasks() // those that came as it returned; the lock is still held
 	// A kill request that came too late: the script is done.
 	if w.killReq.Swap(0) != 0 {
 		w.verdict <- errNotBusy
@@ -599,6 +607,52 @@ func (e *Engine) Kill(function bool) string {
 	// waiting for r.done instead could leave the verdict behind for the
 	// next Kill, the watch being reused.
 	return <-w.verdict
+}
+
+// busyTask is a command waiting to run inside the busy script.
+type busyTask struct {
+	run  func()
+	done chan struct{}
+}
+
+// RunInBusyScript runs f on the goroutine of the script running busy,
+// between two of its instructions or as it returns, and returns true once
+// f ran; it returns false, running nothing, when no script runs busy. The
+// script holds the keyspace lock, and f runs under it: how the allow-busy
+// commands that need the keyspace (WATCH, and UNWATCH of watched keys)
+// answer while a script is busy, as Redis runs them from its event loop
+// between the script's instructions. A later write of the script to a key
+// f watched makes the watcher's EXEC fail, as in Redis.
+func (e *Engine) RunInBusyScript(f func()) bool {
+	b := &e.busy
+	b.mu.Lock()
+	w := b.watch
+	if w == nil || w.gate == nil || !w.gate.IsBusy() {
+		b.mu.Unlock()
+		return false
+	}
+	t := busyTask{run: f, done: make(chan struct{})}
+	w.tasks = append(w.tasks, t)
+	w.hasTasks.Store(true)
+	w.pending.Store(true)
+	b.mu.Unlock()
+	<-t.done
+	return true
+}
+
+// runTasks runs the tasks RunInBusyScript handed over, on the script's
+// goroutine.
+func (w *watch) runTasks() {
+	b := &w.v.e.busy
+	b.mu.Lock()
+	tasks := w.tasks
+	w.tasks = nil
+	w.hasTasks.Store(false)
+	b.mu.Unlock()
+	for _, t := range tasks {
+		t.run()
+		close(t.done)
+	}
 }
 
 // StopForShutdown stops the running script, whether it wrote or not, for

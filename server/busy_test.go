@@ -69,3 +69,60 @@ func TestKillInsideExec(t *testing.T) {
 	}
 	dial(t, s).expect("$v", "GET", "k")
 }
+
+// awaitBusy returns once a script runs past busy-reply-threshold.
+func awaitBusy(t *testing.T, c *conn) {
+	t.Helper()
+	for got := ""; got != busyEval; {
+		if got = c.do("PING"); got != busyEval && got != "+PONG" {
+			t.Fatalf("PING while a script loops: %s", got)
+		}
+	}
+}
+
+// WATCH, and DISCARD, UNWATCH and RESET of a client that watches keys,
+// answer while a script is busy, as Redis's do: they run inside the
+// script, between two of its instructions. The script's writes after a
+// WATCH make that watcher's EXEC fail; a key it does not write stays
+// clean.
+func TestWatchDuringBusyScript(t *testing.T) {
+	s := startServer(t, "appendonly no", `save ""`, "busy-reply-threshold 50")
+	runner, c := dial(t, s), dial(t, s)
+	watcher, bystander, unwatcher, discarder, resetter := dial(t, s), dial(t, s), dial(t, s), dial(t, s), dial(t, s)
+	unwatcher.expect("+OK", "WATCH", "k")
+	discarder.expect("+OK", "WATCH", "k")
+	resetter.expect("+OK", "WATCH", "k")
+
+	runner.send("EVAL", "while redis.call('EXISTS', 'stop') == 0 do redis.call('INCR', 'k') end return 1", "0")
+	awaitBusy(t, c)
+	watcher.expect("+OK", "WATCH", "k")
+	bystander.expect("+OK", "WATCH", "other")
+	unwatcher.expect("+OK", "UNWATCH")
+	discarder.expect("+OK", "MULTI")
+	discarder.expect("+OK", "DISCARD")
+	resetter.expect("+RESET", "RESET")
+	c.expect(busyEval, "GET", "k")
+
+	// The script writes k on: end it by creating "stop" from inside it.
+	engine := s.scripts.(interface{ RunInBusyScript(func()) bool })
+	if !engine.RunInBusyScript(func() { s.ks.DB(0).SetString([]byte("stop"), []byte("1")) }) {
+		t.Fatal("no busy script to run in")
+	}
+	if got := show(runner.read()); got != ":1" {
+		t.Fatalf("the script's reply: %s", got)
+	}
+
+	watcher.expect("+OK", "MULTI")
+	watcher.expect("+QUEUED", "SET", "k", "mine")
+	watcher.expect("(nil array)", "EXEC") // k changed after WATCH
+	bystander.expect("+OK", "MULTI")
+	bystander.expect("+QUEUED", "SET", "other", "mine")
+	bystander.expect("(array of 1)\n1) (simple) \"OK\"", "EXEC")
+	for _, cl := range []*conn{unwatcher, discarder, resetter} {
+		cl.expect("+OK", "MULTI")
+		cl.expect("+QUEUED", "INCR", "counter")
+		if got := cl.do("EXEC"); !strings.HasPrefix(got, "(array of 1)") {
+			t.Fatalf("EXEC of a client that stopped watching during the script: %s", got)
+		}
+	}
+}

@@ -118,7 +118,10 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	if cl.calls.cmd != cmd {
 		cl.flushCalls() // what runs now sees every earlier call counted
 	}
-	if gate != nil && !cl.ctx.InExec && cmd.Flags&(commands.AllowBusy|commands.Unlocked) == 0 {
+	switch {
+	case gate != nil && !cl.ctx.InExec && commands.TouchesWatches(cmd, &cl.session):
+		s.execWatchCommand(cl, gate, cmd)
+	case gate != nil && !cl.ctx.InExec && cmd.Flags&(commands.AllowBusy|commands.Unlocked) == 0:
 		// Wait at the gate, not on the keyspace lock (scripting/busy.go).
 		if cmd.Flags&commands.KeyspaceWide != 0 || (cmd.Wide != nil && cmd.Wide(args)) {
 			run, msg := gate.Begin()
@@ -136,8 +139,10 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 			}
 			defer gate.Leave()
 		}
+		commands.Exec(&cl.ctx, cmd)
+	default:
+		commands.Exec(&cl.ctx, cmd)
 	}
-	commands.Exec(&cl.ctx, cmd)
 	if cmd.Flags&commands.NoAuth != 0 {
 		// AUTH, HELLO and RESET change authentication: the limits Redis
 		// applies to unauthenticated clients follow from the next command
@@ -148,6 +153,33 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 	cl.countCall(cmd, (end - cl.cmdStart).Microseconds())
 	cl.cmdStart = end
 	return cmd, true
+}
+
+// execWatchCommand runs a command that changes the WATCH registry
+// (commands.TouchesWatches). Those are allowed while a script is busy but
+// need the keyspace lock it holds: like other commands they wait at the
+// gate while a script runs, and once it turns busy they run inside it,
+// between two of its instructions (scripting.Engine.RunInBusyScript), as
+// Redis runs them from the event loop it serves while a script is busy.
+func (s *Server) execWatchCommand(cl *client, gate *scripting.Gate, cmd *commands.Command) {
+	busy, _ := s.scripts.(interface{ RunInBusyScript(func()) bool })
+	for {
+		if gate.Enter() == "" {
+			commands.Exec(&cl.ctx, cmd)
+			gate.Leave()
+			return
+		}
+		if busy != nil && busy.RunInBusyScript(func() {
+			cl.ctx.InExec = true // the script holds the keyspace exclusively
+			commands.Exec(&cl.ctx, cmd)
+			cl.ctx.InExec = false
+		}) {
+			return
+		}
+		// The busy script returned, and the run it was part of (an EXEC)
+		// goes on: wait for its next script or its end.
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // scriptGate is the gate of the server's script engine (nil without one):
