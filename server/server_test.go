@@ -381,3 +381,48 @@ func TestClientListRace(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Replies larger than a socket takes in one write, to many clients at
+// once: the batched write sends what the socket takes and each client's
+// goroutine the rest (replybatch.go). Every client reads every byte, in
+// order, while reading slowly at first.
+func TestLargeRepliesToManyClients(t *testing.T) {
+	s := startServer(t, "appendonly no", `save ""`)
+	value := strings.Repeat("0123456789abcdef", 1<<19) // 8 MiB
+	dial(t, s).expect("+OK", "SET", "big", value)
+	const clients, gets = 4, 2
+	errs := make(chan error, clients)
+	for range clients {
+		c := dial(t, s)
+		go func() {
+			var req []byte
+			for range gets {
+				req = append(req, encode("GET", "big")...)
+				req = append(req, encode("PING")...)
+			}
+			if _, err := c.nc.Write(req); err != nil {
+				errs <- err
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // the socket fills before reading starts
+			c.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+			for range gets {
+				v, err := resp.ReadReply(c.br)
+				if err != nil || string(v.Str) != value {
+					errs <- fmt.Errorf("GET big: %d bytes, err %v", len(v.Str), err)
+					return
+				}
+				if v, err := resp.ReadReply(c.br); err != nil || string(v.Str) != "PONG" {
+					errs <- fmt.Errorf("PING after GET big: %q, err %v", v.Str, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
