@@ -11,7 +11,7 @@ import (
 // %c %x %X %e %E %f %g %G %s %q %%) with flags, width and precision, and
 // Lua 5.1's error texts.
 func strFormat(L *lua.LState) int {
-	fs := luaCheckString(L, 1, "format")
+	fs := luaCheckString(L, 1)
 	var b strings.Builder
 	arg := 1
 	for i := 0; i < len(fs); i++ {
@@ -54,23 +54,23 @@ func strFormat(L *lua.LState) int {
 		conv := fs[i]
 		arg++
 		if conv != '%' && arg > L.GetTop() && strings.IndexByte("cdiouxXeEfgGqs", conv) >= 0 {
-			L.RaiseError("bad argument #%d to 'format' (no value)", arg)
+			L.ArgError(arg, "no value")
 		}
 		switch conv {
 		case 'c':
 			// One byte, padded; C's sprintf output is cut at its first NUL
 			// (Lua 5.1 adds strlen(buff) bytes), so '%c' of 0 adds nothing.
-			c := string([]byte{byte(castInt64(luaCheckNumber(L, arg, "format")))})
+			c := string([]byte{byte(castInt64(luaCheckNumber(L, arg)))})
 			out := fmt.Sprintf(spec+"s", c)
 			if nul := strings.IndexByte(out, 0); nul >= 0 {
 				out = out[:nul]
 			}
 			b.WriteString(out)
 		case 'd', 'i':
-			n := castInt64(luaCheckNumber(L, arg, "format"))
+			n := castInt64(luaCheckNumber(L, arg))
 			b.WriteString(fmt.Sprintf(spec+"d", n))
 		case 'o', 'u', 'x', 'X':
-			n := uint64(castInt64(luaCheckNumber(L, arg, "format")))
+			n := uint64(castInt64(luaCheckNumber(L, arg)))
 			verb := string(conv)
 			if conv == 'u' {
 				verb = "d"
@@ -80,10 +80,10 @@ func strFormat(L *lua.LState) int {
 			}
 			b.WriteString(fmt.Sprintf(spec+verb, n))
 		case 'e', 'E', 'f', 'g', 'G':
-			f := luaCheckNumber(L, arg, "format")
+			f := luaCheckNumber(L, arg)
 			b.WriteString(cFloat(spec, conv, f))
 		case 'q':
-			b.WriteString(quoteLua(luaCheckString(L, arg, "format")))
+			b.WriteString(quoteLua(luaCheckString(L, arg)))
 		case 's':
 			// luaL_checklstring: a string or a number, nothing else.
 			var str string
@@ -93,7 +93,7 @@ func strFormat(L *lua.LState) int {
 			case lua.LNumber:
 				str = formatNumber(float64(v))
 			default:
-				L.RaiseError("bad argument #%d to 'format' (string expected, got %s)", arg, v.Type().String())
+				L.ArgError(arg, "string expected, got "+v.Type().String())
 			}
 			if !strings.Contains(spec, ".") && len(str) >= 100 {
 				b.WriteString(str) // Lua 5.1 keeps a long string whole, width and all
@@ -150,23 +150,23 @@ func quoteLua(s string) string {
 func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
 
 // luaCheckNumber is luaL_checknumber with Lua 5.1's message.
-func luaCheckNumber(L *lua.LState, n int, fname string) float64 {
+func luaCheckNumber(L *lua.LState, n int) float64 {
 	f, ok := toNumber(L.Get(n))
 	if !ok {
-		L.RaiseError("bad argument #%d to '%s' (number expected, got %s)", n, fname, argType(L, n))
+		L.ArgError(n, "number expected, got "+argType(L, n))
 	}
 	return f
 }
 
 // luaCheckString is luaL_checkstring: strings, and numbers as %.14g.
-func luaCheckString(L *lua.LState, n int, fname string) string {
+func luaCheckString(L *lua.LState, n int) string {
 	switch x := L.Get(n).(type) {
 	case lua.LString:
 		return string(x)
 	case lua.LNumber:
 		return formatNumber(float64(x))
 	}
-	L.RaiseError("bad argument #%d to '%s' (string expected, got %s)", n, fname, argType(L, n))
+	L.ArgError(n, "string expected, got "+argType(L, n))
 	return ""
 }
 

@@ -210,10 +210,10 @@ func (v *vm) overrideBase(g *lua.LTable) {
 	set("pcall", v.redisPcall)
 	set("xpcall", v.xpcall)
 	set("rawset", func(L *lua.LState) int {
-		t := checkTable(L, 1, "rawset")
+		t := checkTable(L, 1)
 		for n := 2; n <= 3; n++ {
 			if L.GetTop() < n {
-				L.RaiseError("bad argument #%d to 'rawset' (value expected)", n)
+				L.ArgError(n, "value expected")
 			}
 		}
 		if v.protected(t) {
@@ -264,7 +264,7 @@ func (v *vm) overrideBase(g *lua.LTable) {
 	// protected table's own fields. pairs returns its own next, as Lua
 	// 5.1's (not the global next).
 	nextFn := func(L *lua.LState) int {
-		t := v.behind(checkTable(L, 1, "next"))
+		t := v.behind(checkTable(L, 1))
 		if !validNextKey(t, L.Get(2)) {
 			L.Error(lua.LString("invalid key to 'next'"), 0)
 		}
@@ -280,16 +280,16 @@ func (v *vm) overrideBase(g *lua.LTable) {
 	set("next", nextFn)
 	next := L.NewFunction(nextFn)
 	set("pairs", func(L *lua.LState) int {
-		t := checkTable(L, 1, "pairs")
+		t := checkTable(L, 1)
 		L.Push(next)
 		L.Push(t)
 		L.Push(lua.LNil)
 		return 3
 	})
 	set("rawget", func(L *lua.LState) int {
-		t := v.behind(checkTable(L, 1, "rawget"))
+		t := v.behind(checkTable(L, 1))
 		if L.GetTop() < 2 {
-			L.RaiseError("bad argument #2 to 'rawget' (value expected)")
+			L.ArgError(2, "value expected")
 		}
 		L.Push(t.RawGet(L.Get(2)))
 		return 1
@@ -307,10 +307,10 @@ func (v *vm) overrideBase(g *lua.LTable) {
 }
 
 // checkTable is luaL_checktype(L, n, LUA_TTABLE) for function fname.
-func checkTable(L *lua.LState, n int, fname string) *lua.LTable {
+func checkTable(L *lua.LState, n int) *lua.LTable {
 	t, ok := L.Get(n).(*lua.LTable)
 	if !ok {
-		L.RaiseError("bad argument #%d to '%s' (table expected, got %s)", n, fname, argType(L, n))
+		L.ArgError(n, "table expected, got "+argType(L, n))
 	}
 	return t
 }
@@ -373,7 +373,7 @@ func (v *vm) redisPcall(L *lua.LState) int {
 // error handling".
 func (v *vm) xpcall(L *lua.LState) int {
 	if L.GetTop() < 2 {
-		L.RaiseError("bad argument #2 to 'xpcall' (value expected)")
+		L.ArgError(2, "value expected")
 	}
 	fn, handler := L.Get(1), L.Get(2)
 	L.SetTop(0)
@@ -552,16 +552,16 @@ func (v *vm) overrideMath(m *lua.LTable) {
 		case 0:
 			L.Push(lua.LNumber(r))
 		case 1:
-			u := checkInt(L, 1, "random")
+			u := checkInt(L, 1)
 			if u < 1 {
-				L.RaiseError("bad argument #1 to 'random' (interval is empty)")
+				L.ArgError(1, "interval is empty")
 			}
 			L.Push(lua.LNumber(floor(r*float64(u)) + 1))
 		case 2:
-			l := checkInt(L, 1, "random")
-			u := checkInt(L, 2, "random")
+			l := checkInt(L, 1)
+			u := checkInt(L, 2)
 			if l > u {
-				L.RaiseError("bad argument #2 to 'random' (interval is empty)")
+				L.ArgError(2, "interval is empty")
 			}
 			L.Push(lua.LNumber(floor(r*float64(u-l+1)) + float64(l)))
 		default:
@@ -570,20 +570,20 @@ func (v *vm) overrideMath(m *lua.LTable) {
 		return 1
 	}))
 	m.RawSetString("randomseed", L.NewFunction(func(L *lua.LState) int {
-		rng.seed(int32(checkInt(L, 1, "randomseed")))
+		rng.seed(int32(checkInt(L, 1)))
 		return 0
 	}))
 }
 
 // checkInt is luaL_checkint: a number (or numeric string) cast to int.
-func checkInt(L *lua.LState, n int, fname string) int64 {
+func checkInt(L *lua.LState, n int) int64 {
 	f, ok := toNumber(L.Get(n))
 	if !ok {
 		got := "no value"
 		if n <= L.GetTop() {
 			got = L.Get(n).Type().String()
 		}
-		L.RaiseError("bad argument #%d to '%s' (number expected, got %s)", n, fname, got)
+		L.ArgError(n, "number expected, got "+got)
 	}
 	return int64(int32(castInt64(f)))
 }

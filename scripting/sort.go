@@ -12,7 +12,7 @@ import (
 func tabSort(L *lua.LState) int {
 	t, ok := L.Get(1).(*lua.LTable)
 	if !ok {
-		L.RaiseError("bad argument #1 to 'sort' (table expected, got %s)", argType(L, 1))
+		L.ArgError(1, "table expected, got "+argType(L, 1))
 	}
 	var cmp *lua.LFunction
 	switch f := L.Get(2).(type) {
@@ -20,7 +20,7 @@ func tabSort(L *lua.LState) int {
 		cmp = f
 	case *lua.LNilType:
 	default:
-		L.RaiseError("bad argument #2 to 'sort' (function expected, got %s)", f.Type())
+		L.ArgError(2, "function expected, got "+f.Type().String())
 	}
 	s := &sorter{L: L, t: t, cmp: cmp}
 	s.sort(1, t.Len())

@@ -37,7 +37,7 @@ func (v *vm) overrideLibs(g *lua.LTable) {
 	t.RawSetString("foreach", L.NewFunction(tabForeach))
 	t.RawSetString("foreachi", L.NewFunction(tabForeachi))
 	t.RawSetString("setn", L.NewFunction(func(L *lua.LState) int {
-		checkTable(L, 1, "setn")
+		checkTable(L, 1)
 		L.Error(lua.LString(callerWhere(L)+"'setn' is obsolete"), 0)
 		return 0
 	}))
@@ -54,7 +54,7 @@ func posInf() float64 { f, _ := strconv.ParseFloat("+Inf", 64); return f }
 func baseToNumber(L *lua.LState) int {
 	base := 10
 	if L.GetTop() >= 2 {
-		base = int(checkInt(L, 2, "tonumber"))
+		base = int(checkInt(L, 2))
 	}
 	if base == 10 {
 		L.CheckAny(1)
@@ -68,7 +68,7 @@ func baseToNumber(L *lua.LState) int {
 		return 1
 	}
 	if base < 2 || base > 36 {
-		L.RaiseError("bad argument #2 to 'tonumber' (base out of range)")
+		L.ArgError(2, "base out of range")
 	}
 	s := strings.TrimSpace(luaToString(L.Get(1)))
 	neg := false
@@ -96,8 +96,8 @@ func baseToNumber(L *lua.LState) int {
 // beyond wrap, giving ""), and a result past lualib.MaxOutputBytes fails
 // as Lua fails when memory runs out, instead of taking the server's.
 func strRep(L *lua.LState) int {
-	s := luaCheckString(L, 1, "rep")
-	n := checkInt(L, 2, "rep")
+	s := luaCheckString(L, 1)
+	n := checkInt(L, 2)
 	if n <= 0 || s == "" {
 		L.Push(lua.LString(""))
 		return 1
@@ -114,9 +114,9 @@ func strChar(L *lua.LState) int {
 	n := L.GetTop()
 	b := make([]byte, n)
 	for i := 1; i <= n; i++ {
-		c := checkInt(L, i, "char")
+		c := checkInt(L, i)
 		if c < 0 || c > 255 {
-			L.RaiseError("bad argument #%d to 'char' (invalid value)", i)
+			L.ArgError(i, "invalid value")
 		}
 		b[i-1] = byte(c)
 	}
@@ -128,13 +128,13 @@ func strChar(L *lua.LState) int {
 // protected table (sandbox.go) before it writes, as Redis's lua_rawseti
 // refuses it.
 func (v *vm) tabInsert(L *lua.LState) int {
-	t := checkTable(L, 1, "insert")
+	t := checkTable(L, 1)
 	e := t.Len() + 1 // the first empty element
 	pos := e
 	switch L.GetTop() {
 	case 2:
 	case 3:
-		pos = int(checkInt(L, 2, "insert"))
+		pos = int(checkInt(L, 2))
 		if pos > e {
 			e = pos
 		}
@@ -154,8 +154,8 @@ func (v *vm) tabInsert(L *lua.LState) int {
 // tabForeach is Lua 5.1's table.foreach(t, f): f(k, v) for each pair in
 // next's order, stopping at the first non-nil result, which it returns.
 func tabForeach(L *lua.LState) int {
-	t := checkTable(L, 1, "foreach")
-	f := checkFunction(L, 2, "foreach")
+	t := checkTable(L, 1)
+	f := checkFunction(L, 2)
 	for k, val := t.Next(lua.LNil); k != lua.LNil; k, val = t.Next(k) {
 		L.Push(f)
 		L.Push(k)
@@ -172,8 +172,8 @@ func tabForeach(L *lua.LState) int {
 // tabForeachi is Lua 5.1's table.foreachi(t, f): f(i, t[i]) for i from 1
 // to #t, stopping at the first non-nil result, which it returns.
 func tabForeachi(L *lua.LState) int {
-	t := checkTable(L, 1, "foreachi")
-	f := checkFunction(L, 2, "foreachi")
+	t := checkTable(L, 1)
+	f := checkFunction(L, 2)
 	n := t.Len()
 	for i := 1; i <= n; i++ {
 		L.Push(f)
@@ -189,10 +189,10 @@ func tabForeachi(L *lua.LState) int {
 }
 
 // checkFunction is luaL_checktype(L, n, LUA_TFUNCTION) for function fname.
-func checkFunction(L *lua.LState, n int, fname string) *lua.LFunction {
+func checkFunction(L *lua.LState, n int) *lua.LFunction {
 	f, ok := L.Get(n).(*lua.LFunction)
 	if !ok {
-		L.RaiseError("bad argument #%d to '%s' (function expected, got %s)", n, fname, argType(L, n))
+		L.ArgError(n, "function expected, got "+argType(L, n))
 	}
 	return f
 }
@@ -252,18 +252,18 @@ func tabConcat(L *lua.LState) int {
 			if n, isNum := L.Get(2).(lua.LNumber); isNum {
 				s = lua.LString(formatNumber(float64(n)))
 			} else {
-				L.RaiseError("bad argument #2 to 'concat' (string expected, got %s)", L.Get(2).Type())
+				L.ArgError(2, "string expected, got "+L.Get(2).Type().String())
 			}
 		}
 		sep = string(s)
 	}
 	i := int64(1)
 	if L.GetTop() >= 3 && L.Get(3) != lua.LNil {
-		i = checkInt(L, 3, "concat")
+		i = checkInt(L, 3)
 	}
 	j := int64(t.Len())
 	if L.GetTop() >= 4 && L.Get(4) != lua.LNil {
-		j = checkInt(L, 4, "concat")
+		j = checkInt(L, 4)
 	}
 	// Bounded as string.rep, before anything is built: not the server's
 	// memory.

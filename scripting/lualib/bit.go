@@ -13,14 +13,14 @@ func NewBit(L *lua.LState) *lua.LTable {
 	return newLib(L, map[string]lua.LGFunction{
 		"tobit":   bitTobit,
 		"bnot":    bitBnot,
-		"band":    bitFold("band", func(a, b uint32) uint32 { return a & b }),
-		"bor":     bitFold("bor", func(a, b uint32) uint32 { return a | b }),
-		"bxor":    bitFold("bxor", func(a, b uint32) uint32 { return a ^ b }),
-		"lshift":  bitShift("lshift", func(b uint32, n uint) uint32 { return b << n }),
-		"rshift":  bitShift("rshift", func(b uint32, n uint) uint32 { return b >> n }),
-		"arshift": bitShift("arshift", func(b uint32, n uint) uint32 { return uint32(int32(b) >> n) }),
-		"rol":     bitShift("rol", func(b uint32, n uint) uint32 { return bits.RotateLeft32(b, int(n)) }),
-		"ror":     bitShift("ror", func(b uint32, n uint) uint32 { return bits.RotateLeft32(b, -int(n)) }),
+		"band":    bitFold(func(a, b uint32) uint32 { return a & b }),
+		"bor":     bitFold(func(a, b uint32) uint32 { return a | b }),
+		"bxor":    bitFold(func(a, b uint32) uint32 { return a ^ b }),
+		"lshift":  bitShift(func(b uint32, n uint) uint32 { return b << n }),
+		"rshift":  bitShift(func(b uint32, n uint) uint32 { return b >> n }),
+		"arshift": bitShift(func(b uint32, n uint) uint32 { return uint32(int32(b) >> n) }),
+		"rol":     bitShift(func(b uint32, n uint) uint32 { return bits.RotateLeft32(b, int(n)) }),
+		"ror":     bitShift(func(b uint32, n uint) uint32 { return bits.RotateLeft32(b, -int(n)) }),
 		"bswap":   bitBswap,
 		"tohex":   bitTohex,
 	})
@@ -29,8 +29,8 @@ func NewBit(L *lua.LState) *lua.LTable {
 // bitArg is LuaBitOp's barg: the number plus 2^52+2^51, whose low 32 mantissa
 // bits are the number rounded to an integer modulo 2^32 (for |n| < 2^51; the
 // same arithmetic gives LuaBitOp's result for any other double).
-func bitArg(L *lua.LState, n int, fname string) uint32 {
-	f := checkNumber(L, n, fname) + 6755399441055744.0
+func bitArg(L *lua.LState, n int) uint32 {
+	f := checkNumber(L, n) + 6755399441055744.0
 	return uint32(math.Float64bits(f))
 }
 
@@ -39,24 +39,24 @@ func bitRet(L *lua.LState, b uint32) int {
 	return 1
 }
 
-func bitTobit(L *lua.LState) int { return bitRet(L, bitArg(L, 1, "tobit")) }
-func bitBnot(L *lua.LState) int  { return bitRet(L, ^bitArg(L, 1, "bnot")) }
-func bitBswap(L *lua.LState) int { return bitRet(L, bits.ReverseBytes32(bitArg(L, 1, "bswap"))) }
+func bitTobit(L *lua.LState) int { return bitRet(L, bitArg(L, 1)) }
+func bitBnot(L *lua.LState) int  { return bitRet(L, ^bitArg(L, 1)) }
+func bitBswap(L *lua.LState) int { return bitRet(L, bits.ReverseBytes32(bitArg(L, 1))) }
 
-func bitFold(fname string, op func(a, b uint32) uint32) lua.LGFunction {
+func bitFold(op func(a, b uint32) uint32) lua.LGFunction {
 	return func(L *lua.LState) int {
-		b := bitArg(L, 1, fname)
+		b := bitArg(L, 1)
 		for i := 2; i <= L.GetTop(); i++ {
-			b = op(b, bitArg(L, i, fname))
+			b = op(b, bitArg(L, i))
 		}
 		return bitRet(L, b)
 	}
 }
 
-func bitShift(fname string, op func(b uint32, n uint) uint32) lua.LGFunction {
+func bitShift(op func(b uint32, n uint) uint32) lua.LGFunction {
 	return func(L *lua.LState) int {
-		b := bitArg(L, 1, fname)
-		n := uint(bitArg(L, 2, fname) & 31)
+		b := bitArg(L, 1)
+		n := uint(bitArg(L, 2) & 31)
 		return bitRet(L, op(b, n))
 	}
 }
@@ -65,10 +65,10 @@ func bitShift(fname string, op func(b uint32, n uint) uint32) lua.LGFunction {
 // upper case when n is negative. n = INT32_MIN, whose negation overflows in
 // the original C, is taken as -INT32_MAX as Redis's fix does.
 func bitTohex(L *lua.LState) int {
-	b := bitArg(L, 1, "tohex")
+	b := bitArg(L, 1)
 	n := int64(8)
 	if L.GetTop() >= 2 {
-		n = int64(int32(bitArg(L, 2, "tohex")))
+		n = int64(int32(bitArg(L, 2)))
 	}
 	digits := "0123456789abcdef"
 	if n < 0 {

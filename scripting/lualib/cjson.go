@@ -55,9 +55,9 @@ func newCJSON(L *lua.LState, null *lua.LUserData) *lua.LTable {
 		"encode":                  c.encode,
 		"decode":                  c.decode,
 		"encode_sparse_array":     c.encodeSparseArray,
-		"encode_max_depth":        c.intOption("encode_max_depth", &c.cfg.encodeMaxDepth, 1, structIntMax),
-		"decode_max_depth":        c.intOption("decode_max_depth", &c.cfg.decodeMaxDepth, 1, structIntMax),
-		"encode_number_precision": c.intOption("encode_number_precision", &c.cfg.encodeNumberPrecision, 1, 14),
+		"encode_max_depth":        c.intOption(&c.cfg.encodeMaxDepth, 1, structIntMax),
+		"decode_max_depth":        c.intOption(&c.cfg.decodeMaxDepth, 1, structIntMax),
+		"encode_number_precision": c.intOption(&c.cfg.encodeNumberPrecision, 1, 14),
 		"encode_keep_buffer":      c.encodeKeepBuffer,
 		"encode_invalid_numbers":  c.encodeInvalidNumbers,
 		"decode_invalid_numbers":  c.decodeInvalidNumbers,
@@ -74,9 +74,9 @@ func newCJSON(L *lua.LState, null *lua.LUserData) *lua.LTable {
 
 // argsInit is json_arg_init: at most n arguments, padded with nils to n so
 // that the results pushed next do not read as arguments.
-func argsInit(L *lua.LState, fname string, n int) {
+func argsInit(L *lua.LState, n int) {
 	if L.GetTop() > n {
-		argError(L, n+1, fname, "found too many arguments")
+		argError(L, n+1, "found too many arguments")
 	}
 	for L.GetTop() < n {
 		L.Push(lua.LNil)
@@ -84,20 +84,20 @@ func argsInit(L *lua.LState, fname string, n int) {
 }
 
 // intOption is json_integer_option for a one-argument setting function.
-func (c *cjsonLib) intOption(fname string, setting *int, lo, hi int) lua.LGFunction {
+func (c *cjsonLib) intOption(setting *int, lo, hi int) lua.LGFunction {
 	return func(L *lua.LState) int {
-		argsInit(L, fname, 1)
-		c.setInt(L, fname, 1, setting, lo, hi)
+		argsInit(L, 1)
+		c.setInt(L, 1, setting, lo, hi)
 		return 1
 	}
 }
 
-func (c *cjsonLib) setInt(L *lua.LState, fname string, n int, setting *int, lo, hi int) {
+func (c *cjsonLib) setInt(L *lua.LState, n int, setting *int, lo, hi int) {
 	if L.Get(n) != lua.LNil {
-		v := int(int32(checkInteger(L, n, fname))) // stored in a C int
+		v := int(int32(checkInteger(L, n))) // stored in a C int
 		if v < lo || v > hi {
 			// The C names argument 1 whichever option is wrong.
-			argError(L, 1, fname, fmt.Sprintf("expected integer between %d and %d", lo, hi))
+			argError(L, 1, fmt.Sprintf("expected integer between %d and %d", lo, hi))
 		}
 		*setting = v
 	}
@@ -107,7 +107,7 @@ func (c *cjsonLib) setInt(L *lua.LState, fname string, n int, setting *int, lo, 
 // enumOption is json_enum_option: a boolean, or one of options by name;
 // it pushes the setting back as a boolean when it is 0 or boolTrue, else
 // by name.
-func enumOption(L *lua.LState, fname string, n int, setting *int, options []string, boolTrue int) {
+func enumOption(L *lua.LState, n int, setting *int, options []string, boolTrue int) {
 	if options == nil {
 		options, boolTrue = []string{"off", "on"}, 1
 	}
@@ -118,7 +118,7 @@ func enumOption(L *lua.LState, fname string, n int, setting *int, options []stri
 				*setting = boolTrue
 			}
 		} else {
-			*setting = checkOption(L, n, fname, options)
+			*setting = checkOption(L, n, options)
 		}
 	}
 	if boolTrue != 0 && (*setting == 0 || *setting == boolTrue) {
@@ -129,14 +129,14 @@ func enumOption(L *lua.LState, fname string, n int, setting *int, options []stri
 }
 
 // checkOption is luaL_checkoption without a default.
-func checkOption(L *lua.LState, n int, fname string, options []string) int {
-	name := checkString(L, n, fname)
+func checkOption(L *lua.LState, n int, options []string) int {
+	name := checkString(L, n)
 	for i, o := range options {
 		if o == name {
 			return i
 		}
 	}
-	argError(L, n, fname, fmt.Sprintf("invalid option '%s'", name))
+	argError(L, n, fmt.Sprintf("invalid option '%s'", name))
 	return 0
 }
 
@@ -148,36 +148,35 @@ func boolInt(b bool) int {
 }
 
 func (c *cjsonLib) encodeSparseArray(L *lua.LState) int {
-	const fname = "encode_sparse_array"
-	argsInit(L, fname, 3)
+	argsInit(L, 3)
 	conv := boolInt(c.cfg.sparseConvert)
-	enumOption(L, fname, 1, &conv, nil, 1)
+	enumOption(L, 1, &conv, nil, 1)
 	c.cfg.sparseConvert = conv != 0
-	c.setInt(L, fname, 2, &c.cfg.sparseRatio, 0, structIntMax)
-	c.setInt(L, fname, 3, &c.cfg.sparseSafe, 0, structIntMax)
+	c.setInt(L, 2, &c.cfg.sparseRatio, 0, structIntMax)
+	c.setInt(L, 3, &c.cfg.sparseSafe, 0, structIntMax)
 	return 3
 }
 
 // encodeKeepBuffer only records the setting: the Go encoder builds each
 // result in a fresh buffer either way.
 func (c *cjsonLib) encodeKeepBuffer(L *lua.LState) int {
-	argsInit(L, "encode_keep_buffer", 1)
+	argsInit(L, 1)
 	v := boolInt(c.cfg.encodeKeepBuffer)
-	enumOption(L, "encode_keep_buffer", 1, &v, nil, 1)
+	enumOption(L, 1, &v, nil, 1)
 	c.cfg.encodeKeepBuffer = v != 0
 	return 1
 }
 
 func (c *cjsonLib) encodeInvalidNumbers(L *lua.LState) int {
-	argsInit(L, "encode_invalid_numbers", 1)
-	enumOption(L, "encode_invalid_numbers", 1, &c.cfg.encodeInvalidNumbers, []string{"off", "on", "null"}, 1)
+	argsInit(L, 1)
+	enumOption(L, 1, &c.cfg.encodeInvalidNumbers, []string{"off", "on", "null"}, 1)
 	return 1
 }
 
 func (c *cjsonLib) decodeInvalidNumbers(L *lua.LState) int {
-	argsInit(L, "decode_invalid_numbers", 1)
+	argsInit(L, 1)
 	v := boolInt(c.cfg.decodeInvalidNumbers)
-	enumOption(L, "decode_invalid_numbers", 1, &v, []string{"off", "on"}, 1)
+	enumOption(L, 1, &v, []string{"off", "on"}, 1)
 	c.cfg.decodeInvalidNumbers = v != 0
 	return 1
 }

@@ -29,7 +29,7 @@ type jsonEncoder struct {
 
 func (c *cjsonLib) encode(L *lua.LState) int {
 	if L.GetTop() != 1 {
-		argError(L, 1, "encode", "expected 1 argument")
+		argError(L, 1, "expected 1 argument")
 	}
 	e := &jsonEncoder{L: L, cfg: c.cfg}
 	// The value is the one slot on the C stack; each level adds to it.

@@ -37,7 +37,7 @@ type msgpackEncoder struct {
 func msgpackPack(L *lua.LState) int {
 	n := L.GetTop()
 	if n == 0 {
-		argError(L, 0, "pack", "MessagePack pack needs input.")
+		argError(L, 0, "MessagePack pack needs input.")
 	}
 	e := &msgpackEncoder{L: L}
 	for i := 1; i <= n; i++ {
@@ -207,20 +207,20 @@ const (
 )
 
 func msgpackUnpack(L *lua.LState) int {
-	return msgpackUnpackFull(L, "unpack", 0, 0)
+	return msgpackUnpackFull(L, 0, 0)
 }
 
 func msgpackUnpackOne(L *lua.LState) int {
-	offset := int(int32(optInteger(L, 2, "unpack_one", 0)))
+	offset := int(int32(optInteger(L, 2, 0)))
 	popExtraArgs(L)
-	return msgpackUnpackFull(L, "unpack_one", 1, offset)
+	return msgpackUnpackFull(L, 1, offset)
 }
 
 func msgpackUnpackLimit(L *lua.LState) int {
-	limit := int(int32(checkInteger(L, 2, "unpack_limit")))
-	offset := int(int32(optInteger(L, 3, "unpack_limit", 0)))
+	limit := int(int32(checkInteger(L, 2)))
+	offset := int(int32(optInteger(L, 3, 0)))
 	popExtraArgs(L)
-	return msgpackUnpackFull(L, "unpack_limit", limit, offset)
+	return msgpackUnpackFull(L, limit, offset)
 }
 
 // popExtraArgs is the C's lua_pop(L, lua_gettop(L)-1): it keeps the first
@@ -234,8 +234,8 @@ func popExtraArgs(L *lua.LState) {
 // msgpackUnpackFull is mp_unpack_full: decodes up to limit values from
 // offset (all of them when both are 0; otherwise the next offset, or -1 at
 // the end, comes first in the results).
-func msgpackUnpackFull(L *lua.LState, fname string, limit, offset int) int {
-	s := checkString(L, 1, fname)
+func msgpackUnpackFull(L *lua.LState, limit, offset int) int {
+	s := checkString(L, 1)
 	if offset < 0 || limit < 0 {
 		// The C prints the input length where it means the limit.
 		raise(L, "Invalid request to unpack with offset of %d and limit of %d.", offset, int(int32(len(s))))

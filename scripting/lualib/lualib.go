@@ -41,9 +41,6 @@
 //     is "userdata", it compares equal only to itself and prints as
 //     "userdata: (nil)", as in Redis, but it has a metatable (for that
 //     __tostring) where Redis's has none.
-//   - A library function called directly by pcall (pcall(bit.tobit)) names
-//     itself in argument errors and takes the position of the nearest Lua
-//     caller; Lua 5.1 says "bad argument #1 to '?'" without a position.
 //   - cmsgpack.unpack refuses a map whose integer keys would make gopher-lua
 //     fill its array part far beyond the input's size ("MessagePack map key N
 //     too sparse to decode"): gopher-lua stores t[k] for 1 <= k < 2^26 in an
@@ -103,9 +100,10 @@ func raise(L *lua.LState, format string, args ...any) {
 	L.RaiseError("%s", msg)
 }
 
-// argError is luaL_argerror: "bad argument #n to 'fname' (msg)".
-func argError(L *lua.LState, n int, fname, msg string) {
-	raise(L, "bad argument #%d to '%s' (%s)", n, fname, msg)
+// argError is luaL_argerror: "bad argument #n to 'name' (msg)", the name
+// the caller gave the function ('?' when pcall called it directly).
+func argError(L *lua.LState, n int, msg string) {
+	L.ArgError(n, msg)
 }
 
 // typeName is luaL_typename, with "no value" for a missing argument.
@@ -117,8 +115,8 @@ func typeName(L *lua.LState, n int) string {
 }
 
 // typeError is luaL_typerror.
-func typeError(L *lua.LState, n int, fname, expected string) {
-	argError(L, n, fname, fmt.Sprintf("%s expected, got %s", expected, typeName(L, n)))
+func typeError(L *lua.LState, n int, expected string) {
+	argError(L, n, fmt.Sprintf("%s expected, got %s", expected, typeName(L, n)))
 }
 
 // toNumber is lua_tonumber: numbers, and strings that read as a whole as a
@@ -143,25 +141,25 @@ func FormatNumber(f float64) string { return formatG(f, 14) }
 func ParseNumber(s string) (float64, bool) { return lua.Str2Number(s) }
 
 // checkNumber is luaL_checknumber.
-func checkNumber(L *lua.LState, n int, fname string) float64 {
+func checkNumber(L *lua.LState, n int) float64 {
 	f, ok := toNumber(L.Get(n))
 	if !ok {
-		typeError(L, n, fname, "number")
+		typeError(L, n, "number")
 	}
 	return f
 }
 
 // checkInteger is luaL_checkinteger: the number cast to a 64-bit integer.
-func checkInteger(L *lua.LState, n int, fname string) int64 {
-	return castInt64(checkNumber(L, n, fname))
+func checkInteger(L *lua.LState, n int) int64 {
+	return castInt64(checkNumber(L, n))
 }
 
 // optInteger is luaL_optinteger.
-func optInteger(L *lua.LState, n int, fname string, def int64) int64 {
+func optInteger(L *lua.LState, n int, def int64) int64 {
 	if v := L.Get(n); v == lua.LNil {
 		return def
 	}
-	return checkInteger(L, n, fname)
+	return checkInteger(L, n)
 }
 
 // toString is lua_tolstring: strings, and numbers formatted with %.14g.
@@ -176,10 +174,10 @@ func toString(v lua.LValue) (string, bool) {
 }
 
 // checkString is luaL_checklstring.
-func checkString(L *lua.LState, n int, fname string) string {
+func checkString(L *lua.LState, n int) string {
 	s, ok := toString(L.Get(n))
 	if !ok {
-		typeError(L, n, fname, "string")
+		typeError(L, n, "string")
 	}
 	return s
 }

@@ -36,11 +36,10 @@ type structHeader struct {
 
 // structFormat walks a format string.
 type structFormat struct {
-	L     *lua.LState
-	fname string
-	fmt   string
-	pos   int
-	h     structHeader
+	L   *lua.LState
+	fmt string
+	pos int
+	h   structHeader
 }
 
 // num is getnum: a decimal count after an option, or def.
@@ -110,12 +109,12 @@ func (f *structFormat) control(opt byte) {
 		}
 		f.h.align = a
 	default:
-		argError(f.L, 1, f.fname, fmt.Sprintf("invalid format option '%c'", opt))
+		argError(f.L, 1, fmt.Sprintf("invalid format option '%c'", opt))
 	}
 }
 
-func newStructFormat(L *lua.LState, fname string) *structFormat {
-	return &structFormat{L: L, fname: fname, fmt: checkString(L, 1, fname), h: structHeader{align: 1}}
+func newStructFormat(L *lua.LState) *structFormat {
+	return &structFormat{L: L, fmt: checkString(L, 1), h: structHeader{align: 1}}
 }
 
 // next returns the next option byte; '\0' ends the format as in C.
@@ -140,7 +139,7 @@ func (f *structFormat) order() interface {
 }
 
 func structPack(L *lua.LState) int {
-	f := newStructFormat(L, "pack")
+	f := newStructFormat(L)
 	// The C pushes a nil to separate the arguments from its buffer, so a
 	// first missing argument reads as nil, later ones as no value.
 	L.Push(lua.LNil)
@@ -160,28 +159,28 @@ func structPack(L *lua.LState) int {
 		}
 		switch opt {
 		case 'b', 'B', 'h', 'H', 'l', 'L', 'T', 'i', 'I':
-			n := checkNumber(L, arg, "pack")
+			n := checkNumber(L, arg)
 			arg++
 			b.Write(structPutInteger(n, size, f.h.bigEndian))
 		case 'x':
 			b.WriteByte(0)
 		case 'f':
-			v := float32(checkNumber(L, arg, "pack"))
+			v := float32(checkNumber(L, arg))
 			arg++
 			b.Write(f.order().AppendUint32(nil, math.Float32bits(v)))
 		case 'd':
-			v := checkNumber(L, arg, "pack")
+			v := checkNumber(L, arg)
 			arg++
 			b.Write(f.order().AppendUint64(nil, math.Float64bits(v)))
 		case 'c', 's':
-			s := checkString(L, arg, "pack")
+			s := checkString(L, arg)
 			arg++
 			if size == 0 {
 				size = len(s)
 			}
 			if len(s) < size {
 				// The C checks after advancing arg, so it names the next one.
-				argError(L, arg, "pack", "string too short")
+				argError(L, arg, "string too short")
 			}
 			b.WriteString(s[:size])
 			if opt == 's' {
@@ -251,14 +250,14 @@ func structGetInteger(b []byte, bigEndian, signed bool) float64 {
 }
 
 func structUnpack(L *lua.LState) int {
-	f := newStructFormat(L, "unpack")
-	data := checkString(L, 2, "unpack")
+	f := newStructFormat(L)
+	data := checkString(L, 2)
 	ld := len(data)
 	// pos is a size_t in C: only 0 is refused, a negative start wraps to a
 	// huge offset that fails the first length check.
-	start := optInteger(L, 3, "unpack", 1)
+	start := optInteger(L, 3, 1)
 	if start == 0 {
-		argError(L, 3, "unpack", "offset must be 1 or greater")
+		argError(L, 3, "offset must be 1 or greater")
 	}
 	pos := uint64(start) - 1
 	top := L.GetTop() // simulated C stack: arguments, then results
@@ -271,7 +270,7 @@ func structUnpack(L *lua.LState) int {
 		size := f.optSize(opt)
 		pos += uint64(f.toAlign(int(pos), size, opt))
 		if uint64(size) > uint64(ld) || pos > uint64(ld-size) {
-			argError(L, 2, "unpack", "data string too short")
+			argError(L, 2, "data string too short")
 		}
 		if top+len(res)+2 > maxCStack {
 			raise(L, "stack overflow (too many results)")
@@ -300,7 +299,7 @@ func structUnpack(L *lua.LState) int {
 				res = res[:len(res)-1]
 				size64 := castUint64NonNeg(n)
 				if size64 > uint64(ld) || pos > uint64(ld)-size64 {
-					argError(L, 2, "unpack", "data string too short")
+					argError(L, 2, "data string too short")
 				}
 				size = int(size64)
 			}
@@ -334,7 +333,7 @@ func castUint64NonNeg(n float64) uint64 {
 }
 
 func structSize(L *lua.LState) int {
-	f := newStructFormat(L, "size")
+	f := newStructFormat(L)
 	pos := 0
 	for {
 		opt, ok := f.next()
@@ -344,9 +343,9 @@ func structSize(L *lua.LState) int {
 		size := f.optSize(opt)
 		pos += f.toAlign(pos, size, opt)
 		if opt == 's' {
-			argError(L, 1, "size", "option 's' has no fixed size")
+			argError(L, 1, "option 's' has no fixed size")
 		} else if opt == 'c' && size == 0 {
-			argError(L, 1, "size", "option 'c0' has no fixed size")
+			argError(L, 1, "option 'c0' has no fixed size")
 		}
 		if !isAlnum(opt) {
 			f.control(opt)

@@ -244,8 +244,16 @@ func (ls *LState) OptUserData(n int, d *LUserData) *LUserData {
 // ArgError is luaL_argerror: "bad argument #n to 'name' (message)", the
 // function's name quoted, or '?' when it has none (StructD's fork: upstream
 // left the name unquoted).
+// A method call (obj:name()) does not count self, and an error in self
+// itself reads "calling 'name' on bad self", as luaL_argerror.
 func (ls *LState) ArgError(n int, message string) {
-	ls.RaiseError("bad argument #%v to '%v' (%v)", n, ls.argFuncName(), message)
+	name, method := ls.argFuncName()
+	if method {
+		if n--; n == 0 {
+			ls.RaiseError("calling '%v' on bad self (%v)", name, message)
+		}
+	}
+	ls.RaiseError("bad argument #%v to '%v' (%v)", n, name, message)
 }
 
 // TypeError is luaL_typerror; an argument not given is "no value".
@@ -254,16 +262,17 @@ func (ls *LState) TypeError(n int, typ LValueType) {
 	if n <= ls.GetTop() {
 		got = ls.Get(n).Type().String()
 	}
-	ls.RaiseError("bad argument #%v to '%v' (%v expected, got %v)", n, ls.argFuncName(), typ.String(), got)
+	ls.ArgError(n, typ.String()+" expected, got "+got)
 }
 
 // argFuncName is the running function's name for an argument error, "?"
-// when the call site gives none.
-func (ls *LState) argFuncName() string {
-	if name := ls.rawFrameFuncName(ls.currentFrame); name != "(anonymous)" {
-		return name
+// when the call site gives none, and whether it was called as a method.
+func (ls *LState) argFuncName() (string, bool) {
+	name, method := ls.rawFrameFuncName(ls.currentFrame), ls.frameCallIsMethod(ls.currentFrame)
+	if name == "(anonymous)" {
+		name = "?"
 	}
-	return "?"
+	return name, method
 }
 
 /* }}} */

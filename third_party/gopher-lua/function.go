@@ -20,6 +20,9 @@ type DbgLocalInfo struct {
 type DbgCall struct {
 	Name string
 	Pc   int
+	// Method says the call is obj:name(...), whose first argument is the
+	// implicit self (StructD's fork: argument errors do not count it).
+	Method bool
 }
 
 type FunctionProto struct {

@@ -839,6 +839,21 @@ func (ls *LState) rawFrameFuncName(fr *callFrame) string {
 	return name
 }
 
+// frameCallIsMethod reports whether fr was called as obj:name(...).
+func (ls *LState) frameCallIsMethod(fr *callFrame) bool {
+	frame := fr.Parent
+	if frame == nil || frame.Fn.IsG {
+		return false
+	}
+	pc := frame.Pc - 1
+	for _, call := range frame.Fn.Proto.DbgCalls {
+		if call.Pc == pc {
+			return call.Method
+		}
+	}
+	return false
+}
+
 func (ls *LState) frameFuncName(fr *callFrame) (string, bool) {
 	frame := fr.Parent
 	if frame == nil {
