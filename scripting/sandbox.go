@@ -207,6 +207,8 @@ func (v *vm) overrideBase(g *lua.LTable) {
 		L.Error(obj, level)
 		return 0
 	})
+	set("collectgarbage", v.collectGarbage)
+	set("gcinfo", gcinfo)
 	set("pcall", v.redisPcall)
 	set("xpcall", v.xpcall)
 	set("rawset", func(L *lua.LState) int {

@@ -41,6 +41,8 @@ type vm struct {
 	// tables are the tables of redis.call's replies, refilled by the
 	// runs that may (refills).
 	tables tablePool
+	// gc is what collectgarbage's setpause and setstepmul keep (gc.go).
+	gc gcSettings
 }
 
 // run is one script execution.
@@ -100,7 +102,7 @@ var stateOptions = lua.Options{
 
 // newVM builds the sandboxed state (sandbox.go).
 func newVM(e *Engine) *vm {
-	v := &vm{e: e, L: lua.NewState(stateOptions), readonly: map[*lua.LTable]bool{}, proxies: map[*lua.LTable]*lua.LTable{}, funcs: map[string]*lua.LFunction{}}
+	v := &vm{e: e, L: lua.NewState(stateOptions), readonly: map[*lua.LTable]bool{}, proxies: map[*lua.LTable]*lua.LTable{}, funcs: map[string]*lua.LFunction{}, gc: gcSettings{pause: 200, stepMul: 200}}
 	v.sandbox()
 	return v
 }
