@@ -138,7 +138,8 @@ const (
 	tuneMaxWait   = 240
 	// A probe that decides nothing (the workload changed under it) is
 	// retried after tuneRetryWait windows, twice as long after each
-	// such probe in a row, up to the wait after a losing probe.
+	// such probe in a row, up to the wait after a losing probe (up to
+	// tuneMaxWait for probes an idle window cut short).
 	tuneRetryWait = 4
 	// tuneGain is how much better the other count must serve to be kept.
 	tuneGain = 1.05
@@ -153,7 +154,8 @@ const (
 // A's two measures differ by more than tuneSteady, the probe decides
 // nothing. A window in which a checkpoint used every CPU says nothing about
 // the count and is passed over; a window that is not busy ends the
-// workload measured, and cancels the probe (back to A). The tuner does not
+// workload measured, and cancels the probe (back to A), which then decided
+// nothing too. The tuner does not
 // set the thread count itself: tuneThreadCount does, and tests drive it
 // window by window.
 type threadTuner struct {
@@ -198,6 +200,12 @@ func (t *threadTuner) reset(n int) {
 	t.phase, t.skip, t.samples = tuneSettled, false, t.samples[:0]
 }
 
+// backOff sets the wait after a probe that decided nothing: the next comes
+// soon, unless they keep failing so (the wait doubles up to limit).
+func (t *threadTuner) backOff(limit int) {
+	t.wait, t.retryGap = t.retryGap, min(2*t.retryGap, limit)
+}
+
 // window takes the commands served in the window that just ended and
 // whether every CPU was in use in any part of it; it returns the thread
 // count to run on from now.
@@ -208,6 +216,14 @@ func (t *threadTuner) window(served int64, boosted bool) int {
 	if served < tuneMinServed {
 		if t.phase == tuneTrying {
 			t.cur = 1 - t.cur
+		}
+		if t.phase != tuneSettled {
+			// A probe cut short decided nothing, and cost the workload
+			// its windows at the other count: back off, up to the
+			// longest wait, or bursts shorter than a probe (a
+			// benchmark's runs, alternating with another server's) would
+			// each pay for one.
+			t.backOff(tuneMaxWait)
 		}
 		t.phase, t.skip, t.samples = tuneSettled, false, t.samples[:0]
 		return t.threads()
@@ -234,9 +250,8 @@ func (t *threadTuner) window(served int64, boosted bool) int {
 		t.phase = tuneSettled
 		a := max(t.before, sum)
 		if float64(a-min(t.before, sum)) > tuneSteady*float64(a) {
-			// The workload changed under the probe: it decides nothing,
-			// and the next comes soon, unless they keep failing so.
-			t.wait, t.retryGap = t.retryGap, min(2*t.retryGap, t.nextGap)
+			// The workload changed under the probe: it decides nothing.
+			t.backOff(t.nextGap)
 			return t.threads()
 		}
 		t.retryGap = tuneRetryWait

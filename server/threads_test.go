@@ -116,9 +116,20 @@ func TestThreadTunerCancelsAProbeOnIdleWindows(t *testing.T) {
 			if n := tu.window(tc.served, false); n != 1 {
 				t.Fatalf("threads = %d after an idle window in a probe, want 1", n)
 			}
-			// Measuring starts over: two windows before the next probe.
-			if got := feed(tu, 10000, 10000); !slices.Equal(got, []int{1, 2}) {
-				t.Fatalf("threads after each window = %v, want [1 2]", got)
+			// The next probe waits as after one that decided nothing,
+			// longer each time: bursts of load shorter than a probe do
+			// not each pay for one.
+			for _, wait := range []int{tuneRetryWait, 2 * tuneRetryWait, 4 * tuneRetryWait, 8 * tuneRetryWait, 16 * tuneRetryWait} {
+				if tu.wait != wait {
+					t.Fatalf("wait after a cancelled probe = %d, want %d", tu.wait, wait)
+				}
+				waitOut(t, tu, 10000)
+				if got := feed(tu, 10000, 10000); !slices.Equal(got, []int{1, 2}) {
+					t.Fatalf("threads after each window = %v, want [1 2]", got)
+				}
+				if n := tu.window(tc.served, false); n != 1 {
+					t.Fatalf("threads = %d after an idle window in a probe, want 1", n)
+				}
 			}
 		})
 	}
