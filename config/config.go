@@ -84,6 +84,9 @@ type Limits struct {
 	// KeyspaceEvents are the notify-keyspace-events flags; 0 = none.
 	KeyspaceEvents     int
 	OutputBufferLimits [3]OutputBufferLimit
+	// MaxMemory is Persistence.MaxMemory, for the check a pure cache
+	// makes before every command that may grow memory.
+	MaxMemory int64
 }
 
 // Default returns the configuration `structd` runs with when given none.
@@ -131,6 +134,7 @@ func (c *Config) publish() {
 		Collections:            c.Collections,
 		KeyspaceEvents:         c.NotifyKeyspaceEvents,
 		OutputBufferLimits:     c.OutputBufferLimits,
+		MaxMemory:              c.Persistence.MaxMemory,
 	})
 	c.Level.Set(SlogLevel(c.LogLevel))
 }

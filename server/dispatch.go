@@ -258,7 +258,7 @@ func (cl *client) flushCalls() {
 // then refuses the commands that may grow memory, as Redis's noeviction
 // policy (a persistent server drops clean keys instead: persist.go).
 func (s *Server) overMaxMemory() bool {
-	max := s.cfg.PersistenceSettings().MaxMemory
+	max := s.cfg.Limits().MaxMemory
 	if max <= 0 {
 		return false
 	}
