@@ -38,8 +38,8 @@ func (v *vm) nameRuntimeError(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, 
 	switch {
 	case strings.HasPrefix(body, "attempt to index a non-table object("):
 		out = v.nameIndex(L, dbg, fn, body)
-	case body == "attempt to call a non-function object":
-		out = v.nameCall(L, dbg, fn)
+	case strings.HasPrefix(body, "attempt to call a ") && strings.HasSuffix(body, " value"):
+		out = v.nameCall(L, dbg, fn, strings.TrimSuffix(strings.TrimPrefix(body, "attempt to call a "), " value"))
 	case strings.HasPrefix(body, "cannot perform "):
 		out = v.nameOperation(L, dbg, fn, body)
 	case body == "__len undefined":
@@ -119,20 +119,23 @@ func (v *vm) nameIndex(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, body st
 	return "attempt to index a " + typ + " value"
 }
 
-func (v *vm) nameCall(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction) string {
-	pcs := failingCode(fn, dbg, lua.OP_CALL, lua.OP_TAILCALL)
+// nameCall names the called value of type typ (gopher-lua's message
+// gives it).
+func (v *vm) nameCall(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, typ string) string {
+	pcs := failingCode(fn, dbg, lua.OP_CALL, lua.OP_TAILCALL, lua.OP_TFORLOOP)
 	if len(pcs) == 0 {
 		return ""
 	}
-	name, val := v.objName(L, dbg, fn, pcs[0], argA(fn.Proto.Code[pcs[0]]))
-	typ := "nil"
-	if val != nil {
-		typ = val.Type().String()
+	inst := fn.Proto.Code[pcs[0]]
+	if opCode(inst) == lua.OP_TFORLOOP {
+		// A generic for calls a copy of its generator, which no
+		// variable names.
+		return ""
 	}
-	if name == "" {
-		return "attempt to call a " + typ + " value"
+	if name, _ := v.objName(L, dbg, fn, pcs[0], argA(inst)); name != "" {
+		return fmt.Sprintf("attempt to call %s (a %s value)", name, typ)
 	}
-	return fmt.Sprintf("attempt to call %s (a %s value)", name, typ)
+	return ""
 }
 
 // nameUnary names the operand of a failed # or unary minus.
@@ -213,8 +216,9 @@ func (v *vm) objName(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, pc, reg i
 			return "", nil
 		}
 		inst := p.Code[setter]
-		constant := func(k int) string {
-			if k < len(p.Constants) {
+		// kname is Lua's: a constant string key's value, else "?".
+		kname := func(rk int) string {
+			if k := rk &^ rkBit; rk&rkBit != 0 && k < len(p.Constants) {
 				if s, ok := p.Constants[k].(lua.LString); ok {
 					return string(s)
 				}
@@ -228,24 +232,39 @@ func (v *vm) objName(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, pc, reg i
 				continue
 			}
 		case lua.OP_GETGLOBAL:
-			name := constant(argBx(inst))
+			name := kname(argBx(inst) | rkBit)
 			return "global '" + name + "'", v.globals.RawGetString(name)
 		case lua.OP_GETTABLEKS, lua.OP_GETTABLE:
-			if c := argC(inst); c&rkBit != 0 {
-				return "field '" + constant(c&^rkBit) + "'", nil
-			}
+			return "field '" + kname(constantKey(p, setter, argC(inst))) + "'", nil
 		case lua.OP_GETUPVAL:
 			if b := argB(inst); b < len(p.DbgUpvalues) {
 				return "upvalue '" + p.DbgUpvalues[b] + "'", nil
 			}
 		case lua.OP_SELF:
-			if c := argC(inst); c&rkBit != 0 {
-				return "method '" + constant(c&^rkBit) + "'", nil
-			}
+			return "method '" + kname(argC(inst)) + "'", nil
 		}
 		return "", nil
 	}
 	return "", nil
+}
+
+// constantKey is the RK operand rk of the instruction at pc, turned into
+// a constant when it is a temporary register a LOADK filled: where Lua's
+// compiler names a constant key in the instruction, gopher-lua's sometimes
+// loads it into a register first (t.x .. 'a').
+func constantKey(p *lua.FunctionProto, pc, rk int) int {
+	if rk&rkBit != 0 || localName(p, rk, pc) != "" {
+		return rk
+	}
+	for i := pc - 1; i >= 0; i-- {
+		if inst := p.Code[i]; writesA(inst) && argA(inst) == rk {
+			if opCode(inst) == lua.OP_LOADK {
+				return argBx(inst) | rkBit
+			}
+			return rk
+		}
+	}
+	return rk
 }
 
 // localName is the local variable held by register reg at pc, or "": the

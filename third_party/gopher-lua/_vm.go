@@ -614,7 +614,7 @@ func init() {
 				callable, meta = L.metaCall(lv)
 			}
 			if callable == nil {
-				L.RaiseError("attempt to call a non-function object")
+				L.RaiseError("attempt to call a %v value", valueTypeName(lv))
 			}
 			// +inline-call L.closeUpvalues lbase
 			if callable.IsG {
@@ -708,13 +708,13 @@ func init() {
 							// +inline-call reg.SetTop RA+1
 						}
 					} else {
-						L.RaiseError("for statement step must be a number")
+						L.RaiseError("'for' step must be a number")
 					}
 				} else {
-					L.RaiseError("for statement limit must be a number")
+					L.RaiseError("'for' limit must be a number")
 				}
 			} else {
-				L.RaiseError("for statement init must be a number")
+				L.RaiseError("'for' initial value must be a number")
 			}
 			return 0
 		},
@@ -725,15 +725,24 @@ func init() {
 			A := int(inst>>18) & 0xff //GETA
 			RA := lbase + A
 			Sbx := int(inst&0x3ffff) - opMaxArgSbx //GETSBX
-			if init, ok1 := reg.Get(RA).(LNumber); ok1 {
-				if step, ok2 := reg.Get(RA + 2).(LNumber); ok2 {
-					// +inline-call reg.SetNumber RA LNumber(init-step)
-				} else {
-					L.RaiseError("for statement step must be a number")
-				}
-			} else {
-				L.RaiseError("for statement init must be a number")
+			// Lua 5.1's OP_FORPREP: the three values read as numbers
+			// (strings convert), checked in order (StructD's fork:
+			// upstream refused strings and left the limit to FORLOOP).
+			init, ok := forNumber(reg.Get(RA))
+			if !ok {
+				L.RaiseError("'for' initial value must be a number")
 			}
+			limit, ok := forNumber(reg.Get(RA + 1))
+			if !ok {
+				L.RaiseError("'for' limit must be a number")
+			}
+			step, ok := forNumber(reg.Get(RA + 2))
+			if !ok {
+				L.RaiseError("'for' step must be a number")
+			}
+			reg.SetNumber(RA+1, limit)
+			reg.SetNumber(RA+2, step)
+			reg.SetNumber(RA, init-step)
 			cf.Pc += Sbx
 			return 0
 		},

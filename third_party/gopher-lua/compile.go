@@ -552,6 +552,17 @@ func (fc *funcContext) RegisterLocalVar(name string) int {
 	return ret
 }
 
+// activateLastLocals starts the debug scope of the block's last n locals
+// at the next instruction: a for loop's control variables are live only
+// once its expressions are evaluated, as Lua's adjustlocalvars in forbody
+// (StructD's fork: an error in the expressions named "(for limit)").
+func (fc *funcContext) activateLastLocals(n int) {
+	locals := fc.Block.dbgLocals
+	for _, i := range locals[len(locals)-n:] {
+		fc.Proto.DbgLocals[i].StartPc = fc.Code.LastPC() + 1
+	}
+}
+
 func (fc *funcContext) FindLocalVarAndBlock(name string) (int, *codeBlock) {
 	for block := fc.Block; block != nil; block = block.Parent {
 		if index := block.LocalVars.Find(name); index > -1 {
@@ -600,13 +611,16 @@ func (fc *funcContext) LeaveBlock() int {
 	return closed
 }
 
-// EndScope ends the debug scope of the block's locals. (Upstream indexed
-// Proto.DbgLocals by register, which is another local's entry once a
-// register is reused: a local declared after a loop ended the loop's
-// "(for index)" at the end of the function, and runtime errors named it.)
+// EndScope ends the debug scope of the block's locals after its last
+// instruction, as Lua's removevars (endpc = the next pc). (Upstream
+// indexed Proto.DbgLocals by register, which is another local's entry once
+// a register is reused: a local declared after a loop ended the loop's
+// "(for index)" at the end of the function, and runtime errors named it;
+// and it ended the scope before the block's last instruction, so an error
+// there named no local.)
 func (fc *funcContext) EndScope() {
 	for _, i := range fc.Block.dbgLocals {
-		fc.Proto.DbgLocals[i].EndPc = fc.Code.LastPC()
+		fc.Proto.DbgLocals[i].EndPc = fc.Code.LastPC() + 1
 	}
 }
 
@@ -1104,6 +1118,7 @@ func compileNumberForStmt(context *funcContext, stmt *ast.NumberForStmt) { // {{
 	ecupdate(ec, ecLocal, rstep, 0)
 	compileExpr(context, reg, stmt.Step, ec)
 
+	context.activateLastLocals(3)
 	code.AddASbx(OP_FORPREP, rindex, 0, sline(stmt))
 
 	context.RegisterLocalVar(stmt.Name)
@@ -1135,6 +1150,7 @@ func compileGenericForStmt(context *funcContext, stmt *ast.GenericForStmt) { // 
 
 	compileRegAssignment(context, stmt.Names, stmt.Exprs, context.RegTop()-3, 3, sline(stmt))
 
+	context.activateLastLocals(3)
 	code.AddASbx(OP_JMP, 0, fllabel, sline(stmt))
 
 	for _, name := range stmt.Names {

@@ -176,3 +176,17 @@ func hasPrefixFold(s, prefix string) bool {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isHex(c byte) bool   { return isDigit(c) || (c|0x20) >= 'a' && (c|0x20) <= 'f' }
 func isAlnum(c byte) bool { return isDigit(c) || (c|0x20) >= 'a' && (c|0x20) <= 'z' }
+
+// forNumber is a numeric for's control value as Lua 5.1's luaV_tonumber
+// reads it: a number, or a string that reads as one.
+func forNumber(v LValue) (LNumber, bool) {
+	switch x := v.(type) {
+	case LNumber:
+		return x, true
+	case LString:
+		if f, ok := Str2Number(string(x)); ok {
+			return LNumber(f), true
+		}
+	}
+	return 0, false
+}

@@ -219,3 +219,13 @@ type LChannel chan LValue
 
 func (ch LChannel) String() string   { return fmt.Sprintf("channel: %p", ch) }
 func (ch LChannel) Type() LValueType { return LTChannel }
+
+// valueTypeName is v's Lua type name, "nil" for no value (StructD's fork:
+// calls of non-functions name the type, as Lua's "attempt to call a nil
+// value").
+func valueTypeName(v LValue) string {
+	if v == nil {
+		return "nil"
+	}
+	return v.Type().String()
+}

@@ -1207,7 +1207,7 @@ func init() {
 					ls.reg.Insert(fn, cf.LocalBase)
 				}
 				if cf.Fn == nil {
-					ls.RaiseError("attempt to call a non-function object")
+					ls.RaiseError("attempt to call a %v value", valueTypeName(fn))
 				}
 				if ls.stack.IsFull() {
 					ls.RaiseError("stack overflow")
@@ -1340,7 +1340,7 @@ func init() {
 				callable, meta = L.metaCall(lv)
 			}
 			if callable == nil {
-				L.RaiseError("attempt to call a non-function object")
+				L.RaiseError("attempt to call a %v value", valueTypeName(lv))
 			}
 			// this section is inlined by go-inline
 			// source function is 'func (ls *LState) closeUpvalues(idx int) ' in '_state.go'
@@ -1885,13 +1885,13 @@ func init() {
 							}
 						}
 					} else {
-						L.RaiseError("for statement step must be a number")
+						L.RaiseError("'for' step must be a number")
 					}
 				} else {
-					L.RaiseError("for statement limit must be a number")
+					L.RaiseError("'for' limit must be a number")
 				}
 			} else {
-				L.RaiseError("for statement init must be a number")
+				L.RaiseError("'for' initial value must be a number")
 			}
 			return 0
 		},
@@ -1902,34 +1902,24 @@ func init() {
 			A := int(inst>>18) & 0xff //GETA
 			RA := lbase + A
 			Sbx := int(inst&0x3ffff) - opMaxArgSbx //GETSBX
-			if init, ok1 := reg.Get(RA).(LNumber); ok1 {
-				if step, ok2 := reg.Get(RA + 2).(LNumber); ok2 {
-					// this section is inlined by go-inline
-					// source function is 'func (rg *registry) SetNumber(regi int, vali LNumber) ' in '_state.go'
-					{
-						rg := reg
-						regi := RA
-						vali := LNumber(init - step)
-						newSize := regi + 1
-						// this section is inlined by go-inline
-						// source function is 'func (rg *registry) checkSize(requiredSize int) ' in '_state.go'
-						{
-							requiredSize := newSize
-							if requiredSize > cap(rg.array) {
-								rg.resize(requiredSize)
-							}
-						}
-						rg.array[regi] = rg.alloc.LNumber2I(vali)
-						if regi >= rg.top {
-							rg.top = regi + 1
-						}
-					}
-				} else {
-					L.RaiseError("for statement step must be a number")
-				}
-			} else {
-				L.RaiseError("for statement init must be a number")
+			// Lua 5.1's OP_FORPREP: the three values read as numbers
+			// (strings convert), checked in order (StructD's fork:
+			// upstream refused strings and left the limit to FORLOOP).
+			init, ok := forNumber(reg.Get(RA))
+			if !ok {
+				L.RaiseError("'for' initial value must be a number")
 			}
+			limit, ok := forNumber(reg.Get(RA + 1))
+			if !ok {
+				L.RaiseError("'for' limit must be a number")
+			}
+			step, ok := forNumber(reg.Get(RA + 2))
+			if !ok {
+				L.RaiseError("'for' step must be a number")
+			}
+			reg.SetNumber(RA+1, limit)
+			reg.SetNumber(RA+2, step)
+			reg.SetNumber(RA, init-step)
 			cf.Pc += Sbx
 			return 0
 		},
