@@ -612,12 +612,14 @@ func (e *Engine) Kill(function bool) string {
 // busyTask is a command waiting to run inside the busy script.
 type busyTask struct {
 	run  func()
-	done chan struct{}
+	done chan any // receives nil, or what run panicked with
 }
 
 // RunInBusyScript runs f on the goroutine of the script running busy,
 // between two of its instructions or as it returns, and returns true once
-// f ran; it returns false, running nothing, when no script runs busy. The
+// f ran; it returns false, running nothing, when no script runs busy. A
+// panic in f is raised again on the caller's goroutine, not the script's.
+// The
 // script holds the keyspace lock, and f runs under it: how the allow-busy
 // commands that need the keyspace (WATCH, and UNWATCH of watched keys)
 // answer while a script is busy, as Redis runs them from its event loop
@@ -631,12 +633,14 @@ func (e *Engine) RunInBusyScript(f func()) bool {
 		b.mu.Unlock()
 		return false
 	}
-	t := busyTask{run: f, done: make(chan struct{})}
+	t := busyTask{run: f, done: make(chan any, 1)}
 	w.tasks = append(w.tasks, t)
 	w.hasTasks.Store(true)
 	w.pending.Store(true)
 	b.mu.Unlock()
-	<-t.done
+	if v := <-t.done; v != nil {
+		panic(v)
+	}
 	return true
 }
 
@@ -650,9 +654,15 @@ func (w *watch) runTasks() {
 	w.hasTasks.Store(false)
 	b.mu.Unlock()
 	for _, t := range tasks {
-		t.run()
-		close(t.done)
+		t.done <- runTask(t.run)
 	}
+}
+
+// runTask runs f and returns what it panicked with, or nil.
+func runTask(f func()) (panicked any) {
+	defer func() { panicked = recover() }()
+	f()
+	return nil
 }
 
 // StopForShutdown stops the running script, whether it wrote or not, for

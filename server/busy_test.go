@@ -126,3 +126,31 @@ func TestWatchDuringBusyScript(t *testing.T) {
 		}
 	}
 }
+
+// A panic in what runs inside a busy script is raised again on the
+// goroutine that asked for it; the script runs on, and is killed as usual.
+func TestRunInBusyScriptPanicStaysWithTheCaller(t *testing.T) {
+	s := startServer(t, "appendonly no", `save ""`, "busy-reply-threshold 50")
+	runner, c := dial(t, s), dial(t, s)
+	runner.send("EVAL", "while true do end", "0")
+	defer func() {
+		if t.Failed() {
+			dial(t, s).send("SCRIPT", "KILL")
+		}
+	}()
+	awaitBusy(t, c)
+	engine := s.scripts.(interface{ RunInBusyScript(func()) bool })
+	got := func() (v any) {
+		defer func() { v = recover() }()
+		engine.RunInBusyScript(func() { panic("boom") })
+		return nil
+	}()
+	if got != "boom" {
+		t.Fatalf("recovered %v, want boom", got)
+	}
+	c.expect(busyEval, "PING")
+	c.expect("+OK", "SCRIPT", "KILL")
+	if got := show(runner.read()); !strings.HasPrefix(got, "-ERR Script killed by user with SCRIPT KILL...") {
+		t.Fatalf("killed script's reply: %s", got)
+	}
+}
