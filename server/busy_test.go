@@ -15,11 +15,7 @@ func TestAllowBusyCommandsAnswerDuringBusyScript(t *testing.T) {
 	s := startServer(t, "appendonly no", `save ""`, "busy-reply-threshold 50")
 	runner, c := dial(t, s), dial(t, s)
 	runner.send("EVAL", "while true do end", "0")
-	defer func() {
-		if t.Failed() {
-			dial(t, s).send("SCRIPT", "KILL") // or Close would wait for it
-		}
-	}()
+	defer killOnFailure(t, s)
 	for got := ""; got != busyEval; {
 		if got = c.do("PING"); got != busyEval && got != "+PONG" {
 			t.Fatalf("PING while a script loops: %s", got)
@@ -68,6 +64,14 @@ func TestKillInsideExec(t *testing.T) {
 		t.Fatalf("EXEC: %s", got)
 	}
 	dial(t, s).expect("$v", "GET", "k")
+}
+
+// killOnFailure kills the looping script of a test that failed, or Close
+// would wait for it.
+func killOnFailure(t *testing.T, s *Server) {
+	if t.Failed() {
+		dial(t, s).send("SCRIPT", "KILL")
+	}
 }
 
 // awaitBusy returns once a script runs past busy-reply-threshold.
@@ -133,11 +137,7 @@ func TestRunInBusyScriptPanicStaysWithTheCaller(t *testing.T) {
 	s := startServer(t, "appendonly no", `save ""`, "busy-reply-threshold 50")
 	runner, c := dial(t, s), dial(t, s)
 	runner.send("EVAL", "while true do end", "0")
-	defer func() {
-		if t.Failed() {
-			dial(t, s).send("SCRIPT", "KILL")
-		}
-	}()
+	defer killOnFailure(t, s)
 	awaitBusy(t, c)
 	engine := s.scripts.(interface{ RunInBusyScript(func()) bool })
 	got := func() (v any) {
