@@ -18,12 +18,14 @@ import (
 // its replies over leads a batch. It yields once, so that the clients
 // already runnable run their commands and join the batch, then sends every
 // buffer handed over with one non-blocking write each and wakes their
-// owners. A client alone leads a batch of one, and yields to nobody.
+// owners. A client alone leads a batch of one (its yield returns at once
+// when nothing else is runnable): a lone client's latency is as before,
+// where a writer goroutine of its own cost it 10% (two more wake-ups).
 //
 // Measured with redis-benchmark (50 clients, EVALSHA of bench/scripting's
-// rate limiter, one thread running Go code): at -P 1, 61k → 77k requests
-// per second and 8.2 → 5.0 µs of system time per request (Redis: 3.6); at
-// -P 16 107k → 140k and 1.75 → 0.55 µs.
+// rate limiter, one thread running Go code): at -P 1, 61k → 77-91k
+// requests per second and 8.2 → 4.2-5.0 µs of system time per request
+// (Redis: 3.6); at -P 16, 107-120k → 140-166k and 1.75 → 0.55 µs.
 //
 // A write the socket cannot take whole (a slow reader, a reply larger
 // than the socket buffer) is finished by its client's goroutine with a
