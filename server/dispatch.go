@@ -165,14 +165,14 @@ func (s *Server) execWatchCommand(cl *client, gate *scripting.Gate, cmd *command
 	busy, _ := s.scripts.(interface{ RunInBusyScript(func()) bool })
 	for {
 		if gate.Enter() == "" {
+			defer gate.Leave()
 			commands.Exec(&cl.ctx, cmd)
-			gate.Leave()
 			return
 		}
 		if busy != nil && busy.RunInBusyScript(func() {
 			cl.ctx.InExec = true // the script holds the keyspace exclusively
+			defer func() { cl.ctx.InExec = false }()
 			commands.Exec(&cl.ctx, cmd)
-			cl.ctx.InExec = false
 		}) {
 			return
 		}
