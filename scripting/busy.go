@@ -619,12 +619,11 @@ type busyTask struct {
 // between two of its instructions or as it returns, and returns true once
 // f ran; it returns false, running nothing, when no script runs busy. A
 // panic in f is raised again on the caller's goroutine, not the script's.
-// The
-// script holds the keyspace lock, and f runs under it: how the allow-busy
-// commands that need the keyspace (WATCH, and UNWATCH of watched keys)
-// answer while a script is busy, as Redis runs them from its event loop
-// between the script's instructions. A later write of the script to a key
-// f watched makes the watcher's EXEC fail, as in Redis.
+// The script holds the keyspace lock, and f runs under it: how the
+// allow-busy commands that need the keyspace (WATCH, and UNWATCH of
+// watched keys) answer while a script is busy, as Redis runs them from its
+// event loop between the script's instructions. A later write of the
+// script to a key f watched makes the watcher's EXEC fail, as in Redis.
 func (e *Engine) RunInBusyScript(f func()) bool {
 	b := &e.busy
 	b.mu.Lock()

@@ -155,9 +155,8 @@ const (
 // nothing. A window in which a checkpoint used every CPU says nothing about
 // the count and is passed over; a window that is not busy ends the
 // workload measured, and cancels the probe (back to A), which then decided
-// nothing too. The tuner does not
-// set the thread count itself: tuneThreadCount does, and tests drive it
-// window by window.
+// nothing too. The tuner does not set the thread count itself:
+// tuneThreadCount does, and tests drive it window by window.
 type threadTuner struct {
 	counts   [2]int // the two thread counts
 	cur      int    // index into counts of the count in use
