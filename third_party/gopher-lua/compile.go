@@ -1475,10 +1475,22 @@ func compileArithmeticOpExpr(context *funcContext, reg int, expr *ast.Arithmetic
 	}
 	expr, _ = exp.(*ast.ArithmeticOpExpr)
 	a := savereg(ec, reg)
-	b := reg
-	compileExprWithKMVPropagation(context, expr.Lhs, &reg, &b)
-	c := reg
-	compileExprWithKMVPropagation(context, expr.Rhs, &reg, &c)
+	var b, c int
+	if _, numeral := lnumberValue(constFold(expr.Lhs)); numeral {
+		// Lua 5.1 keeps a numeral left operand out of the constant table
+		// until the right operand is compiled (luaK_infix, codearith), and
+		// the order matters: 0 and -0 share one constant, the first added
+		// (StructD's fork: "(0 / -2) * (x + 0)" used -0 where Lua uses 0).
+		c = reg
+		compileExprWithKMVPropagation(context, expr.Rhs, &reg, &c)
+		b = reg
+		compileExprWithKMVPropagation(context, expr.Lhs, &reg, &b)
+	} else {
+		b = reg
+		compileExprWithKMVPropagation(context, expr.Lhs, &reg, &b)
+		c = reg
+		compileExprWithKMVPropagation(context, expr.Rhs, &reg, &c)
+	}
 
 	op := 0
 	switch expr.Operator {
