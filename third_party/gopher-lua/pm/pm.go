@@ -170,6 +170,7 @@ const (
 	opPSave
 	opBrace
 	opNumber
+	opFrontier
 )
 
 type inst struct {
@@ -303,6 +304,13 @@ type bracePattern struct {
 	End   int
 }
 
+// frontierPattern is %f[set] (StructD's fork): the empty string where the
+// character before is not in set and the one at is, the string's ends
+// reading as '\0', as Lua 5.1's matcher.
+type frontierPattern struct {
+	Set class
+}
+
 // }}}
 
 /* parse {{{ */
@@ -393,12 +401,19 @@ func parsePattern(sc *scanner, toplevel bool) *seqPattern {
 			sc.Next()
 			switch sc.Peek() {
 			case '0':
-				panic(newError(sc.CurrentPos(), "invalid capture index"))
+				panic(newError(_UNKNOWN, "invalid capture index"))
 			case '1', '2', '3', '4', '5', '6', '7', '8', '9':
 				pat.Patterns = append(pat.Patterns, &numberPattern{sc.Next() - 48})
 			case 'b':
 				sc.Next()
 				pat.Patterns = append(pat.Patterns, &bracePattern{sc.Next(), sc.Next()})
+			case 'f':
+				sc.Next()
+				if sc.Peek() != '[' {
+					panic(newError(_UNKNOWN, "missing '[' after '%s' in pattern", "%f"))
+				}
+				sc.Next()
+				pat.Patterns = append(pat.Patterns, &frontierPattern{parseClassSet(sc)})
 			default:
 				sc.Restore()
 				pat.Patterns = append(pat.Patterns, &singlePattern{parseClass(sc, true)})
@@ -420,7 +435,7 @@ func parsePattern(sc *scanner, toplevel bool) *seqPattern {
 			} else {
 				ret := &capPattern{parsePattern(sc, false)}
 				if sc.Peek() != ')' {
-					panic(newError(sc.CurrentPos(), "unfinished capture"))
+					panic(newError(_UNKNOWN, "unfinished capture"))
 				}
 				sc.Next()
 				pat.Patterns = append(pat.Patterns, ret)
@@ -511,6 +526,8 @@ func compilePattern(p pattern, ps ...*iptr) []inst {
 		ptr.insts = append(ptr.insts, inst{opBrace, nil, pat.Begin, pat.End})
 	case *numberPattern:
 		ptr.insts = append(ptr.insts, inst{opNumber, nil, pat.N, -1})
+	case *frontierPattern:
+		ptr.insts = append(ptr.insts, inst{opFrontier, pat.Set, -1, -1})
 	}
 	if toplevel {
 		if p.(*seqPattern).MustTail {
@@ -573,6 +590,10 @@ redo:
 		pc++
 		goto redo
 	case opBrace:
+		if inst.Operand1 == EOS || inst.Operand2 == EOS {
+			// Lua raises it once a match reaches the %b (StructD's fork).
+			panic(newError(_UNKNOWN, "unbalanced pattern"))
+		}
 		if sp >= len(src) || int(src[sp]) != inst.Operand1 {
 			return false, sp, m
 		}
@@ -604,6 +625,19 @@ redo:
 		}
 		pc++
 		sp += len(capture)
+		goto redo
+	case opFrontier:
+		prev, cur := 0, 0
+		if sp > 0 {
+			prev = int(src[sp-1])
+		}
+		if sp < len(src) {
+			cur = int(src[sp])
+		}
+		if inst.Class.Matches(prev) || !inst.Class.Matches(cur) {
+			return false, sp, m
+		}
+		pc++
 		goto redo
 	}
 	panic("should not reach here")
