@@ -22,7 +22,7 @@ func strFormat(L *lua.LState) int {
 		}
 		i++
 		if i >= len(fs) {
-			L.RaiseError("invalid option '%%' to 'format'")
+			L.RaiseError("%s", "invalid option '%' to 'format'")
 		}
 		if fs[i] == '%' {
 			b.WriteByte('%')
@@ -48,7 +48,7 @@ func strFormat(L *lua.LState) int {
 			L.RaiseError("invalid format (width or precision too long)")
 		}
 		if i >= len(fs) {
-			L.RaiseError("invalid option '%%' to 'format'")
+			L.RaiseError("%s", "invalid option '%' to 'format'")
 		}
 		spec := "%" + fs[start:i]
 		conv := fs[i]

@@ -369,10 +369,23 @@ func strLen(L *LState) int {
 	return 1
 }
 
+// strLower and strUpper map A-Z and a-z only, byte by byte, as C's
+// tolower and toupper in the C locale (StructD's fork: upstream mapped
+// UTF-8 letters, "À" to "à").
 func strLower(L *LState) int {
-	str := L.CheckString(1)
-	L.Push(LString(strings.ToLower(str)))
+	L.Push(LString(mapASCII(L.CheckString(1), 'A', 'Z', 'a'-'A')))
 	return 1
+}
+
+// mapASCII adds delta (mod 256) to every byte of s in lo..hi.
+func mapASCII(s string, lo, hi byte, delta byte) string {
+	b := []byte(s)
+	for i, c := range b {
+		if lo <= c && c <= hi {
+			b[i] = c + delta
+		}
+	}
+	return string(b)
 }
 
 // strMatch is Lua 5.1's string.match.
@@ -414,8 +427,7 @@ func strSub(L *LState) int {
 }
 
 func strUpper(L *LState) int {
-	str := L.CheckString(1)
-	L.Push(LString(strings.ToUpper(str)))
+	L.Push(LString(mapASCII(L.CheckString(1), 'a', 'z', 256-('a'-'A'))))
 	return 1
 }
 
