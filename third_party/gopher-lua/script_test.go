@@ -23,7 +23,8 @@ var gluaTests []string = []string{
 	"vm.lua",
 	"math.lua",
 	"strings.lua",
-	"goto.lua",
+	// goto.lua is left out: StructD's fork reads goto as a name, as Lua
+	// 5.1 does (FORK.md).
 }
 
 var luaTests []string = []string{
