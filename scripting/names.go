@@ -42,10 +42,10 @@ func (v *vm) nameRuntimeError(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, 
 		out = v.nameCall(L, dbg, fn, strings.TrimSuffix(strings.TrimPrefix(body, "attempt to call a "), " value"))
 	case strings.HasPrefix(body, "cannot perform "):
 		out = v.nameOperation(L, dbg, fn, body)
-	case body == "__len undefined":
-		out = v.nameUnary(L, dbg, fn, lua.OP_LEN, "get length of")
-	case body == "__unm undefined":
-		out = v.nameUnary(L, dbg, fn, lua.OP_UNM, "perform arithmetic on")
+	case strings.HasPrefix(body, "attempt to get length of a "):
+		out = v.nameUnary(L, dbg, fn, lua.OP_LEN, "get length of", typeOf(body))
+	case strings.HasPrefix(body, "attempt to perform arithmetic on a "):
+		out = v.nameUnary(L, dbg, fn, lua.OP_UNM, "perform arithmetic on", typeOf(body))
 	}
 	if out == "" {
 		return lua51Message(msg)
@@ -138,21 +138,22 @@ func (v *vm) nameCall(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, typ stri
 	return ""
 }
 
-// nameUnary names the operand of a failed # or unary minus.
-func (v *vm) nameUnary(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, op int, verb string) string {
+// typeOf is the type in gopher-lua's "attempt to ... a <type> value".
+func typeOf(body string) string {
+	body = strings.TrimSuffix(body, " value")
+	return body[strings.LastIndexByte(body, ' ')+1:]
+}
+
+// nameUnary names the operand, of type typ, of a failed # or unary minus.
+func (v *vm) nameUnary(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, op int, verb, typ string) string {
 	pcs := failingCode(fn, dbg, op)
 	if len(pcs) == 0 {
 		return ""
 	}
-	name, val := v.objName(L, dbg, fn, pcs[0], argB(fn.Proto.Code[pcs[0]]))
-	typ := "nil"
-	if val != nil {
-		typ = val.Type().String()
+	if name, _ := v.objName(L, dbg, fn, pcs[0], argB(fn.Proto.Code[pcs[0]])); name != "" {
+		return fmt.Sprintf("attempt to %s %s (a %s value)", verb, name, typ)
 	}
-	if name == "" {
-		return "attempt to " + verb + " a " + typ + " value"
-	}
-	return fmt.Sprintf("attempt to %s %s (a %s value)", verb, name, typ)
+	return ""
 }
 
 // nameOperation names the operand of a failed arithmetic or concatenation

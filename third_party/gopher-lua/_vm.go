@@ -85,7 +85,7 @@ func copyReturnValues(L *LState, regv, start, n, b int) { // +inline-start
 func switchToParentThread(L *LState, nargs int, haserror bool, kill bool) {
 	parent := L.Parent
 	if parent == nil {
-		L.RaiseError("can not yield from outside of a coroutine")
+		L.RaiseError("attempt to yield across metamethod/C-call boundary")
 	}
 	L.G.CurrentThread = parent
 	L.Parent = nil
@@ -392,10 +392,10 @@ func init() {
 					if num, err := parseNumber(string(str)); err == nil {
 						// +inline-call reg.Set RA -num
 					} else {
-						L.RaiseError("__unm undefined")
+						L.RaiseError("attempt to perform arithmetic on a %v value", unaryv.Type().String())
 					}
 				} else {
-					L.RaiseError("__unm undefined")
+					L.RaiseError("attempt to perform arithmetic on a %v value", unaryv.Type().String())
 				}
 			}
 			return 0
@@ -425,7 +425,11 @@ func init() {
 			case LString:
 				// +inline-call reg.SetNumber RA LNumber(len(lv))
 			default:
-				op := L.metaOp1(lv, "__len")
+				// Lua 5.1 takes a table's length without __len (StructD's fork).
+				var op LValue = LNil
+				if _, isTable := lv.(*LTable); !isTable {
+					op = L.metaOp1(lv, "__len")
+				}
 				if op.Type() == LTFunction {
 					reg.Push(op)
 					reg.Push(lv)
@@ -440,7 +444,7 @@ func init() {
 				} else if lv.Type() == LTTable {
 					// +inline-call reg.SetNumber RA LNumber(lv.(*LTable).Len())
 				} else {
-					L.RaiseError("__len undefined")
+					L.RaiseError("attempt to get length of a %v value", lv.Type().String())
 				}
 			}
 			return 0

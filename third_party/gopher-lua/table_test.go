@@ -42,7 +42,8 @@ func TestTableLenType(t *testing.T) {
 
         setmetatable(v, mt)
 
-        assert(#v ~= 0, "#v should return a table reference in this case")
+        -- StructD's fork: Lua 5.1 takes a table's length without __len.
+        assert(#v == 0, "#v should ignore __len")
 
         print(#v)
     `)

@@ -180,7 +180,7 @@ func copyReturnValues(L *LState, regv, start, n, b int) { // +inline-start
 func switchToParentThread(L *LState, nargs int, haserror bool, kill bool) {
 	parent := L.Parent
 	if parent == nil {
-		L.RaiseError("can not yield from outside of a coroutine")
+		L.RaiseError("attempt to yield across metamethod/C-call boundary")
 	}
 	L.G.CurrentThread = parent
 	L.Parent = nil
@@ -849,10 +849,10 @@ func init() {
 							}
 						}
 					} else {
-						L.RaiseError("__unm undefined")
+						L.RaiseError("attempt to perform arithmetic on a %v value", unaryv.Type().String())
 					}
 				} else {
-					L.RaiseError("__unm undefined")
+					L.RaiseError("attempt to perform arithmetic on a %v value", unaryv.Type().String())
 				}
 			}
 			return 0
@@ -939,7 +939,11 @@ func init() {
 					}
 				}
 			default:
-				op := L.metaOp1(lv, "__len")
+				// Lua 5.1 takes a table's length without __len (StructD's fork).
+				var op LValue = LNil
+				if _, isTable := lv.(*LTable); !isTable {
+					op = L.metaOp1(lv, "__len")
+				}
 				if op.Type() == LTFunction {
 					reg.Push(op)
 					reg.Push(lv)
@@ -1011,7 +1015,7 @@ func init() {
 						}
 					}
 				} else {
-					L.RaiseError("__len undefined")
+					L.RaiseError("attempt to get length of a %v value", lv.Type().String())
 				}
 			}
 			return 0

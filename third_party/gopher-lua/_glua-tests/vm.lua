@@ -2,7 +2,7 @@ for i, v in ipairs({"hoge", {}, function() end, true, nil}) do
   local ok, msg = pcall(function()
     print(-v)
   end)
-  assert(not ok and string.find(msg, "__unm undefined"))
+  assert(not ok and string.find(msg, "attempt to perform arithmetic on a "))
 end
 
 assert(#"abc" == 3)
@@ -10,7 +10,7 @@ local tbl = {1,2,3}
 setmetatable(tbl, {__len = function(self)
   return 10
 end})
-assert(#tbl == 10)
+assert(#tbl == 3) -- Lua 5.1 ignores a table's __len (StructD's fork)
 
 setmetatable(tbl, nil)
 assert(#tbl == 3)
