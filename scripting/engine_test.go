@@ -158,13 +158,26 @@ func TestSandbox(t *testing.T) {
 }
 
 // TestArgNumbers: redis.call's number arguments are "%.17g", integers
-// through the shortcut too.
+// through the shortcut too, and infinities and NaNs as C prints them.
 func TestArgNumbers(t *testing.T) {
 	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1, 42, 1732847123456, 999999999999999, 1e15, -1e15, 1e17,
-		0.5, 1.0 / 3, 2.5e-7, -123.456, math.Inf(1), math.Inf(-1), math.NaN(), 1 << 53} {
+		0.5, 1.0 / 3, 2.5e-7, -123.456, 1 << 53} {
 		want := strconv.FormatFloat(f, 'g', 17, 64)
 		if got := string(appendArgNumber(nil, f)); got != want {
 			t.Errorf("appendArgNumber(%v) = %q, want %q", f, got, want)
+		}
+	}
+	for f, want := range map[float64]string{math.Inf(1): "inf", math.Inf(-1): "-inf"} {
+		if got := string(appendArgNumber(nil, f)); got != want {
+			t.Errorf("appendArgNumber(%v) = %q, want %q", f, got, want)
+		}
+	}
+	for _, nan := range []struct {
+		f    float64
+		want string
+	}{{math.NaN(), "nan"}, {math.Copysign(math.NaN(), -1), "-nan"}} {
+		if got := string(appendArgNumber(nil, nan.f)); got != nan.want {
+			t.Errorf("appendArgNumber(%v) = %q, want %q", nan.f, got, nan.want)
 		}
 	}
 }

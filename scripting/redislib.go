@@ -196,10 +196,14 @@ func (r *run) commandArgs(L *lua.LState) ([][]byte, bool) {
 
 // appendArgNumber appends f as "%.17g" (Redis's format of a number
 // argument): an integer below 1e15 is its digits, without the float
-// formatting's cost.
+// formatting's cost; infinities and NaNs read as C prints them ("inf",
+// "-nan"), as tostring's.
 func appendArgNumber(b []byte, f float64) []byte {
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 && (f != 0 || !math.Signbit(f)) {
+	switch {
+	case f == math.Trunc(f) && math.Abs(f) < 1e15 && (f != 0 || !math.Signbit(f)):
 		return strconv.AppendInt(b, int64(f), 10)
+	case math.IsInf(f, 0) || math.IsNaN(f):
+		return append(b, formatNumber(f)...)
 	}
 	return strconv.AppendFloat(b, f, 'g', 17, 64)
 }
