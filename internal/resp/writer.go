@@ -178,13 +178,15 @@ func (w *Writer) Raw(b []byte) { w.Buf = append(w.Buf, b...) }
 
 // AppendFloat formats f as Redis 7.0 formats doubles in replies: C's
 // "%.17g" (which Go's 'g' with precision 17 reproduces, trailing zeros
-// trimmed), and "inf"/"-inf"/"nan" for the special values.
+// trimmed), and "inf"/"-inf"/"nan"/"-nan" for the special values.
 func AppendFloat(b []byte, f float64) []byte {
 	switch {
 	case math.IsInf(f, 1):
 		return append(b, "inf"...)
 	case math.IsInf(f, -1):
 		return append(b, "-inf"...)
+	case math.IsNaN(f) && math.Signbit(f):
+		return append(b, "-nan"...) // as C's printf: x86's 0/0 has the sign bit
 	case math.IsNaN(f):
 		return append(b, "nan"...)
 	}
