@@ -206,13 +206,7 @@ func (v *vm) objName(L *lua.LState, dbg *lua.Debug, fn *lua.LFunction, pc, reg i
 			return "local '" + name + "'", val
 		}
 		p := fn.Proto
-		setter := -1
-		for i := pc - 1; i >= 0; i-- {
-			if writesA(p.Code[i]) && argA(p.Code[i]) == reg {
-				setter = i
-				break
-			}
-		}
+		setter := lastSetter(p, pc, reg)
 		if setter < 0 {
 			return "", nil
 		}
@@ -257,15 +251,21 @@ func constantKey(p *lua.FunctionProto, pc, rk int) int {
 	if rk&rkBit != 0 || localName(p, rk, pc) != "" {
 		return rk
 	}
-	for i := pc - 1; i >= 0; i-- {
-		if inst := p.Code[i]; writesA(inst) && argA(inst) == rk {
-			if opCode(inst) == lua.OP_LOADK {
-				return argBx(inst) | rkBit
-			}
-			return rk
-		}
+	if i := lastSetter(p, pc, rk); i >= 0 && opCode(p.Code[i]) == lua.OP_LOADK {
+		return argBx(p.Code[i]) | rkBit
 	}
 	return rk
+}
+
+// lastSetter is the index of the last instruction before pc that stores
+// into register reg, or -1.
+func lastSetter(p *lua.FunctionProto, pc, reg int) int {
+	for i := pc - 1; i >= 0; i-- {
+		if writesA(p.Code[i]) && argA(p.Code[i]) == reg {
+			return i
+		}
+	}
+	return -1
 }
 
 // localName is the local variable held by register reg at pc, or "": the
