@@ -7,6 +7,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/structd/structd/internal/resp"
+	"github.com/structd/structd/scripting/lualib"
 )
 
 // Conversions between Lua values and replies, as Redis 7.0 documents and
@@ -40,7 +41,7 @@ func writeValue(w *resp.Writer, v lua.LValue, scriptResp, depth int) {
 	case lua.LString:
 		w.Bulk([]byte(x))
 	case lua.LNumber:
-		w.Int(castInt64(float64(x)))
+		w.Int(lualib.CastInt64(float64(x)))
 	case lua.LBool:
 		switch {
 		case scriptResp == 3:

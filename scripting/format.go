@@ -5,13 +5,15 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/structd/structd/scripting/lualib"
 )
 
 // strFormat is Lua 5.1's string.format: C printf conversions (%d %i %o %u
 // %c %x %X %e %E %f %g %G %s %q %%) with flags, width and precision, and
 // Lua 5.1's error texts.
 func strFormat(L *lua.LState) int {
-	fs := luaCheckString(L, 1)
+	fs := lualib.CheckString(L, 1)
 	var b strings.Builder
 	arg := 1
 	for i := 0; i < len(fs); i++ {
@@ -60,17 +62,17 @@ func strFormat(L *lua.LState) int {
 		case 'c':
 			// One byte, padded; C's sprintf output is cut at its first NUL
 			// (Lua 5.1 adds strlen(buff) bytes), so '%c' of 0 adds nothing.
-			c := string([]byte{byte(castInt64(luaCheckNumber(L, arg)))})
+			c := string([]byte{byte(lualib.CastInt64(lualib.CheckNumber(L, arg)))})
 			out := fmt.Sprintf(spec+"s", c)
 			if nul := strings.IndexByte(out, 0); nul >= 0 {
 				out = out[:nul]
 			}
 			b.WriteString(out)
 		case 'd', 'i':
-			n := castInt64(luaCheckNumber(L, arg))
+			n := lualib.CastInt64(lualib.CheckNumber(L, arg))
 			b.WriteString(fmt.Sprintf(spec+"d", n))
 		case 'o', 'u', 'x', 'X':
-			n := uint64(castInt64(luaCheckNumber(L, arg)))
+			n := uint64(lualib.CastInt64(lualib.CheckNumber(L, arg)))
 			verb := string(conv)
 			if conv == 'u' {
 				verb = "d"
@@ -80,10 +82,10 @@ func strFormat(L *lua.LState) int {
 			}
 			b.WriteString(fmt.Sprintf(spec+verb, n))
 		case 'e', 'E', 'f', 'g', 'G':
-			f := luaCheckNumber(L, arg)
+			f := lualib.CheckNumber(L, arg)
 			b.WriteString(cFloat(spec, conv, f))
 		case 'q':
-			b.WriteString(quoteLua(luaCheckString(L, arg)))
+			b.WriteString(quoteLua(lualib.CheckString(L, arg)))
 		case 's':
 			// luaL_checklstring: a string or a number, nothing else.
 			var str string
@@ -148,31 +150,3 @@ func quoteLua(s string) string {
 }
 
 func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
-
-// luaCheckNumber is luaL_checknumber with Lua 5.1's message.
-func luaCheckNumber(L *lua.LState, n int) float64 {
-	f, ok := toNumber(L.Get(n))
-	if !ok {
-		L.ArgError(n, "number expected, got "+argType(L, n))
-	}
-	return f
-}
-
-// luaCheckString is luaL_checkstring: strings, and numbers as %.14g.
-func luaCheckString(L *lua.LState, n int) string {
-	switch x := L.Get(n).(type) {
-	case lua.LString:
-		return string(x)
-	case lua.LNumber:
-		return formatNumber(float64(x))
-	}
-	L.ArgError(n, "string expected, got "+argType(L, n))
-	return ""
-}
-
-func argType(L *lua.LState, n int) string {
-	if n > L.GetTop() {
-		return "no value"
-	}
-	return L.Get(n).Type().String()
-}

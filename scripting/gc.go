@@ -4,6 +4,8 @@ import (
 	"runtime/metrics"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/structd/structd/scripting/lualib"
 )
 
 // collectgarbage and gcinfo, after Lua 5.1's luaB_collectgarbage, over
@@ -40,7 +42,7 @@ func liveHeapKB() float64 {
 func (v *vm) collectGarbage(L *lua.LState) int {
 	opt := "collect"
 	if L.Get(1) != lua.LNil {
-		opt = luaCheckString(L, 1)
+		opt = lualib.CheckString(L, 1)
 	}
 	found := false
 	for _, o := range gcOptions {

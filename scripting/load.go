@@ -24,11 +24,11 @@ func (v *vm) baseLoad(protected ...*lua.LFunction) lua.LGFunction {
 	return func(L *lua.LState) int {
 		reader, ok := L.Get(1).(*lua.LFunction)
 		if !ok {
-			L.ArgError(1, "function expected, got "+argType(L, 1))
+			L.ArgError(1, "function expected, got "+lualib.TypeName(L, 1))
 		}
 		name := "=(load)"
 		if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
-			name = luaCheckString(L, 2)
+			name = lualib.CheckString(L, 2)
 		}
 		var src strings.Builder
 		for {

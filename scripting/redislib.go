@@ -11,6 +11,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/structd/structd/commands"
+	"github.com/structd/structd/scripting/lualib"
 )
 
 // The redis table: redis.call and redis.pcall, the reply helpers, logging,
@@ -329,7 +330,7 @@ func (v *vm) setresp(L *lua.LState) int {
 	if L.GetTop() != 1 {
 		return raise(L, "redis.setresp() requires one argument.")
 	}
-	n, _ := toNumber(L.Get(1))
+	n, _ := lualib.ToNumber(L.Get(1))
 	if n != 2 && n != 3 {
 		return raise(L, "RESP version must be 2 or 3.")
 	}
@@ -346,7 +347,7 @@ func setRepl(L *lua.LState) int {
 	if L.GetTop() != 1 {
 		return raise(L, "redis.set_repl() requires two arguments.")
 	}
-	n, _ := toNumber(L.Get(1))
+	n, _ := lualib.ToNumber(L.Get(1))
 	if f := int64(n); f&^(replAOF|replReplica) != 0 {
 		return raise(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
 	}

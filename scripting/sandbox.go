@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/structd/structd/scripting/lualib"
 )
 
 // The sandbox gives scripts what Redis 7.0 gives them and nothing else:
@@ -312,7 +314,7 @@ func (v *vm) overrideBase(g *lua.LTable) {
 func checkTable(L *lua.LState, n int) *lua.LTable {
 	t, ok := L.Get(n).(*lua.LTable)
 	if !ok {
-		L.ArgError(n, "table expected, got "+argType(L, n))
+		L.ArgError(n, "table expected, got "+lualib.TypeName(L, n))
 	}
 	return t
 }
@@ -579,13 +581,5 @@ func (v *vm) overrideMath(m *lua.LTable) {
 
 // checkInt is luaL_checkint: a number (or numeric string) cast to int.
 func checkInt(L *lua.LState, n int) int64 {
-	f, ok := toNumber(L.Get(n))
-	if !ok {
-		got := "no value"
-		if n <= L.GetTop() {
-			got = L.Get(n).Type().String()
-		}
-		L.ArgError(n, "number expected, got "+got)
-	}
-	return int64(int32(castInt64(f)))
+	return int64(int32(lualib.CastInt64(lualib.CheckNumber(L, n))))
 }

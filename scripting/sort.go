@@ -2,6 +2,8 @@ package scripting
 
 import (
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/structd/structd/scripting/lualib"
 )
 
 // tabSort is Lua 5.1's table.sort, the same quicksort (ltablib.c's
@@ -12,7 +14,7 @@ import (
 func tabSort(L *lua.LState) int {
 	t, ok := L.Get(1).(*lua.LTable)
 	if !ok {
-		L.ArgError(1, "table expected, got "+argType(L, 1))
+		L.ArgError(1, "table expected, got "+lualib.TypeName(L, 1))
 	}
 	var cmp *lua.LFunction
 	switch f := L.Get(2).(type) {

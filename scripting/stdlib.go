@@ -60,7 +60,7 @@ func baseToNumber(L *lua.LState) int {
 		L.CheckAny(1)
 		if x, ok := L.Get(1).(lua.LNumber); ok {
 			L.Push(x)
-		} else if f, ok := toNumber(L.Get(1)); ok {
+		} else if f, ok := lualib.ToNumber(L.Get(1)); ok {
 			L.PushNumber(lua.LNumber(f))
 		} else {
 			L.Push(lua.LNil)
@@ -96,7 +96,7 @@ func baseToNumber(L *lua.LState) int {
 // beyond wrap, giving ""), and a result past lualib.MaxOutputBytes fails
 // as Lua fails when memory runs out, instead of taking the server's.
 func strRep(L *lua.LState) int {
-	s := luaCheckString(L, 1)
+	s := lualib.CheckString(L, 1)
 	n := checkInt(L, 2)
 	if n <= 0 || s == "" {
 		L.Push(lua.LString(""))
@@ -192,7 +192,7 @@ func tabForeachi(L *lua.LState) int {
 func checkFunction(L *lua.LState, n int) *lua.LFunction {
 	f, ok := L.Get(n).(*lua.LFunction)
 	if !ok {
-		L.ArgError(n, "function expected, got "+argType(L, n))
+		L.ArgError(n, "function expected, got "+lualib.TypeName(L, n))
 	}
 	return f
 }

@@ -25,30 +25,9 @@ func luaToString(v lua.LValue) string {
 	return v.String()
 }
 
-// toNumber is lua_tonumber: numbers, and strings that read as a whole as
-// a decimal or hexadecimal number.
-func toNumber(v lua.LValue) (float64, bool) {
-	switch x := v.(type) {
-	case lua.LNumber:
-		return float64(x), true
-	case lua.LString:
-		return lualib.ParseNumber(string(x))
-	}
-	return 0, false
-}
-
 func isRange(err error) bool {
 	ne, ok := err.(*strconv.NumError)
 	return ok && ne.Err == strconv.ErrRange
-}
-
-// castInt64 converts like a C cast of a double to long long on x86-64: NaN
-// and out-of-range values give math.MinInt64.
-func castInt64(f float64) int64 {
-	if f != f || f >= 9223372036854775808.0 || f < -9223372036854775808.0 {
-		return math.MinInt64
-	}
-	return int64(f)
 }
 
 func floor(f float64) float64 { return math.Floor(f) }

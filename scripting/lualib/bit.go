@@ -30,7 +30,7 @@ func NewBit(L *lua.LState) *lua.LTable {
 // bits are the number rounded to an integer modulo 2^32 (for |n| < 2^51; the
 // same arithmetic gives LuaBitOp's result for any other double).
 func bitArg(L *lua.LState, n int) uint32 {
-	f := checkNumber(L, n) + 6755399441055744.0
+	f := CheckNumber(L, n) + 6755399441055744.0
 	return uint32(math.Float64bits(f))
 }
 

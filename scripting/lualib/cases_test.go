@@ -98,7 +98,7 @@ func renderLua(v lua.LValue) string {
 	case lua.LString:
 		return strconv.Quote(string(x))
 	case lua.LNumber:
-		return strconv.FormatInt(castInt64(float64(x)), 10)
+		return strconv.FormatInt(CastInt64(float64(x)), 10)
 	case lua.LBool:
 		if x {
 			return "1"

@@ -76,7 +76,7 @@ func newCJSON(L *lua.LState, null *lua.LUserData) *lua.LTable {
 // that the results pushed next do not read as arguments.
 func argsInit(L *lua.LState, n int) {
 	if L.GetTop() > n {
-		argError(L, n+1, "found too many arguments")
+		L.ArgError(n+1, "found too many arguments")
 	}
 	for L.GetTop() < n {
 		L.Push(lua.LNil)
@@ -97,7 +97,7 @@ func (c *cjsonLib) setInt(L *lua.LState, n int, setting *int, lo, hi int) {
 		v := int(int32(checkInteger(L, n))) // stored in a C int
 		if v < lo || v > hi {
 			// The C names argument 1 whichever option is wrong.
-			argError(L, 1, fmt.Sprintf("expected integer between %d and %d", lo, hi))
+			L.ArgError(1, fmt.Sprintf("expected integer between %d and %d", lo, hi))
 		}
 		*setting = v
 	}
@@ -130,13 +130,13 @@ func enumOption(L *lua.LState, n int, setting *int, options []string, boolTrue i
 
 // checkOption is luaL_checkoption without a default.
 func checkOption(L *lua.LState, n int, options []string) int {
-	name := checkString(L, n)
+	name := CheckString(L, n)
 	for i, o := range options {
 		if o == name {
 			return i
 		}
 	}
-	argError(L, n, fmt.Sprintf("invalid option '%s'", name))
+	L.ArgError(n, fmt.Sprintf("invalid option '%s'", name))
 	return 0
 }
 

@@ -73,9 +73,9 @@ type jsonDecoder struct {
 
 func (c *cjsonLib) decode(L *lua.LState) int {
 	if L.GetTop() != 1 {
-		argError(L, 1, "expected 1 argument")
+		L.ArgError(1, "expected 1 argument")
 	}
-	d := &jsonDecoder{L: L, cfg: c.cfg, data: checkString(L, 1)}
+	d := &jsonDecoder{L: L, cfg: c.cfg, data: CheckString(L, 1)}
 	if len(d.data) >= 2 && (d.data[0] == 0 || d.data[1] == 0) {
 		raise(L, "JSON parser does not support UTF-16 or UTF-32")
 	}

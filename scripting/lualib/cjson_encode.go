@@ -29,7 +29,7 @@ type jsonEncoder struct {
 
 func (c *cjsonLib) encode(L *lua.LState) int {
 	if L.GetTop() != 1 {
-		argError(L, 1, "expected 1 argument")
+		L.ArgError(1, "expected 1 argument")
 	}
 	e := &jsonEncoder{L: L, cfg: c.cfg}
 	// The value is the one slot on the C stack; each level adds to it.
@@ -141,7 +141,7 @@ func (e *jsonEncoder) arrayLength(t *lua.LTable) int {
 		return -1
 	}
 	// The C stores the maximum in an int.
-	return int(int32(castInt64(maxKey)))
+	return int(int32(CastInt64(maxKey)))
 }
 
 func (e *jsonEncoder) array(t *lua.LTable, n, depth, top int) {

@@ -37,7 +37,7 @@ type msgpackEncoder struct {
 func msgpackPack(L *lua.LState) int {
 	n := L.GetTop()
 	if n == 0 {
-		argError(L, 0, "MessagePack pack needs input.")
+		L.ArgError(0, "MessagePack pack needs input.")
 	}
 	e := &msgpackEncoder{L: L}
 	for i := 1; i <= n; i++ {
@@ -82,8 +82,8 @@ func (e *msgpackEncoder) value(v lua.LValue, level int) {
 // msgpack integer, others as a float when a float32 holds them exactly,
 // else as a double.
 func (e *msgpackEncoder) number(f float64) {
-	if !math.IsInf(f, 0) && float64(castInt64(f)) == f {
-		e.int(castInt64(f))
+	if !math.IsInf(f, 0) && float64(CastInt64(f)) == f {
+		e.int(CastInt64(f))
 		return
 	}
 	if f32 := float32(f); float64(f32) == f {
@@ -158,7 +158,7 @@ func msgpackIsArray(t *lua.LTable) bool {
 	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
 		n, ok := k.(lua.LNumber)
 		f := float64(n)
-		if !ok || f <= 0 || f != float64(int32(castInt64(f))) || f > math.MaxInt32 {
+		if !ok || f <= 0 || f != float64(int32(CastInt64(f))) || f > math.MaxInt32 {
 			return false
 		}
 		if int64(f) > maxKey {
@@ -235,7 +235,7 @@ func popExtraArgs(L *lua.LState) {
 // offset (all of them when both are 0; otherwise the next offset, or -1 at
 // the end, comes first in the results).
 func msgpackUnpackFull(L *lua.LState, limit, offset int) int {
-	s := checkString(L, 1)
+	s := CheckString(L, 1)
 	if offset < 0 || limit < 0 {
 		// The C prints the input length where it means the limit.
 		raise(L, "Invalid request to unpack with offset of %d and limit of %d.", offset, int(int32(len(s))))

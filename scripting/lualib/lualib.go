@@ -100,14 +100,8 @@ func raise(L *lua.LState, format string, args ...any) {
 	L.RaiseError("%s", msg)
 }
 
-// argError is luaL_argerror: "bad argument #n to 'name' (msg)", the name
-// the caller gave the function ('?' when pcall called it directly).
-func argError(L *lua.LState, n int, msg string) {
-	L.ArgError(n, msg)
-}
-
-// typeName is luaL_typename, with "no value" for a missing argument.
-func typeName(L *lua.LState, n int) string {
+// TypeName is luaL_typename, with "no value" for a missing argument.
+func TypeName(L *lua.LState, n int) string {
 	if n > L.GetTop() {
 		return "no value"
 	}
@@ -116,12 +110,12 @@ func typeName(L *lua.LState, n int) string {
 
 // typeError is luaL_typerror.
 func typeError(L *lua.LState, n int, expected string) {
-	argError(L, n, fmt.Sprintf("%s expected, got %s", expected, typeName(L, n)))
+	L.ArgError(n, fmt.Sprintf("%s expected, got %s", expected, TypeName(L, n)))
 }
 
-// toNumber is lua_tonumber: numbers, and strings that read as a whole as a
+// ToNumber is lua_tonumber: numbers, and strings that read as a whole as a
 // number (strtod, including hex, with surrounding spaces).
-func toNumber(v lua.LValue) (float64, bool) {
+func ToNumber(v lua.LValue) (float64, bool) {
 	switch x := v.(type) {
 	case lua.LNumber:
 		return float64(x), true
@@ -140,9 +134,9 @@ func FormatNumber(f float64) string { return formatG(f, 14) }
 // strtod's decimal, hexadecimal, inf and nan forms, with surrounding spaces).
 func ParseNumber(s string) (float64, bool) { return lua.Str2Number(s) }
 
-// checkNumber is luaL_checknumber.
-func checkNumber(L *lua.LState, n int) float64 {
-	f, ok := toNumber(L.Get(n))
+// CheckNumber is luaL_checknumber.
+func CheckNumber(L *lua.LState, n int) float64 {
+	f, ok := ToNumber(L.Get(n))
 	if !ok {
 		typeError(L, n, "number")
 	}
@@ -151,7 +145,7 @@ func checkNumber(L *lua.LState, n int) float64 {
 
 // checkInteger is luaL_checkinteger: the number cast to a 64-bit integer.
 func checkInteger(L *lua.LState, n int) int64 {
-	return castInt64(checkNumber(L, n))
+	return CastInt64(CheckNumber(L, n))
 }
 
 // optInteger is luaL_optinteger.
@@ -173,8 +167,8 @@ func toString(v lua.LValue) (string, bool) {
 	return "", false
 }
 
-// checkString is luaL_checklstring.
-func checkString(L *lua.LState, n int) string {
+// CheckString is luaL_checklstring.
+func CheckString(L *lua.LState, n int) string {
 	s, ok := toString(L.Get(n))
 	if !ok {
 		typeError(L, n, "string")
@@ -182,9 +176,9 @@ func checkString(L *lua.LState, n int) string {
 	return s
 }
 
-// castInt64 converts like a C cast of a double to a 64-bit integer on x86-64
+// CastInt64 converts like a C cast of a double to a 64-bit integer on x86-64
 // (cvttsd2si): NaN and out-of-range values give math.MinInt64.
-func castInt64(f float64) int64 {
+func CastInt64(f float64) int64 {
 	if f != f || f >= 9223372036854775808.0 || f < -9223372036854775808.0 {
 		return math.MinInt64
 	}

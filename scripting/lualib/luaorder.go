@@ -61,7 +61,7 @@ func luaArrayIndex(k lua.LValue) int {
 	if !ok {
 		return -1
 	}
-	i := int32(castInt64(float64(n))) // lua_number2int on x86-64
+	i := int32(CastInt64(float64(n))) // lua_number2int on x86-64
 	if float64(i) != float64(n) {
 		return -1
 	}

@@ -109,12 +109,12 @@ func (f *structFormat) control(opt byte) {
 		}
 		f.h.align = a
 	default:
-		argError(f.L, 1, fmt.Sprintf("invalid format option '%c'", opt))
+		f.L.ArgError(1, fmt.Sprintf("invalid format option '%c'", opt))
 	}
 }
 
 func newStructFormat(L *lua.LState) *structFormat {
-	return &structFormat{L: L, fmt: checkString(L, 1), h: structHeader{align: 1}}
+	return &structFormat{L: L, fmt: CheckString(L, 1), h: structHeader{align: 1}}
 }
 
 // next returns the next option byte; '\0' ends the format as in C.
@@ -159,28 +159,28 @@ func structPack(L *lua.LState) int {
 		}
 		switch opt {
 		case 'b', 'B', 'h', 'H', 'l', 'L', 'T', 'i', 'I':
-			n := checkNumber(L, arg)
+			n := CheckNumber(L, arg)
 			arg++
 			b.Write(structPutInteger(n, size, f.h.bigEndian))
 		case 'x':
 			b.WriteByte(0)
 		case 'f':
-			v := float32(checkNumber(L, arg))
+			v := float32(CheckNumber(L, arg))
 			arg++
 			b.Write(f.order().AppendUint32(nil, math.Float32bits(v)))
 		case 'd':
-			v := checkNumber(L, arg)
+			v := CheckNumber(L, arg)
 			arg++
 			b.Write(f.order().AppendUint64(nil, math.Float64bits(v)))
 		case 'c', 's':
-			s := checkString(L, arg)
+			s := CheckString(L, arg)
 			arg++
 			if size == 0 {
 				size = len(s)
 			}
 			if len(s) < size {
 				// The C checks after advancing arg, so it names the next one.
-				argError(L, arg, "string too short")
+				L.ArgError(arg, "string too short")
 			}
 			b.WriteString(s[:size])
 			if opt == 's' {
@@ -201,7 +201,7 @@ func structPack(L *lua.LState) int {
 func structPutInteger(n float64, size int, bigEndian bool) []byte {
 	var v uint64
 	if n < 0 {
-		v = uint64(castInt64(n))
+		v = uint64(CastInt64(n))
 	} else {
 		v = castUint64(n)
 	}
@@ -222,9 +222,9 @@ func structPutInteger(n float64, size int, bigEndian bool) []byte {
 // range give 2^63 (the cvttsd2si "indefinite" value).
 func castUint64(f float64) uint64 {
 	if f < 9223372036854775808.0 {
-		return uint64(castInt64(f))
+		return uint64(CastInt64(f))
 	}
-	return uint64(castInt64(f-9223372036854775808.0)) ^ (1 << 63)
+	return uint64(CastInt64(f-9223372036854775808.0)) ^ (1 << 63)
 }
 
 // structGetInteger is getinteger, with x86's masking of the shift count for
@@ -251,13 +251,13 @@ func structGetInteger(b []byte, bigEndian, signed bool) float64 {
 
 func structUnpack(L *lua.LState) int {
 	f := newStructFormat(L)
-	data := checkString(L, 2)
+	data := CheckString(L, 2)
 	ld := len(data)
 	// pos is a size_t in C: only 0 is refused, a negative start wraps to a
 	// huge offset that fails the first length check.
 	start := optInteger(L, 3, 1)
 	if start == 0 {
-		argError(L, 3, "offset must be 1 or greater")
+		L.ArgError(3, "offset must be 1 or greater")
 	}
 	pos := uint64(start) - 1
 	top := L.GetTop() // simulated C stack: arguments, then results
@@ -270,7 +270,7 @@ func structUnpack(L *lua.LState) int {
 		size := f.optSize(opt)
 		pos += uint64(f.toAlign(int(pos), size, opt))
 		if uint64(size) > uint64(ld) || pos > uint64(ld-size) {
-			argError(L, 2, "data string too short")
+			L.ArgError(2, "data string too short")
 		}
 		if top+len(res)+2 > maxCStack {
 			raise(L, "stack overflow (too many results)")
@@ -291,7 +291,7 @@ func structUnpack(L *lua.LState) int {
 			if size == 0 {
 				var n float64
 				if len(res) > 0 {
-					n, ok = toNumber(res[len(res)-1])
+					n, ok = ToNumber(res[len(res)-1])
 				}
 				if len(res) == 0 || !ok {
 					raise(L, "format 'c0' needs a previous size")
@@ -299,7 +299,7 @@ func structUnpack(L *lua.LState) int {
 				res = res[:len(res)-1]
 				size64 := castUint64NonNeg(n)
 				if size64 > uint64(ld) || pos > uint64(ld)-size64 {
-					argError(L, 2, "data string too short")
+					L.ArgError(2, "data string too short")
 				}
 				size = int(size64)
 			}
@@ -327,7 +327,7 @@ func structUnpack(L *lua.LState) int {
 // assignment does: negative values wrap, so they fail the length check.
 func castUint64NonNeg(n float64) uint64 {
 	if n < 0 {
-		return uint64(castInt64(n))
+		return uint64(CastInt64(n))
 	}
 	return castUint64(n)
 }
@@ -343,9 +343,9 @@ func structSize(L *lua.LState) int {
 		size := f.optSize(opt)
 		pos += f.toAlign(pos, size, opt)
 		if opt == 's' {
-			argError(L, 1, "option 's' has no fixed size")
+			L.ArgError(1, "option 's' has no fixed size")
 		} else if opt == 'c' && size == 0 {
-			argError(L, 1, "option 'c0' has no fixed size")
+			L.ArgError(1, "option 'c0' has no fixed size")
 		}
 		if !isAlnum(opt) {
 			f.control(opt)
