@@ -142,6 +142,9 @@ func unwatch(c *Ctx) {
 // busy, as in Redis, yet need the keyspace lock the script holds (the
 // registry is guarded by it): the server runs them inside the busy script.
 func TouchesWatches(cmd *Command, session *Session) bool {
+	if cmd.Flags&AllowBusy == 0 {
+		return false // every data command: one test, no name compared
+	}
 	switch cmd.Name {
 	case "watch":
 		return true
