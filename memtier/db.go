@@ -6,7 +6,7 @@ import (
 
 // slotData holds the keys of one database that hash to one slot.
 type slotData struct {
-	keys map[string]*Object
+	keys table[*Object]
 	// expires has the deadline (Unix ms) of each key in keys that has one,
 	// like Redis's expires dict: active expiry samples it.
 	expires map[string]int64
@@ -14,9 +14,9 @@ type slotData struct {
 	// Persistence state (persist.go), guarded by the slot lock like keys.
 	cold           int64                          // keys on disk not in memory
 	coldExpires    int64                          // of those, the ones with a TTL
-	dirty          map[string]struct{}            // changed since a checkpoint wrote the slot
+	dirty          keySet                         // changed since a checkpoint wrote the slot
 	elems          map[string]map[string]struct{} // dirty keys changed only in these elements
-	pending        map[string]struct{}            // written by the running checkpoint, not committed
+	pending        keySet                         // written by the running checkpoint, not committed
 	written        uint32                         // epoch of the last checkpoint that wrote the slot
 	rewrite        bool                           // the next checkpoint replaces the slot on disk whole
 	pendingRewrite bool
@@ -117,7 +117,7 @@ func (db *DB) Peek(key []byte) *Object {
 // peek is Peek for a key known to be in slot s.
 func (db *DB) peek(s int, key []byte) *Object {
 	sd := &db.slots[s]
-	o := sd.keys[string(key)]
+	o, _ := sd.keys.get(unsafeString(key))
 	if o == nil {
 		if sd.cold == 0 {
 			return nil
@@ -132,7 +132,7 @@ func (db *DB) peek(s int, key []byte) *Object {
 // peekResident is peek for a key in memory only: a cold key reads as
 // absent and stays on disk (probeCold tells whether it lives there).
 func (db *DB) peekResident(s int, key []byte) *Object {
-	o := db.slots[s].keys[string(key)]
+	o, _ := db.slots[s].keys.get(unsafeString(key))
 	if o == nil {
 		return nil
 	}
@@ -209,11 +209,8 @@ func (db *DB) SetKeepTTL(key []byte, o *Object) {
 func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 	s := SlotOf(key)
 	sd := &db.slots[s]
-	if sd.keys == nil {
-		sd.keys = make(map[string]*Object)
-	}
 	o.access = db.ks.accessClock.Load()
-	old, ok := sd.keys[string(key)]
+	old, ok := sd.keys.get(unsafeString(key))
 	if !ok && sd.cold > 0 {
 		// A cold key is replaced without reading its value.
 		var expireAt int64
@@ -229,7 +226,8 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 		if old == o && keepTTL {
 			return
 		}
-		sd.keys[string(key)] = o
+		p, _ := sd.keys.ref(unsafeString(key), true) // present: not copied
+		*p = o
 		if !keepTTL {
 			db.removeExpire(sd, string(key))
 		}
@@ -237,8 +235,8 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 		return
 	}
 	k := string(key) // one copy for the map and the dirty set
-	sd.keys[k] = o
-	markDirtyKey(db, s, k)
+	sd.keys.set(k, o)
+	markDirtyKey(db, s, k, false)
 	db.size.Add(1)
 	db.groupLen[s/slotsPerGroup].Add(1)
 	db.ks.keyAdded(db, key)
@@ -264,7 +262,7 @@ func (db *DB) Delete(key []byte) bool {
 // remove deletes key, which is in slot s.
 func (db *DB) remove(s int, key string) {
 	sd := &db.slots[s]
-	delete(sd.keys, key)
+	sd.keys.delete(key)
 	db.removeExpire(sd, key)
 	db.size.Add(-1)
 	db.groupLen[s/slotsPerGroup].Add(-1)
@@ -328,7 +326,7 @@ func (db *DB) Flush() {
 		sd := &db.slots[i]
 		had := db.occupied(i)
 		db.forgetCold(sd)
-		sd.keys, sd.expires = nil, nil
+		sd.keys, sd.expires = table[*Object]{}, nil
 		if had {
 			db.markRewrite(i)
 		}
@@ -348,7 +346,7 @@ func (db *DB) SlotKeys(s int, fn func(key string, o *Object) bool) {
 	sd := &db.slots[s]
 	now := db.ks.expiryNow()
 	var expired []string
-	for k, o := range sd.keys {
+	for k, o := range sd.keys.all() {
 		if at, ok := sd.expires[k]; ok && at <= now {
 			expired = append(expired, k)
 			continue
@@ -364,4 +362,4 @@ func (db *DB) SlotKeys(s int, fn func(key string, o *Object) bool) {
 
 // SlotLen is the number of keys (live or not yet reclaimed, in memory or
 // on disk) in slot s.
-func (db *DB) SlotLen(s int) int { return len(db.slots[s].keys) + int(db.slots[s].cold) }
+func (db *DB) SlotLen(s int) int { return db.slots[s].keys.len() + int(db.slots[s].cold) }

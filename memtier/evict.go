@@ -13,7 +13,7 @@ import "unsafe"
 // running checkpoint wrote still uncommitted (until then the disk has the
 // old copy of those keys).
 func (sd *slotData) unloadable() bool {
-	return !sd.rewrite && !sd.pendingRewrite && len(sd.pending) == 0
+	return !sd.rewrite && !sd.pendingRewrite && sd.pending.len() == 0
 }
 
 // objectBytes estimates what o's value takes in memory.
@@ -51,13 +51,13 @@ func (ks *Keyspace) UnloadClean(cur *EvictionCursor, target int64, minIdle uint3
 		ks.slots[s].Lock()
 		sd := &db.slots[s]
 		if sd.unloadable() {
-			for k, o := range sd.keys {
+			for k, o := range sd.keys.all() {
 				if sd.isDirty(k) || now-o.access < minIdle {
 					continue
 				}
 				freed += objectBytes(o) + int64(len(k))
 				keys++
-				delete(sd.keys, k)
+				sd.keys.delete(k)
 				if db.removeExpire(sd, k) { // the disk copy keeps it
 					sd.coldExpires++
 					db.coldExpiry.Add(1)

@@ -28,7 +28,7 @@ func (ks *Keyspace) HotKeys(max int) []HotKey {
 	// the oldest second the list reaches.
 	perSecond := map[uint32]int{}
 	ks.eachSlot(func(sd *slotData, _ int) {
-		for _, o := range sd.keys {
+		for _, o := range sd.keys.all() {
 			perSecond[o.access]++
 		}
 	})
@@ -57,7 +57,7 @@ func (ks *Keyspace) HotKeys(max int) []HotKey {
 	found := make([]ranked, 0, min(max, above+perSecond[cutoff]))
 	atCutoff := max - above
 	ks.eachSlot(func(sd *slotData, db int) {
-		for k, o := range sd.keys {
+		for k, o := range sd.keys.all() {
 			switch {
 			case o.access > cutoff:
 			case o.access == cutoff && atCutoff > 0:
@@ -109,7 +109,7 @@ func (ks *Keyspace) WarmKey(db int, key []byte) bool {
 	}
 	d := ks.dbs[db]
 	sd := &d.slots[s]
-	if sd.cold == 0 || sd.keys[string(key)] != nil {
+	if sd.cold == 0 || sd.keys.has(unsafeString(key)) {
 		return false
 	}
 	return d.faultIn(s, key) != nil

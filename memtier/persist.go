@@ -139,14 +139,14 @@ type writtenSlot struct {
 // splitState is a slot the running checkpoint has not written but whose
 // keys writes have front-run one by one (see the top of this file).
 type splitState struct {
-	dirty    map[string]struct{}            // keys changed since P
+	dirty    keySet                         // keys changed since P
 	elems    map[string]map[string]struct{} // of those, the ones changed only in these elements
 	countAtP SlotCount                      // the slot's counts at P
 }
 
 // changes returns the sets a change to the slot is recorded in: its dirty
 // keys, or while it is split, the keys changed since P.
-func (sd *slotData) changes() (dirty *map[string]struct{}, elems *map[string]map[string]struct{}) {
+func (sd *slotData) changes() (dirty *keySet, elems *map[string]map[string]struct{}) {
 	if sp := sd.split; sp != nil {
 		return &sp.dirty, &sp.elems
 	}
@@ -156,12 +156,11 @@ func (sd *slotData) changes() (dirty *map[string]struct{}, elems *map[string]map
 // isDirty reports whether key of the slot differs from the disk's copy as
 // of the last committed checkpoint, or is about to.
 func (sd *slotData) isDirty(key string) bool {
-	if _, ok := sd.dirty[key]; ok {
+	if sd.dirty.has(key) {
 		return true
 	}
 	if sp := sd.split; sp != nil {
-		_, ok := sp.dirty[key]
-		return ok
+		return sp.dirty.has(key)
 	}
 	return false
 }
@@ -224,18 +223,19 @@ func (ks *Keyspace) Persistent() bool { return ks.tracking }
 // markDirty records that key of slot s changed since the last checkpoint.
 // It takes the key as the command has it: a key changed again since it
 // became dirty costs one lookup and no copy.
-func (db *DB) markDirty(s int, key []byte) { markDirtyKey(db, s, key) }
+func (db *DB) markDirty(s int, key []byte) { markDirtyKey(db, s, unsafeString(key), true) }
 
-// markDirtyKey is markDirty for a key as a string or as bytes: a string
-// the slot's map already holds is shared, not copied.
-func markDirtyKey[K string | []byte](db *DB, s int, key K) {
+// markDirtyKey is markDirty for a key as a string: one the dirty set may
+// keep (the string the slot's keys hold, shared, not copied), or when
+// borrowed is set, one it must copy to keep.
+func markDirtyKey(db *DB, s int, key string, borrowed bool) {
 	if !db.ks.tracking {
 		return
 	}
 	if _, elems := db.slots[s].changes(); *elems != nil {
-		delete(*elems, string(key)) // the whole key changed
+		delete(*elems, key) // the whole key changed
 	}
-	if addDirty(db, s, key) {
+	if addDirty(db, s, key, borrowed) {
 		checkPrepared(db, s, key)
 	}
 }
@@ -243,14 +243,14 @@ func markDirtyKey[K string | []byte](db *DB, s int, key K) {
 // checkPrepared counts a change to key of slot s that PrepareWrite did not
 // front-run while the running checkpoint has not written the slot: a write
 // path that breaks invariant 5. Tests require the count to stay zero.
-func checkPrepared[K string | []byte](db *DB, s int, key K) {
+func checkPrepared(db *DB, s int, key string) {
 	ck := &db.ks.ck
 	if !ck.running.Load() {
 		return
 	}
 	sd := &db.slots[s]
 	if sd.split != nil {
-		if _, atP := sd.dirty[string(key)]; atP {
+		if sd.dirty.has(key) {
 			db.ks.Persist.UnpreparedWrites.Add(1) // its state at P is lost
 		}
 		return
@@ -278,10 +278,10 @@ func (db *DB) MarkDirtyElems(key []byte, elems [][]byte) {
 	_, dirtyElems := db.slots[s].changes()
 	set, partial := (*dirtyElems)[string(key)]
 	if !partial {
-		if !addDirty(db, s, key) {
+		if !addDirty(db, s, unsafeString(key), true) {
 			return // dirty as a whole already (or the slot is rewritten)
 		}
-		checkPrepared(db, s, key)
+		checkPrepared(db, s, unsafeString(key))
 		set = make(map[string]struct{}, len(elems))
 		if *dirtyElems == nil {
 			*dirtyElems = make(map[string]map[string]struct{})
@@ -309,40 +309,34 @@ func (db *DB) markExpired(s int, key string) {
 	}
 	sd := &db.slots[s]
 	if sp := sd.split; sp != nil {
-		_, changed := sp.dirty[key]
-		_, frontRun := sd.pending[key]
-		if !changed && !frontRun {
+		if !sp.dirty.has(key) && !sd.pending.has(key) {
 			sp.countAtP.Keys-- // and it had a TTL:
 			sp.countAtP.Expires--
 			delete(sd.elems, key)
-			addToSet(db, &sd.dirty, key)
+			addToSet(db, &sd.dirty, key, false)
 			return
 		}
 	}
-	addDirty(db, s, key)
+	addDirty(db, s, key, false)
 }
 
 // addDirty records a change to key of slot s (changes) and reports whether
-// the key was not dirty yet.
-func addDirty[K string | []byte](db *DB, s int, key K) bool {
+// the key was not dirty yet. A borrowed key is copied if it is added.
+func addDirty(db *DB, s int, key string, borrowed bool) bool {
 	sd := &db.slots[s]
 	if sd.rewrite {
 		return false // the next checkpoint writes the whole slot anyway
 	}
 	set, _ := sd.changes()
-	return addToSet(db, set, key)
+	return addToSet(db, set, key, borrowed)
 }
 
-// addToSet adds key to a dirty set and reports whether it was new. The set
-// copies a []byte key only when it adds it.
-func addToSet[K string | []byte](db *DB, set *map[string]struct{}, key K) bool {
-	if _, ok := (*set)[string(key)]; ok {
+// addToSet adds key to a dirty set and reports whether it was new. A
+// borrowed key is copied if it is added.
+func addToSet(db *DB, set *keySet, key string, borrowed bool) bool {
+	if _, added := set.ref(key, borrowed); !added {
 		return false
 	}
-	if *set == nil {
-		*set = make(map[string]struct{})
-	}
-	(*set)[string(key)] = struct{}{}
 	db.ks.Persist.DirtyKeys.Add(1)
 	return true
 }
@@ -360,11 +354,7 @@ func (db *DB) MarkDirty(key []byte) {
 // written (or is being replaced by the running checkpoint): the disk's copy
 // must not be faulted in.
 func (sd *slotData) tombstoned(key []byte) bool {
-	if sd.isDirty(string(key)) {
-		return true
-	}
-	_, ok := sd.pending[string(key)]
-	return ok
+	return sd.isDirty(unsafeString(key)) || sd.pending.has(unsafeString(key))
 }
 
 // faultIn loads key of slot s from the disk tier into memory, clean, and
@@ -435,11 +425,8 @@ func b2i(b bool) int64 {
 
 // adopt puts a key read from disk into slot sd's map, clean.
 func (db *DB) adopt(sd *slotData, key string, o *Object, expireAt int64) {
-	if sd.keys == nil {
-		sd.keys = make(map[string]*Object)
-	}
 	o.access = db.ks.accessClock.Load()
-	sd.keys[key] = o
+	sd.keys.set(key, o)
 	if expireAt != 0 {
 		if sd.expires == nil {
 			sd.expires = make(map[string]int64)
@@ -481,11 +468,9 @@ func (db *DB) loadSlotFrom(s int, load func(fn func(key []byte, o *Object, expir
 	if sd.cold == 0 {
 		return
 	}
-	if sd.keys == nil {
-		sd.keys = make(map[string]*Object, sd.cold) // no growing while loading
-	}
+	sd.keys.reserve(int(sd.cold)) // no growing while loading
 	err := load(func(key []byte, o *Object, expireAt int64) bool {
-		if _, ok := sd.keys[string(key)]; !ok && !sd.tombstoned(key) {
+		if !sd.keys.has(unsafeString(key)) && !sd.tombstoned(key) {
 			db.adopt(sd, string(key), o, expireAt)
 		}
 		return true
@@ -515,7 +500,7 @@ func (db *DB) coldKeys(s int, fn func(key string, expireAt int64)) {
 		return
 	}
 	err := db.ks.cold.SlotKeys(db.id, s, func(key []byte, expireAt int64) bool {
-		if _, ok := sd.keys[string(key)]; !ok && !sd.tombstoned(key) {
+		if !sd.keys.has(unsafeString(key)) && !sd.tombstoned(key) {
 			fn(string(key), expireAt)
 		}
 		return true
@@ -532,7 +517,7 @@ func (db *DB) coldKeys(s int, fn func(key string, expireAt int64)) {
 func (db *DB) Live(key []byte) bool {
 	s := SlotOf(key)
 	sd := &db.slots[s]
-	if _, ok := sd.keys[string(key)]; ok || sd.cold == 0 {
+	if sd.keys.has(unsafeString(key)) || sd.cold == 0 {
 		return db.peek(s, key) != nil
 	}
 	return !sd.tombstoned(key)
@@ -549,7 +534,7 @@ func (db *DB) LoadAll() {
 // on disk is in memory, cold, or a tombstone.
 func (db *DB) occupied(s int) bool {
 	sd := &db.slots[s]
-	return len(sd.keys) > 0 || sd.cold > 0 || len(sd.dirty) > 0 || len(sd.pending) > 0 || sd.rewrite || sd.pendingRewrite || sd.split != nil
+	return sd.keys.len() > 0 || sd.cold > 0 || sd.dirty.len() > 0 || sd.pending.len() > 0 || sd.rewrite || sd.pendingRewrite || sd.split != nil
 }
 
 // markRewrite makes the next checkpoint replace slot s on disk as a whole.
@@ -560,8 +545,8 @@ func (db *DB) markRewrite(s int) {
 		return
 	}
 	sd := &db.slots[s]
-	db.ks.Persist.DirtyKeys.Add(-int64(len(sd.dirty)))
-	sd.dirty, sd.elems = nil, nil
+	db.ks.Persist.DirtyKeys.Add(-int64(sd.dirty.len()))
+	sd.dirty, sd.elems = keySet{}, nil
 	sd.rewrite = true
 }
 
@@ -664,7 +649,7 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 	sd := &db.slots[s]
 	ck := &db.ks.ck
 	sd.written = ck.epoch
-	if len(sd.dirty) == 0 && !sd.rewrite {
+	if sd.dirty.len() == 0 && !sd.rewrite {
 		db.unsplit(sd)
 		return nil
 	}
@@ -675,11 +660,11 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 	}()
 	entries := (*buf)[:0]
 	if sd.rewrite {
-		for k, o := range sd.keys {
+		for k, o := range sd.keys.all() {
 			entries = append(entries, SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]})
 		}
 	} else {
-		for k := range sd.dirty {
+		for k := range sd.dirty.all() {
 			entries = append(entries, sd.entry(k))
 		}
 	}
@@ -691,14 +676,14 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 	if err := w.WriteSlot(db.id, s, sd.rewrite, count, entries); err != nil {
 		return err
 	}
-	db.ks.Persist.DirtyKeys.Add(-int64(len(sd.dirty)))
+	db.ks.Persist.DirtyKeys.Add(-int64(sd.dirty.len()))
 	if sd.split == nil {
 		sd.pending = sd.dirty
 		ck.register(db, s)
 	} else {
 		addAll(&sd.pending, sd.dirty)
 	}
-	sd.dirty, sd.elems = nil, nil
+	sd.dirty, sd.elems = keySet{}, nil
 	sd.pendingRewrite, sd.rewrite = sd.rewrite, false
 	db.unsplit(sd)
 	return nil
@@ -706,14 +691,14 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 
 // count is the slot's key counts now, in memory and on disk.
 func (sd *slotData) count() SlotCount {
-	return SlotCount{Keys: int64(len(sd.keys)) + sd.cold, Expires: int64(len(sd.expires)) + sd.coldExpires}
+	return SlotCount{Keys: int64(sd.keys.len()) + sd.cold, Expires: int64(len(sd.expires)) + sd.coldExpires}
 }
 
 // entry is what a checkpoint writes for dirty key k of the slot: its value
 // and expiry (only its changed elements when it knows them), or its
 // deletion.
 func (sd *slotData) entry(k string) SlotEntry {
-	o := sd.keys[k]
+	o, _ := sd.keys.get(k)
 	e := SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]}
 	if set, ok := sd.elems[k]; ok && o != nil {
 		e.Elems = make([]string, 0, len(set))
@@ -733,8 +718,8 @@ func (db *DB) unsplit(sd *slotData) {
 		return
 	}
 	sd.split = nil
-	for k := range sp.dirty {
-		if _, ok := sd.dirty[k]; ok {
+	for k := range sp.dirty.all() {
+		if sd.dirty.has(k) {
 			db.ks.Persist.DirtyKeys.Add(-1) // counted in both sets
 			delete(sd.elems, k)
 			continue
@@ -745,21 +730,18 @@ func (db *DB) unsplit(sd *slotData) {
 			}
 			sd.elems[k] = set
 		}
-		if sd.dirty == nil {
-			sd.dirty = make(map[string]struct{}, len(sp.dirty))
-		}
-		sd.dirty[k] = struct{}{}
+		sd.dirty.set(k, struct{}{})
 	}
 }
 
 // addAll adds the keys of from to the set at to.
-func addAll(to *map[string]struct{}, from map[string]struct{}) {
-	if *to == nil {
+func addAll(to *keySet, from keySet) {
+	if to.len() == 0 {
 		*to = from
 		return
 	}
-	for k := range from {
-		(*to)[k] = struct{}{}
+	for k := range from.all() {
+		to.set(k, struct{}{})
 	}
 }
 
@@ -822,14 +804,14 @@ func (db *DB) frontRunKey(s int, key []byte) {
 		return
 	}
 	if sd.split == nil {
-		if len(sd.dirty) == 0 || sd.rewrite {
+		if sd.dirty.len() == 0 || sd.rewrite {
 			db.frontRun(s) // nothing to write, or the whole slot
 			return
 		}
 		sd.split = &splitState{countAtP: sd.count()}
 		ck.register(db, s)
 	}
-	if _, atP := sd.dirty[string(key)]; atP {
+	if sd.dirty.has(unsafeString(key)) {
 		db.asideKey(s, string(key))
 	}
 }
@@ -848,13 +830,10 @@ func (db *DB) asideKey(s int, k string) {
 	clear(entries)
 	*buf = entries
 	slotEntryBufs.Put(buf)
-	delete(sd.dirty, k)
+	sd.dirty.delete(k)
 	delete(sd.elems, k)
 	db.ks.Persist.DirtyKeys.Add(-1)
-	if sd.pending == nil {
-		sd.pending = make(map[string]struct{})
-	}
-	sd.pending[k] = struct{}{}
+	sd.pending.set(k, struct{}{})
 	if err != nil {
 		ck.fail(err)
 	}
@@ -873,11 +852,11 @@ func (db *DB) frontRun(s int) {
 	if sd.split != nil {
 		// Keys already went aside one by one: the rest go the same way,
 		// so that no two groups of the slot overlap.
-		for k := range sd.dirty {
+		for k := range sd.dirty.all() {
 			db.asideKey(s, k)
 		}
 	}
-	if len(sd.dirty) == 0 && !sd.rewrite {
+	if sd.dirty.len() == 0 && !sd.rewrite {
 		sd.written = ck.epoch
 		db.unsplit(sd)
 		return
@@ -927,19 +906,19 @@ func (ks *Keyspace) EndCheckpoint(committed bool) {
 		sd := &ws.db.slots[ws.slot]
 		ws.db.unsplit(sd) // a slot the walker did not reach: it failed
 		if !committed {
-			for k := range sd.pending {
+			for k := range sd.pending.all() {
 				// Whole: the elements it changed before P are not known
 				// any more.
 				delete(sd.elems, k)
 				if !sd.rewrite {
-					addToSet(ws.db, &sd.dirty, k)
+					addToSet(ws.db, &sd.dirty, k, false)
 				}
 			}
 			if sd.pendingRewrite {
 				ws.db.markRewrite(ws.slot)
 			}
 		}
-		sd.pending, sd.pendingRewrite = nil, false
+		sd.pending, sd.pendingRewrite = keySet{}, false
 		ks.slots[ws.slot].Unlock()
 	}
 }

@@ -29,10 +29,10 @@ func (db *DB) ScanSlots(cursor uint64, count int64, fn func(key string)) uint64 
 			continue
 		}
 		sd := &db.slots[s]
-		if len(sd.keys) == 0 && sd.cold == 0 {
+		if sd.keys.len() == 0 && sd.cold == 0 {
 			continue
 		}
-		for k := range sd.keys {
+		for k := range sd.keys.all() {
 			fn(k)
 		}
 		now := db.ks.expiryNow()
@@ -41,7 +41,7 @@ func (db *DB) ScanSlots(cursor uint64, count int64, fn func(key string)) uint64 
 				fn(k) // expired cold keys are skipped, not loaded to be reclaimed
 			}
 		})
-		found += int64(len(sd.keys)) + sd.cold
+		found += int64(sd.keys.len()) + sd.cold
 		if found >= count {
 			if s+1 == NumSlots {
 				return 0
@@ -59,7 +59,7 @@ func (db *DB) Keys(fn func(key string)) {
 	now := db.ks.expiryNow()
 	for s := range db.slots {
 		sd := &db.slots[s]
-		for k := range sd.keys {
+		for k := range sd.keys.all() {
 			if at, ok := sd.expires[k]; ok && at <= now {
 				continue
 			}
@@ -113,7 +113,7 @@ func (db *DB) nthKey(n int64) (int, string) {
 		n -= l
 	}
 	db.loadSlot(s)
-	for k := range db.slots[s].keys {
+	for k := range db.slots[s].keys.all() {
 		if n == 0 {
 			return s, k
 		}

@@ -136,7 +136,7 @@ func (ks *Keyspace) TouchWatched(db *DB, key []byte) {
 	list := ks.watches.tables[db.id].slots[s][string(key)]
 	for _, wk := range list {
 		if wk.expired {
-			if db.slots[s].keys[string(key)] == nil {
+			if !db.slots[s].keys.has(unsafeString(key)) {
 				wk.expired = false // logically no change
 				continue
 			}
@@ -205,7 +205,7 @@ func (ks *Keyspace) WatchedExpired(w *Watch) bool {
 // has passed (not yet reclaimed).
 func (db *DB) isExpired(s int, key []byte) bool {
 	sd := &db.slots[s]
-	if _, ok := sd.keys[string(key)]; !ok {
+	if !sd.keys.has(unsafeString(key)) {
 		return false
 	}
 	at, ok := sd.expires[string(key)]
