@@ -7,6 +7,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,6 +71,19 @@ func run(args []string) int {
 			return 1
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	// STRUCTD_MEMPROFILE=path writes a pprof profile of the heap's
+	// allocations (alloc_space: what made the garbage) at shutdown.
+	if path := os.Getenv("STRUCTD_MEMPROFILE"); path != "" {
+		defer func() {
+			f, err := os.Create(path)
+			if err == nil {
+				err = errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
+			}
+			if err != nil {
+				logger.Error("cannot write the memory profile", "path", path, "err", err)
+			}
+		}()
 	}
 
 	// An explicit GOMAXPROCS in the environment wins over server-threads;
