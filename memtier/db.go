@@ -6,7 +6,7 @@ import (
 
 // slotData holds the keys of one database that hash to one slot.
 type slotData struct {
-	keys table[*Object]
+	keys slotKeys
 	// expires has the deadline (Unix ms) of each key in keys that has one,
 	// like Redis's expires dict: active expiry samples it.
 	expires map[string]int64
@@ -14,9 +14,7 @@ type slotData struct {
 	// Persistence state (persist.go), guarded by the slot lock like keys.
 	cold           int64                          // keys on disk not in memory
 	coldExpires    int64                          // of those, the ones with a TTL
-	dirty          keySet                         // changed since a checkpoint wrote the slot
 	elems          map[string]map[string]struct{} // dirty keys changed only in these elements
-	pending        keySet                         // written by the running checkpoint, not committed
 	written        uint32                         // epoch of the last checkpoint that wrote the slot
 	rewrite        bool                           // the next checkpoint replaces the slot on disk whole
 	pendingRewrite bool
@@ -117,7 +115,7 @@ func (db *DB) Peek(key []byte) *Object {
 // peek is Peek for a key known to be in slot s.
 func (db *DB) peek(s int, key []byte) *Object {
 	sd := &db.slots[s]
-	o, _ := sd.keys.get(unsafeString(key))
+	o := sd.keys.get(unsafeString(key))
 	if o == nil {
 		if sd.cold == 0 {
 			return nil
@@ -132,7 +130,7 @@ func (db *DB) peek(s int, key []byte) *Object {
 // peekResident is peek for a key in memory only: a cold key reads as
 // absent and stays on disk (probeCold tells whether it lives there).
 func (db *DB) peekResident(s int, key []byte) *Object {
-	o, _ := db.slots[s].keys.get(unsafeString(key))
+	o := db.slots[s].keys.get(unsafeString(key))
 	if o == nil {
 		return nil
 	}
@@ -210,7 +208,8 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 	s := SlotOf(key)
 	sd := &db.slots[s]
 	o.access = db.ks.accessClock.Load()
-	old, ok := sd.keys.get(unsafeString(key))
+	old := sd.keys.get(unsafeString(key))
+	ok := old != nil
 	if !ok && sd.cold > 0 {
 		// A cold key is replaced without reading its value.
 		var expireAt int64
@@ -226,17 +225,15 @@ func (db *DB) put(key []byte, o *Object, keepTTL bool) {
 		if old == o && keepTTL {
 			return
 		}
-		p, _ := sd.keys.ref(unsafeString(key), true) // present: not copied
-		*p = o
+		sd.keys.set(unsafeString(key), o, true) // present: not copied
 		if !keepTTL {
 			db.removeExpire(sd, string(key))
 		}
 		db.ks.signalReady(s, db.id, key)
 		return
 	}
-	k := string(key) // one copy for the map and the dirty set
-	sd.keys.set(k, o)
-	markDirtyKey(db, s, k, false)
+	sd.keys.set(unsafeString(key), o, true) // copied once, marks included
+	db.markDirty(s, key)
 	db.size.Add(1)
 	db.groupLen[s/slotsPerGroup].Add(1)
 	db.ks.keyAdded(db, key)
@@ -262,7 +259,7 @@ func (db *DB) Delete(key []byte) bool {
 // remove deletes key, which is in slot s.
 func (db *DB) remove(s int, key string) {
 	sd := &db.slots[s]
-	sd.keys.delete(key)
+	sd.keys.remove(key)
 	db.removeExpire(sd, key)
 	db.size.Add(-1)
 	db.groupLen[s/slotsPerGroup].Add(-1)
@@ -326,7 +323,8 @@ func (db *DB) Flush() {
 		sd := &db.slots[i]
 		had := db.occupied(i)
 		db.forgetCold(sd)
-		sd.keys, sd.expires = table[*Object]{}, nil
+		sd.keys.dropValues() // keys marked for the checkpoint stay, as tombstones
+		sd.expires = nil
 		if had {
 			db.markRewrite(i)
 		}

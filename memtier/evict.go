@@ -13,7 +13,7 @@ import "unsafe"
 // running checkpoint wrote still uncommitted (until then the disk has the
 // old copy of those keys).
 func (sd *slotData) unloadable() bool {
-	return !sd.rewrite && !sd.pendingRewrite && sd.pending.len() == 0
+	return !sd.rewrite && !sd.pendingRewrite && sd.keys.count(markPending) == 0
 }
 
 // objectBytes estimates what o's value takes in memory.
@@ -57,7 +57,7 @@ func (ks *Keyspace) UnloadClean(cur *EvictionCursor, target int64, minIdle uint3
 				}
 				freed += objectBytes(o) + int64(len(k))
 				keys++
-				sd.keys.delete(k)
+				sd.keys.remove(k)
 				if db.removeExpire(sd, k) { // the disk copy keeps it
 					sd.coldExpires++
 					db.coldExpiry.Add(1)

@@ -137,32 +137,26 @@ type writtenSlot struct {
 }
 
 // splitState is a slot the running checkpoint has not written but whose
-// keys writes have front-run one by one (see the top of this file).
+// keys writes have front-run one by one (see the top of this file). The
+// keys changed since P have markSince.
 type splitState struct {
-	dirty    keySet                         // keys changed since P
-	elems    map[string]map[string]struct{} // of those, the ones changed only in these elements
+	elems    map[string]map[string]struct{} // of the keys changed since P, the ones changed only in these elements
 	countAtP SlotCount                      // the slot's counts at P
 }
 
-// changes returns the sets a change to the slot is recorded in: its dirty
-// keys, or while it is split, the keys changed since P.
-func (sd *slotData) changes() (dirty *keySet, elems *map[string]map[string]struct{}) {
+// changes returns the mark a change to the slot is recorded with, and the
+// keys' changed elements: markDirty, or while the slot is split, markSince.
+func (sd *slotData) changes() (mark uint8, elems *map[string]map[string]struct{}) {
 	if sp := sd.split; sp != nil {
-		return &sp.dirty, &sp.elems
+		return markSince, &sp.elems
 	}
-	return &sd.dirty, &sd.elems
+	return markDirty, &sd.elems
 }
 
 // isDirty reports whether key of the slot differs from the disk's copy as
 // of the last committed checkpoint, or is about to.
 func (sd *slotData) isDirty(key string) bool {
-	if sd.dirty.has(key) {
-		return true
-	}
-	if sp := sd.split; sp != nil {
-		return sp.dirty.has(key)
-	}
-	return false
+	return sd.keys.isMarked(key, markDirty|markSince)
 }
 
 // PersistStats are the persistence figures INFO reports.
@@ -250,7 +244,7 @@ func checkPrepared(db *DB, s int, key string) {
 	}
 	sd := &db.slots[s]
 	if sd.split != nil {
-		if sd.dirty.has(key) {
+		if sd.keys.isMarked(key, markDirty) {
 			db.ks.Persist.UnpreparedWrites.Add(1) // its state at P is lost
 		}
 		return
@@ -309,11 +303,11 @@ func (db *DB) markExpired(s int, key string) {
 	}
 	sd := &db.slots[s]
 	if sp := sd.split; sp != nil {
-		if !sp.dirty.has(key) && !sd.pending.has(key) {
+		if !sd.keys.isMarked(key, markSince|markPending) {
 			sp.countAtP.Keys-- // and it had a TTL:
 			sp.countAtP.Expires--
 			delete(sd.elems, key)
-			addToSet(db, &sd.dirty, key, false)
+			addToSet(db, sd, markDirty, key, false)
 			return
 		}
 	}
@@ -327,14 +321,15 @@ func addDirty(db *DB, s int, key string, borrowed bool) bool {
 	if sd.rewrite {
 		return false // the next checkpoint writes the whole slot anyway
 	}
-	set, _ := sd.changes()
-	return addToSet(db, set, key, borrowed)
+	mark, _ := sd.changes()
+	return addToSet(db, sd, mark, key, borrowed)
 }
 
-// addToSet adds key to a dirty set and reports whether it was new. A
-// borrowed key is copied if it is added.
-func addToSet(db *DB, set *keySet, key string, borrowed bool) bool {
-	if _, added := set.ref(key, borrowed); !added {
+// addToSet gives key of slot sd mark, markDirty or markSince, and reports
+// whether it lacked it. A borrowed key is copied if the slot has to keep
+// it.
+func addToSet(db *DB, sd *slotData, mark uint8, key string, borrowed bool) bool {
+	if !sd.keys.mark(key, mark, borrowed) {
 		return false
 	}
 	db.ks.Persist.DirtyKeys.Add(1)
@@ -354,7 +349,7 @@ func (db *DB) MarkDirty(key []byte) {
 // written (or is being replaced by the running checkpoint): the disk's copy
 // must not be faulted in.
 func (sd *slotData) tombstoned(key []byte) bool {
-	return sd.isDirty(unsafeString(key)) || sd.pending.has(unsafeString(key))
+	return sd.keys.isMarked(unsafeString(key), markDirty|markSince|markPending)
 }
 
 // faultIn loads key of slot s from the disk tier into memory, clean, and
@@ -426,7 +421,7 @@ func b2i(b bool) int64 {
 // adopt puts a key read from disk into slot sd's map, clean.
 func (db *DB) adopt(sd *slotData, key string, o *Object, expireAt int64) {
 	o.access = db.ks.accessClock.Load()
-	sd.keys.set(key, o)
+	sd.keys.set(key, o, false)
 	if expireAt != 0 {
 		if sd.expires == nil {
 			sd.expires = make(map[string]int64)
@@ -534,7 +529,7 @@ func (db *DB) LoadAll() {
 // on disk is in memory, cold, or a tombstone.
 func (db *DB) occupied(s int) bool {
 	sd := &db.slots[s]
-	return sd.keys.len() > 0 || sd.cold > 0 || sd.dirty.len() > 0 || sd.pending.len() > 0 || sd.rewrite || sd.pendingRewrite || sd.split != nil
+	return sd.keys.len() > 0 || sd.cold > 0 || sd.keys.count(markDirty) > 0 || sd.keys.count(markPending) > 0 || sd.rewrite || sd.pendingRewrite || sd.split != nil
 }
 
 // markRewrite makes the next checkpoint replace slot s on disk as a whole.
@@ -545,8 +540,9 @@ func (db *DB) markRewrite(s int) {
 		return
 	}
 	sd := &db.slots[s]
-	db.ks.Persist.DirtyKeys.Add(-int64(sd.dirty.len()))
-	sd.dirty, sd.elems = keySet{}, nil
+	db.ks.Persist.DirtyKeys.Add(-int64(sd.keys.count(markDirty)))
+	sd.keys.clearMark(markDirty)
+	sd.elems = nil
 	sd.rewrite = true
 }
 
@@ -649,7 +645,7 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 	sd := &db.slots[s]
 	ck := &db.ks.ck
 	sd.written = ck.epoch
-	if sd.dirty.len() == 0 && !sd.rewrite {
+	if sd.keys.count(markDirty) == 0 && !sd.rewrite {
 		db.unsplit(sd)
 		return nil
 	}
@@ -664,7 +660,7 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 			entries = append(entries, SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]})
 		}
 	} else {
-		for k := range sd.dirty.all() {
+		for k := range sd.keys.eachMarked(markDirty) {
 			entries = append(entries, sd.entry(k))
 		}
 	}
@@ -676,14 +672,11 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 	if err := w.WriteSlot(db.id, s, sd.rewrite, count, entries); err != nil {
 		return err
 	}
-	db.ks.Persist.DirtyKeys.Add(-int64(sd.dirty.len()))
+	db.ks.Persist.DirtyKeys.Add(-int64(sd.keys.moveMark(markDirty, markPending)))
 	if sd.split == nil {
-		sd.pending = sd.dirty
 		ck.register(db, s)
-	} else {
-		addAll(&sd.pending, sd.dirty)
 	}
-	sd.dirty, sd.elems = keySet{}, nil
+	sd.elems = nil
 	sd.pendingRewrite, sd.rewrite = sd.rewrite, false
 	db.unsplit(sd)
 	return nil
@@ -698,7 +691,7 @@ func (sd *slotData) count() SlotCount {
 // and expiry (only its changed elements when it knows them), or its
 // deletion.
 func (sd *slotData) entry(k string) SlotEntry {
-	o, _ := sd.keys.get(k)
+	o := sd.keys.get(k)
 	e := SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]}
 	if set, ok := sd.elems[k]; ok && o != nil {
 		e.Elems = make([]string, 0, len(set))
@@ -718,31 +711,18 @@ func (db *DB) unsplit(sd *slotData) {
 		return
 	}
 	sd.split = nil
-	for k := range sp.dirty.all() {
-		if sd.dirty.has(k) {
-			db.ks.Persist.DirtyKeys.Add(-1) // counted in both sets
+	for k := range sd.keys.eachMarked(markSince) {
+		if !sd.keys.mark(k, markDirty, false) {
+			db.ks.Persist.DirtyKeys.Add(-1) // counted with both marks
 			delete(sd.elems, k)
-			continue
-		}
-		if set, ok := sp.elems[k]; ok {
+		} else if set, ok := sp.elems[k]; ok {
 			if sd.elems == nil {
 				sd.elems = make(map[string]map[string]struct{})
 			}
 			sd.elems[k] = set
 		}
-		sd.dirty.set(k, struct{}{})
 	}
-}
-
-// addAll adds the keys of from to the set at to.
-func addAll(to *keySet, from keySet) {
-	if to.len() == 0 {
-		*to = from
-		return
-	}
-	for k := range from.all() {
-		to.set(k, struct{}{})
-	}
+	sd.keys.clearMark(markSince)
 }
 
 // register lists slot s of db among the slots holding pending state, for
@@ -804,14 +784,14 @@ func (db *DB) frontRunKey(s int, key []byte) {
 		return
 	}
 	if sd.split == nil {
-		if sd.dirty.len() == 0 || sd.rewrite {
+		if sd.keys.count(markDirty) == 0 || sd.rewrite {
 			db.frontRun(s) // nothing to write, or the whole slot
 			return
 		}
 		sd.split = &splitState{countAtP: sd.count()}
 		ck.register(db, s)
 	}
-	if sd.dirty.has(unsafeString(key)) {
+	if sd.keys.isMarked(unsafeString(key), markDirty) {
 		db.asideKey(s, string(key))
 	}
 }
@@ -830,10 +810,10 @@ func (db *DB) asideKey(s int, k string) {
 	clear(entries)
 	*buf = entries
 	slotEntryBufs.Put(buf)
-	sd.dirty.delete(k)
+	sd.keys.mark(k, markPending, false) // first: k keeps a mark, so it stays
+	sd.keys.unmark(k, markDirty)
 	delete(sd.elems, k)
 	db.ks.Persist.DirtyKeys.Add(-1)
-	sd.pending.set(k, struct{}{})
 	if err != nil {
 		ck.fail(err)
 	}
@@ -852,11 +832,11 @@ func (db *DB) frontRun(s int) {
 	if sd.split != nil {
 		// Keys already went aside one by one: the rest go the same way,
 		// so that no two groups of the slot overlap.
-		for k := range sd.dirty.all() {
+		for k := range sd.keys.eachMarked(markDirty) {
 			db.asideKey(s, k)
 		}
 	}
-	if sd.dirty.len() == 0 && !sd.rewrite {
+	if sd.keys.count(markDirty) == 0 && !sd.rewrite {
 		sd.written = ck.epoch
 		db.unsplit(sd)
 		return
@@ -906,19 +886,20 @@ func (ks *Keyspace) EndCheckpoint(committed bool) {
 		sd := &ws.db.slots[ws.slot]
 		ws.db.unsplit(sd) // a slot the walker did not reach: it failed
 		if !committed {
-			for k := range sd.pending.all() {
+			for k := range sd.keys.eachMarked(markPending) {
 				// Whole: the elements it changed before P are not known
 				// any more.
 				delete(sd.elems, k)
 				if !sd.rewrite {
-					addToSet(ws.db, &sd.dirty, k, false)
+					addToSet(ws.db, sd, markDirty, k, false)
 				}
 			}
 			if sd.pendingRewrite {
 				ws.db.markRewrite(ws.slot)
 			}
 		}
-		sd.pending, sd.pendingRewrite = keySet{}, false
+		sd.keys.clearMark(markPending)
+		sd.pendingRewrite = false
 		ks.slots[ws.slot].Unlock()
 	}
 }

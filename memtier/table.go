@@ -2,7 +2,6 @@ package memtier
 
 import (
 	"hash/maphash"
-	"iter"
 	"math/bits"
 	"unsafe"
 )
@@ -19,9 +18,11 @@ import (
 // group with a control word of one byte per slot (empty, deleted, or 7 bits
 // of the key's hash), probed quadratically, at most 7/8 full. Each group
 // also keeps 32 more bits of every key's hash, so growing never reads a
-// key again.
+// key again, and a byte of marks per key for its owner (slotKeys keeps
+// which checkpoint sets a key is in there), which a scan for marked keys
+// reads without touching the keys.
 //
-// The zero table is empty and ready. Deleting while iterating (all) is
+// The zero table is empty and ready. Deleting while iterating (scan) is
 // safe; inserting is not.
 type table[V any] struct {
 	groups     []tableGroup[V] // a power of two of them; nil while empty
@@ -29,12 +30,10 @@ type table[V any] struct {
 	growthLeft int             // empty slots that may still fill before a rehash
 }
 
-// keySet is a set of keys: a slot's dirty and pending keys.
-type keySet = table[struct{}]
-
 type tableGroup[V any] struct {
 	ctrl   uint64             // byte i: slot i's control byte
 	hashes [groupSlots]uint32 // bits 7..38 of each full slot's hash: it picks the group
+	marks  [groupSlots]uint8  // the owner's marks of each full slot's key
 	slots  [groupSlots]tableSlot[V]
 }
 
@@ -105,42 +104,29 @@ func (t *table[V]) find(key string, h1 uint32, h2 uint8) (g, i int, ok bool) {
 	}
 }
 
-// get returns key's value and whether key is there.
-func (t *table[V]) get(key string) (v V, ok bool) {
+// at returns where key's value and marks are stored, or nils when key is
+// absent. The pointers are valid until the next insertion.
+func (t *table[V]) at(key string) (*V, *uint8) {
 	if t.used == 0 {
-		return v, false
+		return nil, nil
 	}
 	h1, h2 := hashParts(key)
 	if g, i, ok := t.find(key, h1, h2); ok {
-		return t.groups[g].slots[i].val, true
+		grp := &t.groups[g]
+		return &grp.slots[i].val, &grp.marks[i]
 	}
-	return v, false
+	return nil, nil
 }
 
-// has reports whether key is there.
-func (t *table[V]) has(key string) bool {
-	_, ok := t.get(key)
-	return ok
-}
-
-// set stores v under key, which the table keeps: the caller must not
-// change its bytes (a string from unsafeString is copied by put instead).
-// It reports whether key was added.
-func (t *table[V]) set(key string, v V) bool {
-	p, added := t.ref(key, false)
-	*p = v
-	return added
-}
-
-// ref returns where key's value is stored, adding key with the zero value
-// when it is absent (a copy of it when clone is set: the key aliases bytes
-// the caller will reuse). It reports whether it added key. The pointer is
-// valid until the next insertion.
-func (t *table[V]) ref(key string, clone bool) (*V, bool) {
+// ref is at, adding key with the zero value and no marks when it is absent
+// (a copy of it when clone is set: the key aliases bytes the caller will
+// reuse). It reports whether it added key.
+func (t *table[V]) ref(key string, clone bool) (*V, *uint8, bool) {
 	h1, h2 := hashParts(key)
 	if t.used > 0 {
 		if g, i, ok := t.find(key, h1, h2); ok {
-			return &t.groups[g].slots[i].val, false
+			grp := &t.groups[g]
+			return &grp.slots[i].val, &grp.marks[i], false
 		}
 	}
 	if clone {
@@ -152,7 +138,7 @@ func (t *table[V]) ref(key string, clone bool) (*V, bool) {
 	grp.hashes[i] = h1
 	grp.slots[i].key = key
 	t.used++
-	return &grp.slots[i].val, true
+	return &grp.slots[i].val, &grp.marks[i], true
 }
 
 // insertAt returns a free slot for a key of hash h1 that is not in the
@@ -212,6 +198,7 @@ func (t *table[V]) rehash(n int) {
 			j := firstSlot(matchEmpty(dst.ctrl))
 			dst.setCtrl(j, uint8(src.ctrl>>(i*8)))
 			dst.hashes[j] = h1
+			dst.marks[j] = src.marks[i]
 			dst.slots[j] = src.slots[i]
 		}
 	}
@@ -242,6 +229,7 @@ func (t *table[V]) delete(key string) bool {
 	}
 	grp := &t.groups[g]
 	grp.slots[i] = tableSlot[V]{} // drop the references
+	grp.marks[i] = 0
 	// A group with an empty slot never made a probe go on past it, so the
 	// slot can be empty again; otherwise it must stay a marker.
 	if matchEmpty(grp.ctrl) != 0 {
@@ -258,21 +246,24 @@ func (t *table[V]) delete(key string) bool {
 	return true
 }
 
-// all yields every key and its value, in no particular order. The loop
-// body may delete keys (those not yet yielded are then skipped), but must
-// not insert any.
-func (t *table[V]) all() iter.Seq2[string, V] {
-	return func(yield func(string, V) bool) {
-		for g := 0; g < len(t.groups); g++ {
-			grp := &t.groups[g]
-			for m := ^grp.ctrl & ctrlMSB; m != 0; m &= m - 1 {
-				i := firstSlot(m)
-				if grp.ctrl>>(i*8)&ctrlEmpty != 0 {
-					continue // deleted by the loop body
-				}
-				if !yield(grp.slots[i].key, grp.slots[i].val) {
-					return
-				}
+// scan calls fn with every key, where its value is stored and its marks,
+// in no particular order, until fn returns false. With want set it skips
+// the keys with none of those marks, reading only the groups' headers for
+// them. fn may delete keys (those not yet visited are then skipped) and
+// change values and marks, but must not insert keys.
+func (t *table[V]) scan(want uint8, fn func(key string, v *V, marks *uint8) bool) {
+	for g := 0; g < len(t.groups); g++ {
+		grp := &t.groups[g]
+		for m := ^grp.ctrl & ctrlMSB; m != 0; m &= m - 1 {
+			i := firstSlot(m)
+			if grp.ctrl>>(i*8)&ctrlEmpty != 0 {
+				continue // deleted by fn
+			}
+			if want != 0 && grp.marks[i]&want == 0 {
+				continue
+			}
+			if !fn(grp.slots[i].key, &grp.slots[i].val, &grp.marks[i]) {
+				return
 			}
 		}
 	}

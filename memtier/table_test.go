@@ -6,6 +6,21 @@ import (
 	"testing"
 )
 
+// set stores v under key in tab and reports whether key was added.
+func (tab *table[V]) set(key string, v V) bool {
+	p, _, added := tab.ref(key, false)
+	*p = v
+	return added
+}
+
+// get returns key's value in tab and whether key is there.
+func (tab *table[V]) get(key string) (v V, ok bool) {
+	if p, _ := tab.at(key); p != nil {
+		return *p, true
+	}
+	return v, false
+}
+
 // checkTable fails unless t holds exactly the keys and values of want.
 func checkTable(t *testing.T, tab *table[int], want map[string]int) {
 	t.Helper()
@@ -13,15 +28,16 @@ func checkTable(t *testing.T, tab *table[int], want map[string]int) {
 		t.Fatalf("len %d, want %d", tab.len(), len(want))
 	}
 	seen := map[string]bool{}
-	for k, v := range tab.all() {
+	tab.scan(0, func(k string, v *int, _ *uint8) bool {
 		if seen[k] {
 			t.Fatalf("key %q yielded twice", k)
 		}
 		seen[k] = true
-		if w, ok := want[k]; !ok || w != v {
-			t.Fatalf("all yields %q=%d, want %d (present %v)", k, v, w, ok)
+		if w, ok := want[k]; !ok || w != *v {
+			t.Fatalf("scan yields %q=%d, want %d (present %v)", k, *v, w, ok)
 		}
-	}
+		return true
+	})
 	for k, w := range want {
 		if v, ok := tab.get(k); !ok || v != w {
 			t.Fatalf("get(%q) = %d, %v; want %d", k, v, ok, w)
@@ -73,8 +89,8 @@ func TestTableMatchesMap(t *testing.T) {
 }
 
 // TestTableDeleteWhileIterating deletes keys, the one yielded and others,
-// from the body of a loop over all: no key is yielded twice or after its
-// deletion, and every key left is yielded.
+// from the body of a scan: no key is yielded twice or after its deletion,
+// and every key left is yielded.
 func TestTableDeleteWhileIterating(t *testing.T) {
 	for _, n := range []int{1, 7, 8, 9, 100, 5000} {
 		var tab table[int]
@@ -83,11 +99,12 @@ func TestTableDeleteWhileIterating(t *testing.T) {
 		}
 		deleted := map[string]bool{}
 		seen := map[string]bool{}
-		for k, v := range tab.all() {
+		tab.scan(0, func(k string, p *int, _ *uint8) bool {
 			if deleted[k] || seen[k] {
 				t.Fatalf("n=%d: %q yielded after its deletion or twice", n, k)
 			}
 			seen[k] = true
+			v := *p
 			if v%2 == 0 {
 				tab.delete(k)
 				deleted[k] = true
@@ -96,7 +113,8 @@ func TestTableDeleteWhileIterating(t *testing.T) {
 			if !seen[other] && tab.delete(other) {
 				deleted[other] = true
 			}
-		}
+			return true
+		})
 		for i := range n {
 			k := strconv.Itoa(i)
 			if !deleted[k] && !seen[k] {
@@ -114,7 +132,7 @@ func TestTableDeleteWhileIterating(t *testing.T) {
 func TestTableRefClonesBorrowedKeys(t *testing.T) {
 	var tab table[int]
 	buf := []byte("key:1")
-	p, added := tab.ref(unsafeString(buf), true)
+	p, _, added := tab.ref(unsafeString(buf), true)
 	if !added {
 		t.Fatal("ref did not add the key")
 	}
@@ -156,6 +174,48 @@ func BenchmarkTableSetNew(b *testing.B) {
 		var tab table[int]
 		for i, k := range keys {
 			tab.set(k, i)
+		}
+	}
+}
+
+// TestSlotKeysMarksAndTombstones: marks outlive a key's value (a
+// tombstone), a key with neither is gone, and the counts follow.
+func TestSlotKeysMarksAndTombstones(t *testing.T) {
+	var k slotKeys
+	a, b := NewString([]byte("1")), NewString([]byte("2"))
+	if !k.set("a", a, false) || k.set("a", b, false) || k.get("a") != b {
+		t.Fatal("set: added twice, or the value not replaced")
+	}
+	k.set("b", a, false)
+	if !k.mark("a", markDirty, false) || k.mark("a", markDirty, false) {
+		t.Fatal("mark: a second mark counted as new")
+	}
+	k.mark("gone", markDirty, true) // a tombstone of a key never in memory
+	if k.len() != 2 || k.count(markDirty) != 2 || k.has("gone") || !k.isMarked("gone", markDirty) {
+		t.Fatalf("len %d, dirty %d", k.len(), k.count(markDirty))
+	}
+	k.remove("a") // marked: stays as a tombstone
+	k.remove("b") // unmarked: gone
+	if k.len() != 0 || !k.isMarked("a", markDirty) || k.t.len() != 2 {
+		t.Fatalf("after removes: len %d, held %d", k.len(), k.t.len())
+	}
+	if n := k.moveMark(markDirty, markPending); n != 2 || k.count(markDirty) != 0 || k.count(markPending) != 2 {
+		t.Fatalf("moveMark moved %d; dirty %d, pending %d", n, k.count(markDirty), k.count(markPending))
+	}
+	k.set("a", b, false) // a tombstone comes back to life, marks kept
+	k.clearMark(markPending)
+	if k.t.len() != 1 || k.get("a") != b || k.isMarked("a", markPending) || k.count(markPending) != 0 {
+		t.Fatalf("after clearMark: held %d", k.t.len())
+	}
+	k.mark("a", markSince, false)
+	k.mark("c", markSince, false)
+	k.dropValues()
+	if k.len() != 0 || k.t.len() != 2 || !k.unmark("c", markSince) || k.t.len() != 1 {
+		t.Fatalf("after dropValues: len %d, held %d", k.len(), k.t.len())
+	}
+	for key := range k.eachMarked(markSince) {
+		if key != "a" {
+			t.Fatalf("eachMarked yields %q", key)
 		}
 	}
 }

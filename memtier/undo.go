@@ -393,7 +393,7 @@ func (u *UndoLog) restore(e *undoEntry) {
 		return
 	}
 	s := SlotOf(key)
-	cur, _ := db.slots[s].keys.get(e.key)
+	cur := db.slots[s].keys.get(e.key)
 	if cur == nil || cur.Type != e.obj.Type {
 		// The command emptied the collection and so deleted the key:
 		// put its object back, elements restored below.
