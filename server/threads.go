@@ -143,6 +143,13 @@ const (
 	tuneRetryWait = 4
 	// tuneGain is how much better the other count must serve to be kept.
 	tuneGain = 1.05
+	// tuneDecisive is a gain that ends a probe early: B is kept without
+	// measuring A again when it served this much more than A's two
+	// windows before it, which agreed within tuneSteady. A workload
+	// that changed instead is found out by the next probe, a few seconds
+	// later; waiting for A again cost a short burst (a benchmark's run of
+	// a few seconds) most of its time at the worse count.
+	tuneDecisive = 1.3
 )
 
 // threadTuner decides, from the commands served in consecutive windows,
@@ -152,7 +159,9 @@ const (
 // tuneGain times more than A did before and after. Measuring A on both
 // sides tells a better count from a workload that changed meanwhile: when
 // A's two measures differ by more than tuneSteady, the probe decides
-// nothing. A window in which a checkpoint used every CPU says nothing about
+// nothing. A decisive win (tuneDecisive over a steady A) is kept at once.
+// The first busy window after an idle one is passed over: the workload
+// started during it. A window in which a checkpoint used every CPU says nothing about
 // the count and is passed over; a window that is not busy ends the
 // workload measured, and cancels the probe (back to A), which then decided
 // nothing too. The tuner does not set the thread count itself:
@@ -162,8 +171,10 @@ type threadTuner struct {
 	cur      int    // index into counts of the count in use
 	phase    tunePhase
 	skip     bool    // the next window straddles a switch
+	idle     bool    // the last window was not busy: the next busy one is a workload's start
 	samples  []int64 // served in the windows measured so far, this phase
 	before   int64   // served in A's two windows before B
+	steady   bool    // those two windows agreed within tuneSteady
 	during   int64   // served in B's two windows
 	wait     int     // windows to let pass before the next probe
 	nextGap  int     // wait after the next probe that does not switch
@@ -183,7 +194,7 @@ const (
 const tuneSteady = 0.10
 
 func newThreadTuner(low, high int) *threadTuner {
-	return &threadTuner{counts: [2]int{low, high}, nextGap: tuneFirstWait, retryGap: tuneRetryWait}
+	return &threadTuner{counts: [2]int{low, high}, idle: true, nextGap: tuneFirstWait, retryGap: tuneRetryWait}
 }
 
 // threads is the thread count in use.
@@ -224,11 +235,14 @@ func (t *threadTuner) window(served int64, boosted bool) int {
 			// each pay for one.
 			t.backOff(tuneMaxWait)
 		}
-		t.phase, t.skip, t.samples = tuneSettled, false, t.samples[:0]
+		t.phase, t.skip, t.samples, t.idle = tuneSettled, false, t.samples[:0], true
 		return t.threads()
 	}
-	if t.skip {
-		t.skip = false
+	if t.skip || t.idle {
+		// A window that straddles a switch, or in which the workload
+		// started (it was busy only for part of it), measures neither
+		// count.
+		t.skip, t.idle = false, false
 		return t.threads()
 	}
 	if t.wait > 0 && t.phase == tuneSettled {
@@ -239,16 +253,22 @@ func (t *threadTuner) window(served int64, boosted bool) int {
 		return t.threads()
 	}
 	sum := t.samples[0] + t.samples[1]
+	steady := agree(t.samples[0], t.samples[1])
 	t.samples = t.samples[:0]
 	switch t.phase {
 	case tuneSettled:
-		t.before, t.phase = sum, tuneTrying
+		t.before, t.steady, t.phase = sum, steady, tuneTrying
 	case tuneTrying:
+		if t.steady && float64(sum) >= tuneDecisive*float64(t.before) {
+			t.phase, t.retryGap = tuneSettled, tuneRetryWait
+			t.nextGap, t.wait = tuneFirstWait, tuneFirstWait
+			return t.threads()
+		}
 		t.during, t.phase = sum, tuneBack
 	case tuneBack:
 		t.phase = tuneSettled
 		a := max(t.before, sum)
-		if float64(a-min(t.before, sum)) > tuneSteady*float64(a) {
+		if !agree(t.before, sum) {
 			// The workload changed under the probe: it decides nothing.
 			t.backOff(t.nextGap)
 			return t.threads()
@@ -263,6 +283,13 @@ func (t *threadTuner) window(served int64, boosted bool) int {
 	}
 	t.cur, t.skip = 1-t.cur, true
 	return t.threads()
+}
+
+// agree reports whether two measures of the same count differ by at most
+// tuneSteady of the larger.
+func agree(a, b int64) bool {
+	hi := max(a, b)
+	return float64(hi-min(a, b)) <= tuneSteady*float64(hi)
 }
 
 // tuneThreadCount runs the tuner over this server's commands until the server

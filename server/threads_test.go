@@ -15,6 +15,14 @@ func feed(t *threadTuner, served ...int64) []int {
 	return got
 }
 
+// started returns a tuner of low and high threads that has seen a
+// workload start: the first busy window, which it passes over.
+func started(low, high int) *threadTuner {
+	tu := newThreadTuner(low, high)
+	tu.window(10000, false)
+	return tu
+}
+
 // waitOut feeds the windows the tuner waits before its next probe, and
 // fails if the count changes meanwhile.
 func waitOut(t *testing.T, tu *threadTuner, served int64) {
@@ -28,11 +36,11 @@ func waitOut(t *testing.T, tu *threadTuner, served int64) {
 }
 
 func TestThreadTunerKeepsTheCountThatServesMore(t *testing.T) {
-	tu := newThreadTuner(1, 2)
+	tu := started(1, 2)
 	// Two windows at 1, the switch to 2 and a window straddling it, two
-	// windows serving 50% more, back to 1 for two windows as before: 2
+	// windows serving 20% more, back to 1 for two windows as before: 2
 	// is kept.
-	got := feed(tu, 10000, 10000, 15000, 15000, 15000, 10000, 10000, 10000)
+	got := feed(tu, 10000, 10000, 12000, 12000, 12000, 10000, 10000, 10000)
 	if want := []int{1, 2, 2, 2, 1, 1, 1, 2}; !slices.Equal(got, want) {
 		t.Fatalf("threads after each window = %v, want %v", got, want)
 	}
@@ -49,7 +57,7 @@ func TestThreadTunerKeepsTheCountThatServesMore(t *testing.T) {
 }
 
 func TestThreadTunerBacksOffAfterLosingProbes(t *testing.T) {
-	tu := newThreadTuner(1, 2)
+	tu := started(1, 2)
 	wantGap := tuneFirstWait
 	for range 6 {
 		got := feed(tu, 10000, 10000, 10000, 10200, 10200, 10000, 10000, 10000)
@@ -65,10 +73,10 @@ func TestThreadTunerBacksOffAfterLosingProbes(t *testing.T) {
 }
 
 func TestThreadTunerIgnoresAProbeWhoseWorkloadChanged(t *testing.T) {
-	tu := newThreadTuner(1, 2)
-	// B serves 50% more than A before it, but A after B serves as much
+	tu := started(1, 2)
+	// B serves 20% more than A before it, but A after B serves as much
 	// as B: the workload changed, not the count.
-	got := feed(tu, 10000, 10000, 15000, 15000, 15000, 15000, 15000, 15000)
+	got := feed(tu, 10000, 10000, 12000, 12000, 12000, 12000, 12000, 12000)
 	if want := []int{1, 2, 2, 2, 1, 1, 1, 1}; !slices.Equal(got, want) {
 		t.Fatalf("threads after each window = %v, want %v", got, want)
 	}
@@ -77,20 +85,49 @@ func TestThreadTunerIgnoresAProbeWhoseWorkloadChanged(t *testing.T) {
 		if tu.wait != want {
 			t.Fatalf("wait after an inconclusive probe = %d, want %d", tu.wait, want)
 		}
-		waitOut(t, tu, 15000)
-		feed(tu, 10000, 10000, 15000, 15000, 15000, 15000, 15000, 15000)
+		waitOut(t, tu, 12000)
+		feed(tu, 10000, 10000, 12000, 12000, 12000, 12000, 12000, 12000)
+	}
+}
+
+func TestThreadTunerKeepsADecisiveWinAtOnce(t *testing.T) {
+	tu := started(1, 2)
+	// B serves 40% more than a steady A: kept without going back to A.
+	got := feed(tu, 10000, 10500, 14500, 14500, 14500, 14500)
+	if want := []int{1, 2, 2, 2, 2, 2}; !slices.Equal(got, want) {
+		t.Fatalf("threads after each window = %v, want %v", got, want)
+	}
+	if tu.wait != tuneFirstWait-1 {
+		t.Fatalf("wait after a decisive probe = %d, want %d", tu.wait, tuneFirstWait-1)
+	}
+	// The same gain over an A whose two windows disagree goes back to
+	// A to measure it again.
+	tu = started(1, 2)
+	got = feed(tu, 7000, 10000, 14500, 14500, 14500, 14500, 8500, 8500)
+	if want := []int{1, 2, 2, 2, 1, 1, 1, 2}; !slices.Equal(got, want) {
+		t.Fatalf("threads after each window = %v, want %v", got, want)
+	}
+}
+
+func TestThreadTunerPassesOverAWorkloadsFirstWindow(t *testing.T) {
+	// The first busy window, after idle ones, is part of a workload
+	// that started during it: not a measure of A.
+	tu := newThreadTuner(1, 2)
+	got := feed(tu, 0, 3000, 10000, 10000)
+	if want := []int{1, 1, 1, 2}; !slices.Equal(got, want) {
+		t.Fatalf("threads after each window = %v, want %v", got, want)
 	}
 }
 
 func TestThreadTunerPassesOverBoostedWindows(t *testing.T) {
-	tu := newThreadTuner(1, 2)
+	tu := started(1, 2)
 	var got []int
 	for _, w := range []struct {
 		served  int64
 		boosted bool
 	}{
 		{10000, false}, {50000, true}, {10000, false}, // A, with a boost between
-		{10000, false}, {50000, true}, {15000, false}, {15000, false}, // B
+		{10000, false}, {50000, true}, {12000, false}, {12000, false}, // B
 		{10000, false}, {10000, false}, {50000, true}, {10000, false}, // A
 	} {
 		got = append(got, tu.window(w.served, w.boosted))
@@ -109,7 +146,7 @@ func TestThreadTunerCancelsAProbeOnIdleWindows(t *testing.T) {
 		{"counter reset", -5000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tu := newThreadTuner(1, 2)
+			tu := started(1, 2)
 			if got := feed(tu, 10000, 10000); got[1] != 2 {
 				t.Fatalf("no probe started: %v", got)
 			}
@@ -123,6 +160,7 @@ func TestThreadTunerCancelsAProbeOnIdleWindows(t *testing.T) {
 				if tu.wait != wait {
 					t.Fatalf("wait after a cancelled probe = %d, want %d", tu.wait, wait)
 				}
+				tu.window(10000, false) // the load starts again: passed over
 				waitOut(t, tu, 10000)
 				if got := feed(tu, 10000, 10000); !slices.Equal(got, []int{1, 2}) {
 					t.Fatalf("threads after each window = %v, want [1 2]", got)
@@ -136,7 +174,7 @@ func TestThreadTunerCancelsAProbeOnIdleWindows(t *testing.T) {
 }
 
 func TestThreadTunerResetTakesTheCountInUse(t *testing.T) {
-	tu := newThreadTuner(3, 4)
+	tu := started(3, 4)
 	tu.reset(4)
 	if n := tu.threads(); n != 4 {
 		t.Fatalf("threads = %d after reset(4)", n)
