@@ -660,8 +660,8 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 			entries = append(entries, SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]})
 		}
 	} else {
-		for k := range sd.keys.eachMarked(markDirty) {
-			entries = append(entries, sd.entry(k))
+		for k, o := range sd.keys.eachMarked(markDirty) {
+			entries = append(entries, sd.entry(k, o))
 		}
 	}
 	*buf = entries
@@ -687,11 +687,10 @@ func (sd *slotData) count() SlotCount {
 	return SlotCount{Keys: int64(sd.keys.len()) + sd.cold, Expires: int64(len(sd.expires)) + sd.coldExpires}
 }
 
-// entry is what a checkpoint writes for dirty key k of the slot: its value
-// and expiry (only its changed elements when it knows them), or its
+// entry is what a checkpoint writes for dirty key k of the slot, whose
+// value is o (nil for a tombstone): its value and expiry (only its changed elements when it knows them), or its
 // deletion.
-func (sd *slotData) entry(k string) SlotEntry {
-	o := sd.keys.get(k)
+func (sd *slotData) entry(k string, o *Object) SlotEntry {
 	e := SlotEntry{Key: k, Obj: o, ExpireAt: sd.expires[k]}
 	if set, ok := sd.elems[k]; ok && o != nil {
 		e.Elems = make([]string, 0, len(set))
@@ -803,7 +802,7 @@ func (db *DB) asideKey(s int, k string) {
 	ck := &db.ks.ck
 	sd := &db.slots[s]
 	buf := slotEntryBufs.Get().(*[]SlotEntry)
-	entries := append((*buf)[:0], sd.entry(k))
+	entries := append((*buf)[:0], sd.entry(k, sd.keys.get(k)))
 	err := ck.aside(db.id, s, func(w SlotWriter) error {
 		return w.WriteSlot(db.id, s, false, sd.split.countAtP, entries)
 	})

@@ -120,14 +120,15 @@ func (k *slotKeys) unmark(key string, m uint8) bool {
 // count is the number of keys with mark m (one bit).
 func (k *slotKeys) count(m uint8) int { return k.marked[bitIndex(m)] }
 
-// eachMarked yields every key with mark m. The loop body may remove keys
-// and change marks, but must not add keys.
-func (k *slotKeys) eachMarked(m uint8) iter.Seq[string] {
-	return func(yield func(string) bool) {
+// eachMarked yields every key with mark m, and its value (nil for a
+// tombstone). The loop body may remove keys and change marks, but must not
+// add keys.
+func (k *slotKeys) eachMarked(m uint8) iter.Seq2[string, *Object] {
+	return func(yield func(string, *Object) bool) {
 		if k.count(m) == 0 {
 			return
 		}
-		k.t.scan(m, func(key string, _ **Object, _ *uint8) bool { return yield(key) })
+		k.t.scan(m, func(key string, v **Object, _ *uint8) bool { return yield(key, *v) })
 	}
 }
 
