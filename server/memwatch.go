@@ -25,10 +25,10 @@ import (
 // more than the checkpoint's buffers. So while the checkpoint runs, the
 // heap's objects are limited (through debug.SetMemoryLimit) to what they
 // were when the checkpoint started, plus checkpointMemoryBudget, plus
-// newDataAllowance times however much the live data grew since (new keys
-// are data, not overhead). The collector then runs more often instead of
-// growing the process; its CPU under a limit is capped by the runtime
-// (50%).
+// however much the live data grew since (new keys are data, not
+// overhead). The
+// collector then runs more often instead of growing the process; its CPU
+// under a limit is capped by the runtime (50%).
 //
 // The live data's growth is known only at the end of each collection, so
 // keys added since the last one are counted at the dataset's average size
@@ -41,17 +41,6 @@ type memWatch struct {
 	base, peak memSample
 	limits     bool // this watch owns the memory limit
 }
-
-// newDataAllowance is how much the heap may grow per byte the live data
-// grew while a checkpoint runs: the data, and as much again for the
-// garbage adding it makes (a slot's table that doubles leaves the old one;
-// the AOF's buffers grow). With the data's growth alone, clients adding
-// keys made the collector mark the whole heap every few MB of new keys
-// (SET of new keys at -P 16: 206k req/s against 221k with this, and 269k
-// with no limit at all). It is what GOGC=100 allows, for new data only: a
-// load that only overwrites (the memory row of bench/persistence) adds
-// nothing and keeps checkpointMemoryBudget.
-const newDataAllowance = 2
 
 // checkpointMemoryBudget is how far the heap may grow beyond the live
 // data's growth while a checkpoint runs: 1/1000 of what the Go runtime
@@ -129,7 +118,7 @@ func watchMemory(period time.Duration, keys func() int64) *memWatch {
 		// process is the heap's objects moving into pages never touched
 		// (the runtime maps ahead of use): bound the objects, and leave
 		// the rest of the runtime's memory as it is now.
-		objects := m.base.heap + budget + newDataAllowance*live.estimate(s, keys())
+		objects := m.base.heap + budget + live.estimate(s, keys())
 		other := s.goRuntime - min(s.goRuntime, s.heap)
 		debug.SetMemoryLimit(int64(min(other+objects, math.MaxInt64)))
 	}

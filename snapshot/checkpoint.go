@@ -221,10 +221,9 @@ func (c *Checkpointer) walk(r *run) ([]string, error) {
 		stop atomic.Bool
 		errs = make([]error, len(r.mu))
 	)
-	gate := newWalkGate()
 	for i := range r.mu {
 		wg.Go(func() {
-			if errs[i] = c.walkPart(r, i, gate, &stop); errs[i] != nil {
+			if errs[i] = c.walkPart(r, i, &stop); errs[i] != nil {
 				stop.Store(true)
 			}
 		})
@@ -241,11 +240,8 @@ func (c *Checkpointer) walk(r *run) ([]string, error) {
 }
 
 // walkPart writes part i's slots of every database, in key order, until
-// stop is set, in turns that gate allows.
-func (c *Checkpointer) walkPart(r *run, i int, gate *walkGate, stop *atomic.Bool) error {
-	gate.enter()
-	defer gate.leave()
-	turnEnd := time.Now().Add(walkTurn)
+// stop is set.
+func (c *Checkpointer) walkPart(r *run, i int, stop *atomic.Bool) error {
 	// One interface value for the whole walk: converting the struct at
 	// each of the slots allocates.
 	var w memtier.SlotWriter = slotWriter{r: r, lock: true}
@@ -254,11 +250,6 @@ func (c *Checkpointer) walkPart(r *run, i int, gate *walkGate, stop *atomic.Bool
 		for s := from; s < to; s++ {
 			if stop.Load() {
 				return nil
-			}
-			if now := time.Now(); now.After(turnEnd) {
-				gate.leave()
-				gate.enter()
-				turnEnd = now.Add(walkTurn)
 			}
 			// What writes front-ran in the slot is copied after the
 			// walker's own records of it (disktier merges them).
