@@ -15,10 +15,11 @@ import (
 //   - cold: how many keys of the slot are on disk and not in memory. While it
 //     is above zero a miss asks the disk tier (ColdStore) before answering
 //     "no such key", and a faulted-in key is clean.
-//   - dirty: the keys changed since a checkpoint last wrote the slot. A dirty
-//     key present in the map is written by the next checkpoint; one absent
-//     from it is a tombstone, written as a deletion (invariant 2), and is
-//     never faulted back in from the stale disk copy.
+//   - dirty (markDirty on a key of the slot's table, slotkeys.go): the keys
+//     changed since a checkpoint last wrote the slot. A dirty key with a
+//     value is written by the next checkpoint; one without is a tombstone,
+//     written as a deletion (invariant 2), and is never faulted back in
+//     from the stale disk copy.
 //   - rewrite: the slot's disk copy is stale as a whole (FLUSHDB, FLUSHALL,
 //     SWAPDB, persistence switched on): the next checkpoint deletes the
 //     slot on disk and writes every key in memory. Such a slot has no cold
@@ -32,18 +33,18 @@ import (
 //     at P is written aside, a key clean at P needs nothing (the disk has
 //     it as it was at P), and the slot becomes split until the walker
 //     reaches it.
-//   - split: while a slot is split, dirty holds the keys dirty at P that are
-//     not written yet (the walker writes them), and the changes made since
-//     P collect in split's own dirty set, which becomes the slot's when
-//     the walker is done with it. split also keeps the slot's key count at
+//   - split: while a slot is split, markDirty is on the keys dirty at P
+//     that are not written yet (the walker writes them), and the changes
+//     made since P get markSince, which becomes markDirty when the walker
+//     is done with the slot. split also keeps the slot's key count at
 //     P, what the checkpoint records for the slot. A write that names no
 //     keys (FLUSHALL, SWAPDB) front-runs whole slots instead (frontRun).
-//   - pending/pendingRewrite: what the running checkpoint wrote for the slot
-//     and has not committed yet. Until it commits the disk still has the old
+//   - pending/pendingRewrite (markPending): what the running checkpoint
+//     wrote for the slot and has not committed yet. Until it commits the disk still has the old
 //     copy, so pending tombstones still block fault-in; if it fails they go
 //     back to dirty.
 //
-// All of it is guarded by the slot's lock, like the slot's map.
+// All of it is guarded by the slot's lock, like the slot's keys.
 
 // ColdStore is the disk tier as the keyspace reads it: the state of the
 // last committed checkpoint. The snapshot package adapts disktier to it.
