@@ -6,8 +6,8 @@ import (
 	"unsafe"
 )
 
-// table is a hash table from strings to V: a slot's keys, its dirty and
-// pending sets. Go's map would do, but reaching an entry of a map takes
+// table is a hash table from strings to V: a slot's keys, with their
+// checkpoint marks (slotKeys). Go's map would do, but reaching an entry of a map takes
 // four dependent memory reads (the map's header, its directory, a table, a
 // group), and on a keyspace of millions of keys each is a cache miss, often
 // a TLB miss too: they were most of the CPU a SET of a new key cost
@@ -82,9 +82,6 @@ func (g *tableGroup[V]) setCtrl(i int, c uint8) {
 	shift := uint(i) * 8
 	g.ctrl = g.ctrl&^(0xff<<shift) | uint64(c)<<shift
 }
-
-// len is the number of keys.
-func (t *table[V]) len() int { return t.used }
 
 // find returns the group and slot holding key, or ok false.
 func (t *table[V]) find(key string, h1 uint32, h2 uint8) (g, i int, ok bool) {

@@ -21,6 +21,9 @@ func (tab *table[V]) get(key string) (v V, ok bool) {
 	return v, false
 }
 
+// len is the number of keys tab holds.
+func (tab *table[V]) len() int { return tab.used }
+
 // checkTable fails unless t holds exactly the keys and values of want.
 func checkTable(t *testing.T, tab *table[int], want map[string]int) {
 	t.Helper()
