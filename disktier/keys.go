@@ -3,7 +3,7 @@ package disktier
 import (
 	"bytes"
 	"encoding/binary"
-	"sort"
+	"slices"
 
 	"github.com/structd/structd/memtier"
 )
@@ -128,19 +128,19 @@ func parseDataKey(k []byte) (db, slot int, key []byte, kind byte, rest []byte, o
 // SortKeys sorts keys of one slot of one database into the order their
 // records have in Pebble, the order a checkpoint must write them in.
 func SortKeys(keys [][]byte) {
-	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+	slices.SortFunc(keys, KeyCompare)
 }
 
-// keyLess is the order of user keys within a slot: the bytes of
-// uvarint(len) · key. (uvarint is little-endian, so this is not length
-// order past 127 bytes.)
-func keyLess(a, b []byte) bool {
+// KeyCompare is the order of user keys within a slot, as -1, 0 or +1: the
+// order of the bytes of uvarint(len) · key. (uvarint is little-endian, so
+// this is not length order past 127 bytes.) A checkpoint sorts each slot's
+// keys with it, so it makes one pass over the bytes.
+func KeyCompare(a, b []byte) int {
 	if len(a) != len(b) {
 		var la, lb [binary.MaxVarintLen64]byte
-		c := bytes.Compare(la[:binary.PutUvarint(la[:], uint64(len(a)))], lb[:binary.PutUvarint(lb[:], uint64(len(b)))])
-		if c != 0 {
-			return c < 0
-		}
+		return bytes.Compare(la[:binary.PutUvarint(la[:], uint64(len(a)))], lb[:binary.PutUvarint(lb[:], uint64(len(b)))])
 	}
-	return bytes.Compare(a, b) < 0
+	return bytes.Compare(a, b)
 }
+
+func keyLess(a, b []byte) bool { return KeyCompare(a, b) < 0 }

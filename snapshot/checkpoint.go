@@ -320,13 +320,7 @@ func (w slotWriter) WriteSlot(db, slot int, rewrite bool, count memtier.SlotCoun
 		defer r.mu[part].Unlock()
 	}
 	slices.SortFunc(entries, func(a, b memtier.SlotEntry) int {
-		switch {
-		case disktier.KeyLess(keyBytes(a.Key), keyBytes(b.Key)):
-			return -1
-		case a.Key == b.Key:
-			return 0
-		}
-		return 1
+		return disktier.KeyCompare(keyBytes(a.Key), keyBytes(b.Key))
 	})
 	r.notePeak(part, slot, int64(cap(entries))*entryBytes)
 	if err := r.ck.SetSlotCount(db, slot, count.Keys, count.Expires); err != nil {

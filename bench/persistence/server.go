@@ -261,6 +261,19 @@ func (s *server) logTail() string {
 	return strings.TrimSpace(string(out))
 }
 
+// lastLogLine is the last line of the server's log that contains marker,
+// or "" when none does.
+func (s *server) lastLogLine(marker string) string {
+	out, _ := os.ReadFile(s.logPath)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], marker) {
+			return lines[i]
+		}
+	}
+	return ""
+}
+
 // poll calls done until it reports true or an error, ctx ends or timeout
 // passes.
 func poll(ctx context.Context, timeout time.Duration, done func() (bool, error)) error {

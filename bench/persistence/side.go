@@ -165,6 +165,11 @@ func checkpointUnderLoad(ctx context.Context, s *server, o options, r *sideResul
 				r.note("INFO persistence checkpoint_peak_extra_memory:%s", v)
 			}
 		}
+		// Where the memory went: the resident set's growth split into
+		// the Go heap's, the Go runtime's and the checkpoint's buffers.
+		if line := s.lastLogLine(`msg="checkpoint done"`); line != "" {
+			r.note("its log: %s", line)
+		}
 	}
 }
 
