@@ -39,6 +39,17 @@ type DB struct {
 	groupLen [NumSlots / slotsPerGroup]atomic.Int64
 	// expireCursor is where active expiry resumes; only its goroutine uses it.
 	expireCursor int
+
+	// Persistence state across slots (persist.go). dirtyKeys counts the
+	// keys with markDirty or markSince (the keyspace's Persist.DirtyKeys
+	// is their sum over databases), rewriteSlots the slots with rewrite
+	// set. A checkpoint has nothing to write for a database with neither
+	// at its point in time P, and leaves it out (inCheckpoint false).
+	dirtyKeys    atomic.Int64
+	rewriteSlots atomic.Int64
+	// inCheckpoint says the running (or last) checkpoint writes this
+	// database's data: written under LockAll at P, read under a slot lock.
+	inCheckpoint bool
 }
 
 func newDB(ks *Keyspace, id int) *DB {

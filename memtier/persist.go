@@ -32,7 +32,15 @@ import (
 //     lock held. It front-runs only the keys the write names: a key dirty
 //     at P is written aside, a key clean at P needs nothing (the disk has
 //     it as it was at P), and the slot becomes split until the walker
-//     reaches it.
+//     reaches it. A slot with nothing dirty at P is marked written only
+//     when a write first reaches it (frontRun), not by the walker.
+//   - A database with no dirty key and no slot to rewrite at P is left out
+//     of the checkpoint whole (DB.inCheckpoint, Keyspace.CheckpointCovers):
+//     the walker skips it and writes to it front-run nothing. A write
+//     during a checkpoint then reads the key's slot only in the databases
+//     with something to write, and neither it nor the walker writes to an
+//     unused database's slots, whose untouched memory would cost a page
+//     fault with a TLB shootdown at the first write.
 //   - split: while a slot is split, markDirty is on the keys dirty at P
 //     that are not written yet (the walker writes them), and the changes
 //     made since P get markSince, which becomes markDirty when the walker
@@ -125,6 +133,10 @@ type checkpointState struct {
 	// LockAll, read under any slot lock.
 	epoch uint32
 	aside AsideFunc
+
+	// covers[i] says database i had something to write at P (its
+	// DB's inCheckpoint then); written under LockAll, then only read.
+	covers []bool
 
 	mu      sync.Mutex
 	err     error         // first front-run failure
@@ -240,7 +252,7 @@ func markDirtyKey(db *DB, s int, key string, borrowed bool) {
 // path that breaks invariant 5. Tests require the count to stay zero.
 func checkPrepared(db *DB, s int, key string) {
 	ck := &db.ks.ck
-	if !ck.running.Load() {
+	if !ck.running.Load() || !db.inCheckpoint {
 		return
 	}
 	sd := &db.slots[s]
@@ -333,8 +345,14 @@ func addToSet(db *DB, sd *slotData, mark uint8, key string, borrowed bool) bool 
 	if !sd.keys.mark(key, mark, borrowed) {
 		return false
 	}
-	db.ks.Persist.DirtyKeys.Add(1)
+	db.countDirty(1)
 	return true
+}
+
+// countDirty adds n to the database's and the keyspace's dirty key counts.
+func (db *DB) countDirty(n int64) {
+	db.dirtyKeys.Add(n)
+	db.ks.Persist.DirtyKeys.Add(n)
 }
 
 // MarkDirty records that key changed in place (a field of a hash, an
@@ -541,9 +559,12 @@ func (db *DB) markRewrite(s int) {
 		return
 	}
 	sd := &db.slots[s]
-	db.ks.Persist.DirtyKeys.Add(-int64(sd.keys.count(markDirty)))
+	db.countDirty(-int64(sd.keys.count(markDirty)))
 	sd.keys.clearMark(markDirty)
 	sd.elems = nil
+	if !sd.rewrite {
+		db.rewriteSlots.Add(1)
+	}
 	sd.rewrite = true
 }
 
@@ -617,13 +638,27 @@ func (ks *Keyspace) BeginCheckpoint(aside AsideFunc) uint32 {
 	ck.err = nil
 	ck.failed.Store(false)
 	ck.written = ck.written[:0]
+	ck.covers = ck.covers[:0]
+	for _, db := range ks.dbs {
+		db.inCheckpoint = db.dirtyKeys.Load() > 0 || db.rewriteSlots.Load() > 0
+		ck.covers = append(ck.covers, db.inCheckpoint)
+	}
 	ck.running.Store(true)
 	return ck.epoch
 }
 
+// CheckpointCovers reports whether the running checkpoint writes database
+// i: whether it had dirty keys or slots to rewrite at P. The walker skips
+// the others whole: no slot of theirs has anything as of P to write, and
+// no write front-runs one of their slots (their changes since P are dirty
+// for the next checkpoint), so none has records put aside either.
+func (ks *Keyspace) CheckpointCovers(i int) bool { return ks.ck.covers[i] }
+
 // WriteSlot is the checkpoint walker's step: it writes slot s of database
 // i through w unless a write already front-ran it, which it reports with
-// aside true (the caller then copies the records put aside). It takes the
+// aside true (the caller then copies the records put aside). A database
+// the checkpoint does not cover is in place i only after a SWAPDB, which
+// front-ran every slot of the one it replaced: aside too. It takes the
 // slot's lock.
 func (ks *Keyspace) WriteSlot(i, s int, w SlotWriter) (aside bool, err error) {
 	ks.wide.RLock()
@@ -631,7 +666,7 @@ func (ks *Keyspace) WriteSlot(i, s int, w SlotWriter) (aside bool, err error) {
 	ks.slots[s].Lock()
 	defer ks.slots[s].Unlock()
 	db := ks.dbs[i]
-	if db.slots[s].written == ks.ck.epoch {
+	if !db.inCheckpoint || db.slots[s].written == ks.ck.epoch {
 		return true, nil
 	}
 	return false, db.writeSlot(s, w)
@@ -645,11 +680,18 @@ func (ks *Keyspace) WriteSlot(i, s int, w SlotWriter) (aside bool, err error) {
 func (db *DB) writeSlot(s int, w SlotWriter) error {
 	sd := &db.slots[s]
 	ck := &db.ks.ck
-	sd.written = ck.epoch
 	if sd.keys.count(markDirty) == 0 && !sd.rewrite {
-		db.unsplit(sd)
+		// Nothing as of P. A slot never split is left as it is: a write
+		// to it front-runs it (frontRun marks it written) before the
+		// write's changes could be taken for P's, and the walker writes
+		// nothing into the memory of slots no one uses.
+		if sd.split != nil {
+			sd.written = ck.epoch
+			db.unsplit(sd)
+		}
 		return nil
 	}
+	sd.written = ck.epoch
 	buf := slotEntryBufs.Get().(*[]SlotEntry)
 	defer func() {
 		clear(*buf) // drop the references to objects and keys
@@ -673,11 +715,14 @@ func (db *DB) writeSlot(s int, w SlotWriter) error {
 	if err := w.WriteSlot(db.id, s, sd.rewrite, count, entries); err != nil {
 		return err
 	}
-	db.ks.Persist.DirtyKeys.Add(-int64(sd.keys.moveMark(markDirty, markPending)))
+	db.countDirty(-int64(sd.keys.moveMark(markDirty, markPending)))
 	if sd.split == nil {
 		ck.register(db, s)
 	}
 	sd.elems = nil
+	if sd.rewrite {
+		db.rewriteSlots.Add(-1)
+	}
 	sd.pendingRewrite, sd.rewrite = sd.rewrite, false
 	db.unsplit(sd)
 	return nil
@@ -713,7 +758,7 @@ func (db *DB) unsplit(sd *slotData) {
 	sd.split = nil
 	for k := range sd.keys.eachMarked(markSince) {
 		if !sd.keys.mark(k, markDirty, false) {
-			db.ks.Persist.DirtyKeys.Add(-1) // counted with both marks
+			db.countDirty(-1) // counted with both marks
 			delete(sd.elems, k)
 		} else if set, ok := sp.elems[k]; ok {
 			if sd.elems == nil {
@@ -741,8 +786,9 @@ func (ck *checkpointState) register(db *DB, s int) {
 var slotEntryBufs = sync.Pool{New: func() any { return new([]SlotEntry) }}
 
 // PrepareWrite front-runs the running checkpoint (invariant 5) for a
-// write of the keys args[positions]: each key, in every database, that is
-// dirty at P in a slot the checkpoint has not written yet is written aside
+// write of the keys args[positions]: each key, in every database the
+// checkpoint covers, that is dirty at P in a slot the checkpoint has not
+// written yet is written aside
 // now, before the caller changes it. Every write path calls it with the
 // keys' slot locks (or LockAll) held: commands.Exec for write commands,
 // the serving of blocked clients. A write may only change the keys it
@@ -755,7 +801,9 @@ func (ks *Keyspace) PrepareWrite(args [][]byte, positions []int) {
 		key := args[p]
 		s := SlotOf(key)
 		for _, db := range ks.dbs {
-			db.frontRunKey(s, key)
+			if db.inCheckpoint {
+				db.frontRunKey(s, key)
+			}
 		}
 	}
 }
@@ -767,6 +815,9 @@ func (ks *Keyspace) PrepareWriteAll() {
 		return
 	}
 	for _, db := range ks.dbs {
+		if !db.inCheckpoint {
+			continue
+		}
 		for s := range db.slots {
 			db.frontRun(s)
 		}
@@ -813,7 +864,7 @@ func (db *DB) asideKey(s int, k string) {
 	sd.keys.mark(k, markPending, false) // first: k keeps a mark, so it stays
 	sd.keys.unmark(k, markDirty)
 	delete(sd.elems, k)
-	db.ks.Persist.DirtyKeys.Add(-1)
+	db.countDirty(-1)
 	if err != nil {
 		ck.fail(err)
 	}

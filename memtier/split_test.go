@@ -2,6 +2,7 @@ package memtier
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -186,6 +187,120 @@ func TestFailedCheckpointKeepsSplitChanges(t *testing.T) {
 	}
 	if n := ks.Persist.DirtyKeys.Load(); n != 0 {
 		t.Errorf("DirtyKeys = %d, want 0", n)
+	}
+}
+
+// A checkpoint leaves out a database with nothing dirty at P: the walker
+// skips it (CheckpointCovers), a write to it front-runs nothing and is not
+// taken for P's, and its change is dirty for the next checkpoint, which
+// covers it. A SWAPDB during a checkpoint puts a covered database's slots
+// aside whole under the number it had at P, and the walker, finding the
+// database moved into that number not covered, writes none of its data.
+func TestCheckpointLeavesOutCleanDatabases(t *testing.T) {
+	ks := New(3, SystemClock{})
+	if err := ks.AttachStore(coldMap{}); err != nil {
+		t.Fatal(err)
+	}
+	a := []byte("{s}a")
+	s := SlotOf(a)
+	// checkpoint begins a checkpoint, runs writes, lets the walker visit
+	// slot s of each database it covers, and commits. It returns what went
+	// aside and what the walker wrote, by database.
+	checkpoint := func(covers [3]bool, writes func()) (aside, walker [3]*recordingWriter) {
+		t.Helper()
+		for i := range 3 {
+			aside[i], walker[i] = newRecordingWriter(), newRecordingWriter()
+		}
+		ks.BeginCheckpoint(func(db, slot int, write func(SlotWriter) error) error { return write(aside[db]) })
+		for i, want := range covers {
+			if got := ks.CheckpointCovers(i); got != want {
+				t.Fatalf("CheckpointCovers(%d) = %v, want %v", i, got, want)
+			}
+		}
+		writes()
+		for i := range 3 {
+			if !ks.CheckpointCovers(i) {
+				continue
+			}
+			if _, err := ks.WriteSlot(i, s, walker[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ks.EndCheckpoint(true)
+		return aside, walker
+	}
+	got := func(aside, walker *recordingWriter) writtenKeys {
+		all := writtenKeys{}
+		maps.Copy(all, aside.keys)
+		maps.Copy(all, walker.keys)
+		return all
+	}
+	setIn := func(db int, v string) {
+		ks.PrepareWrite([][]byte{a}, []int{0})
+		ks.DB(db).SetString(a, []byte(v))
+	}
+
+	setIn(0, "0-1")
+	setIn(1, "1-1")
+	checkpoint([3]bool{true, true, false}, func() {})
+
+	// Only database 0 is dirty at P; database 1 changes during the
+	// checkpoint.
+	// (The write names the key, so it front-runs the key in database 0.)
+	setIn(0, "0-2")
+	aside, walker := checkpoint([3]bool{true, false, false}, func() { setIn(1, "1-2") })
+	if want := (writtenKeys{string(a): "0-2"}); !equalWritten(got(aside[0], walker[0]), want) {
+		t.Errorf("the checkpoint got %v for database 0, want %v", got(aside[0], walker[0]), want)
+	}
+	for i := 1; i < 3; i++ {
+		if w := got(aside[i], walker[i]); len(w) != 0 {
+			t.Errorf("the checkpoint got %v for database %d, want nothing", w, i)
+		}
+	}
+	if n := ks.Persist.UnpreparedWrites.Load(); n != 0 {
+		t.Errorf("%d writes taken as unprepared", n)
+	}
+	_, walker = checkpoint([3]bool{false, true, false}, func() {})
+	if want := (writtenKeys{string(a): "1-2"}); !equalWritten(walker[1].keys, want) {
+		t.Errorf("the next checkpoint wrote %v in database 1, want %v", walker[1].keys, want)
+	}
+
+	// SWAPDB 0 2 during a checkpoint that covers database 0 only, after a
+	// write to database 2.
+	setIn(2, "2-1")
+	checkpoint([3]bool{false, false, true}, func() {})
+	setIn(0, "0-3")
+	aside, walker = checkpoint([3]bool{true, false, false}, func() {
+		setIn(2, "2-4")
+		ks.SwapDB(0, 2)
+	})
+	if want := (writtenKeys{string(a): "0-3"}); !equalWritten(aside[0].keys, want) {
+		t.Errorf("SWAPDB put aside %v for database 0, want %v", aside[0].keys, want)
+	}
+	if len(walker[0].keys) != 0 || len(aside[2].keys) != 0 {
+		t.Errorf("after SWAPDB the walker wrote %v and %v went aside for database 2, want nothing", walker[0].keys, aside[2].keys)
+	}
+	if n := ks.Persist.UnpreparedWrites.Load(); n != 0 {
+		t.Errorf("%d writes taken as unprepared", n)
+	}
+	// What a checkpoint decides coverage by: each database's counts.
+	var sum int64
+	for i := range 3 {
+		db := ks.DB(i)
+		var dirty, rewrites int64
+		for s := range db.slots {
+			dirty += int64(db.slots[s].keys.count(markDirty))
+			if db.slots[s].rewrite {
+				rewrites++
+			}
+		}
+		if db.dirtyKeys.Load() != dirty || db.rewriteSlots.Load() != rewrites {
+			t.Errorf("database %d counts %d dirty keys and %d slots to rewrite, its slots %d and %d", i, db.dirtyKeys.Load(), db.rewriteSlots.Load(), dirty, rewrites)
+		}
+		sum += dirty
+	}
+	if n := ks.Persist.DirtyKeys.Load(); n != sum {
+		t.Errorf("DirtyKeys = %d, the databases' sum %d", n, sum)
 	}
 }
 

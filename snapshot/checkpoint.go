@@ -247,6 +247,9 @@ func (c *Checkpointer) walkPart(r *run, i int, stop *atomic.Bool) error {
 	var w memtier.SlotWriter = slotWriter{r: r, lock: true}
 	from, to := r.ck.PartSlots(i)
 	for db := 0; db < c.KS.NumDBs(); db++ {
+		if !c.KS.CheckpointCovers(db) {
+			continue
+		}
 		for s := from; s < to; s++ {
 			if stop.Load() {
 				return nil
