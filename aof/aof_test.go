@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/structd/structd/internal/crc64"
 	"github.com/structd/structd/internal/vfs"
 )
 
@@ -410,6 +411,44 @@ func TestFlippedByteIsDetected(t *testing.T) {
 				t.Fatalf("the moved-aside tail is not the cut bytes")
 			}
 		}
+	}
+}
+
+// Logs written before CRC-32C have #C blocks with the payload's
+// CRC-64/Jones: a log of both kinds replays whole, and a flipped byte in
+// a #C block is corruption of that block.
+func TestCRC64BlocksStillReplay(t *testing.T) {
+	fs, o := newMemLog(t, SyncAlways)
+	o.SegmentSize = 300
+	recs, _ := writeLog(t, o, "old", 16, func(i int) bool { return i%3 != 0 })
+	var oldBlocks []Pos
+	for _, n := range segments(t, o) {
+		seg := readFile(t, fs, segPath(o, n))
+		starts := blockStarts(t, seg)
+		for i, off := range starts[:len(starts)-1] {
+			if i%2 == 1 {
+				continue // every other block stays #K
+			}
+			payload := seg[off+int64(headerLen) : starts[i+1]]
+			hdr := append([]byte("#C "), fmt.Sprintf("%08x %016x", len(payload), crc64.Checksum(payload))...)
+			hdr = append(hdr, fmt.Sprintf(" %08x\r\n", crc64.Checksum(hdr)&0xffffffff)...)
+			copy(seg[off:], hdr)
+			oldBlocks = append(oldBlocks, Pos{n, off})
+		}
+		writeFile(t, fs, segPath(o, n), seg)
+	}
+	got, _ := mustReplay(t, o, Pos{})
+	sameRecs(t, got, recs)
+
+	old := oldBlocks[len(oldBlocks)/2]
+	c := fs.CrashClone()
+	damaged := readFile(t, c, segPath(o, old.Seg))
+	damaged[old.Off+int64(headerLen)] ^= 0x20
+	writeFile(t, c, segPath(o, old.Seg), damaged)
+	_, _, err := replayAll(o.withFS(c), Pos{})
+	var ce *CorruptionError
+	if !errors.As(err, &ce) || ce.Seg != old.Seg || ce.Offset != old.Off {
+		t.Fatalf("flipped payload byte of the #C block at %v: got %v", old, err)
 	}
 }
 

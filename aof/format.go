@@ -3,6 +3,7 @@ package aof
 import (
 	"bytes"
 	"fmt"
+	"hash/crc32"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,26 +15,46 @@ import (
 
 // A block is a header line followed by a payload of whole RESP commands:
 //
-//	#C <len> <crc> <hcrc>\r\n
+//	#K <len> <crc> <hcrc>\r\n
 //
 // len is the payload length in bytes (8 lowercase hex digits), crc the
-// CRC-64/Jones of the payload (16 hex digits) and hcrc the low 32 bits of the
-// CRC-64/Jones of the header bytes before it (8 hex digits), so a damaged
-// length is told apart from a short file. Redis's AOF loader and
-// redis-check-aof skip lines that start with '#', so a segment stays a valid
-// Redis AOF. See FORMAT.md.
+// CRC-32C of the payload (16 hex digits, the high 8 zero) and hcrc the low
+// 32 bits of the CRC-64/Jones of the header bytes before it (8 hex digits),
+// so a damaged length is told apart from a short file. Blocks written
+// before CRC-32C have the marker #C and the payload's CRC-64/Jones; replay
+// reads both. Redis's AOF loader and redis-check-aof skip lines that start
+// with '#', so a segment stays a valid Redis AOF. See FORMAT.md.
 const (
-	headerLen     = len("#C 00000000 0000000000000000 00000000\r\n")
-	headerSumFrom = len("#C 00000000 0000000000000000")
+	headerLen     = len("#K 00000000 0000000000000000 00000000\r\n")
+	headerSumFrom = len("#K 00000000 0000000000000000")
 	maxPayload    = 1<<32 - 1
 )
 
+// The payload checksums a block's marker names. CRC-32C runs in hardware
+// (hash/crc32 uses the CPU's CRC32 instruction): the CRC-64/Jones of the
+// first format cost the flusher 3% of the server's CPU under SET -P 16
+// (1 GB/s in software, against 20 GB/s).
+const (
+	markerCRC64  = 'C'
+	markerCRC32C = 'K'
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// payloadSum is the checksum of payload the block marker names.
+func payloadSum(marker byte, payload []byte) uint64 {
+	if marker == markerCRC64 {
+		return crc64.Checksum(payload)
+	}
+	return uint64(crc32.Checksum(payload, castagnoli))
+}
+
 // putHeader fills hdr (headerLen bytes) for payload.
 func putHeader(hdr, payload []byte) {
-	b := append(hdr[:0], '#', 'C', ' ')
+	b := append(hdr[:0], '#', markerCRC32C, ' ')
 	b = appendHex(b, uint64(len(payload)), 8)
 	b = append(b, ' ')
-	b = appendHex(b, crc64.Checksum(payload), 16)
+	b = appendHex(b, payloadSum(markerCRC32C, payload), 16)
 	b = append(b, ' ')
 	b = appendHex(b, crc64.Checksum(b[:headerSumFrom])&0xffffffff, 8)
 	_ = append(b, '\r', '\n')
@@ -63,20 +84,20 @@ func parseHex(b []byte) (uint64, bool) {
 	return v, true
 }
 
-// parseHeader checks a block header and returns the payload's length and
-// checksum.
-func parseHeader(hdr []byte) (length int64, sum uint64, ok bool) {
-	if len(hdr) != headerLen || !bytes.HasPrefix(hdr, []byte("#C ")) ||
+// parseHeader checks a block header and returns its marker (the payload
+// checksum's kind, for payloadSum), the payload's length and checksum.
+func parseHeader(hdr []byte) (marker byte, length int64, sum uint64, ok bool) {
+	if len(hdr) != headerLen || hdr[0] != '#' || hdr[1] != markerCRC32C && hdr[1] != markerCRC64 || hdr[2] != ' ' ||
 		hdr[11] != ' ' || hdr[28] != ' ' || hdr[37] != '\r' || hdr[38] != '\n' {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	n, ok1 := parseHex(hdr[3:11])
 	sum, ok2 := parseHex(hdr[12:28])
 	hsum, ok3 := parseHex(hdr[29:37])
 	if !ok1 || !ok2 || !ok3 || hsum != crc64.Checksum(hdr[:headerSumFrom])&0xffffffff {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return int64(n), sum, true
+	return hdr[1], int64(n), sum, true
 }
 
 // encodedLen is the size of args as a RESP multibulk command.

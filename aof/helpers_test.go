@@ -121,7 +121,7 @@ func blockStarts(t testing.TB, seg []byte) []int64 {
 	off := int64(0)
 	for off < int64(len(seg)) {
 		starts = append(starts, off)
-		n, _, ok := parseHeader(seg[off : off+int64(headerLen)])
+		_, n, _, ok := parseHeader(seg[off : off+int64(headerLen)])
 		if !ok {
 			t.Fatalf("no block header at %d", off)
 		}

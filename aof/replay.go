@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/structd/structd/internal/crc64"
 	"github.com/structd/structd/internal/vfs"
 )
 
@@ -140,7 +139,7 @@ func (s *scanner) segment(n uint64, last bool) error {
 		if err != nil {
 			return err
 		}
-		length, sum, ok := parseHeader(hdr)
+		marker, length, sum, ok := parseHeader(hdr)
 		if !ok {
 			zero, err := allZero(f, off, size)
 			if err != nil {
@@ -160,7 +159,7 @@ func (s *scanner) segment(n uint64, last bool) error {
 		if err != nil {
 			return err
 		}
-		if got := crc64.Checksum(payload); got != sum {
+		if got := payloadSum(marker, payload); got != sum {
 			return corrupt(off, "checksum mismatch (block of %d bytes: header says %016x, data has %016x)", length, sum, got)
 		}
 		pos := off + int64(headerLen)
