@@ -104,3 +104,7 @@ func inline(o *memtier.Object) []byte {
 	p, _ := appendInline(nil, o, math.MaxInt)
 	return p
 }
+
+// keyLess is KeyCompare as a less function, for the tests that check an
+// order.
+func keyLess(a, b []byte) bool { return KeyCompare(a, b) < 0 }

@@ -142,5 +142,3 @@ func KeyCompare(a, b []byte) int {
 	}
 	return bytes.Compare(a, b)
 }
-
-func keyLess(a, b []byte) bool { return KeyCompare(a, b) < 0 }
