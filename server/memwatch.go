@@ -39,11 +39,11 @@ import (
 // (its pacing margin), which on a heap of a few hundred MiB is most of
 // the budget: the collector then ran through every checkpoint of the SET
 // benchmark, and its assists held clients to a few thousand commands per
-// 250 ms window (bench/persistence, run 17). The limit adds that margin
-// back, but never more than the budget: on heaps over about 500 MiB the
-// margin outgrows what is added, and the collector runs through the
-// checkpoint, which keeps the process inside the target there (memory
-// first, as StructD promises).
+// 250 ms window (bench/persistence/README.md, runs 15-17). The limit adds
+// that margin back, but never more than the budget: on heaps over about
+// 500 MiB the margin outgrows what is added, and the collector runs
+// through the checkpoint, which keeps the process inside the target
+// there (memory first, as StructD promises).
 type memWatch struct {
 	stop chan struct{}
 	done sync.WaitGroup
