@@ -38,9 +38,9 @@ func waitOut(t *testing.T, tu *threadTuner, served int64) {
 func TestThreadTunerKeepsTheCountThatServesMore(t *testing.T) {
 	tu := started(1, 2)
 	// Two windows at 1, the switch to 2 and a window straddling it, two
-	// windows serving 20% more, back to 1 for two windows as before: 2
-	// is kept.
-	got := feed(tu, 10000, 10000, 12000, 12000, 12000, 10000, 10000, 10000)
+	// windows serving 15% more (not decisive), back to 1 for two windows
+	// as before: 2 is kept.
+	got := feed(tu, 10000, 10000, 11500, 11500, 11500, 10000, 10000, 10000)
 	if want := []int{1, 2, 2, 2, 1, 1, 1, 2}; !slices.Equal(got, want) {
 		t.Fatalf("threads after each window = %v, want %v", got, want)
 	}
@@ -74,9 +74,9 @@ func TestThreadTunerBacksOffAfterLosingProbes(t *testing.T) {
 
 func TestThreadTunerIgnoresAProbeWhoseWorkloadChanged(t *testing.T) {
 	tu := started(1, 2)
-	// B serves 20% more than A before it, but A after B serves as much
+	// B serves 15% more than A before it, but A after B serves as much
 	// as B: the workload changed, not the count.
-	got := feed(tu, 10000, 10000, 12000, 12000, 12000, 12000, 12000, 12000)
+	got := feed(tu, 10000, 10000, 11500, 11500, 11500, 11500, 11500, 11500)
 	if want := []int{1, 2, 2, 2, 1, 1, 1, 1}; !slices.Equal(got, want) {
 		t.Fatalf("threads after each window = %v, want %v", got, want)
 	}
@@ -85,15 +85,15 @@ func TestThreadTunerIgnoresAProbeWhoseWorkloadChanged(t *testing.T) {
 		if tu.wait != want {
 			t.Fatalf("wait after an inconclusive probe = %d, want %d", tu.wait, want)
 		}
-		waitOut(t, tu, 12000)
-		feed(tu, 10000, 10000, 12000, 12000, 12000, 12000, 12000, 12000)
+		waitOut(t, tu, 11500)
+		feed(tu, 10000, 10000, 11500, 11500, 11500, 11500, 11500, 11500)
 	}
 }
 
 func TestThreadTunerKeepsADecisiveWinAtOnce(t *testing.T) {
 	tu := started(1, 2)
-	// B serves 40% more than a steady A: kept without going back to A.
-	got := feed(tu, 10000, 10500, 14500, 14500, 14500, 14500)
+	// B serves 25% more than a steady A: kept without going back to A.
+	got := feed(tu, 10000, 10500, 12900, 12900, 12900, 12900)
 	if want := []int{1, 2, 2, 2, 2, 2}; !slices.Equal(got, want) {
 		t.Fatalf("threads after each window = %v, want %v", got, want)
 	}
@@ -127,7 +127,7 @@ func TestThreadTunerPassesOverBoostedWindows(t *testing.T) {
 		boosted bool
 	}{
 		{10000, false}, {50000, true}, {10000, false}, // A, with a boost between
-		{10000, false}, {50000, true}, {12000, false}, {12000, false}, // B
+		{10000, false}, {50000, true}, {11500, false}, {11500, false}, // B
 		{10000, false}, {10000, false}, {50000, true}, {10000, false}, // A
 	} {
 		got = append(got, tu.window(w.served, w.boosted))
