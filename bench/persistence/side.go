@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -21,6 +22,30 @@ type metric struct {
 func measured(v float64) metric { return metric{v: v} }
 func notMeasured(err error) metric {
 	return metric{na: err.Error()}
+}
+
+// median is the median of the measured metrics among ms (the mean of the
+// middle two of an even count), or the first one's reason when none was
+// measured.
+func median(ms []metric) metric {
+	var vs []float64
+	for _, m := range ms {
+		if m.na == "" {
+			vs = append(vs, m.v)
+		}
+	}
+	if len(vs) == 0 {
+		if len(ms) == 0 {
+			return notMeasured(errors.New("no runs"))
+		}
+		return ms[0]
+	}
+	slices.Sort(vs)
+	mid := len(vs) / 2
+	if len(vs)%2 == 0 {
+		return measured((vs[mid-1] + vs[mid]) / 2)
+	}
+	return measured(vs[mid])
 }
 
 // sideResult is what one server measured in the checkpoint and restart

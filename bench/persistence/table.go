@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 )
 
 // row is one line of the result table: StructD's figure, Redis's, a
@@ -123,6 +124,15 @@ func format(m metric, unit string) string {
 		return fmt.Sprintf("%.2f s", m.v)
 	}
 	return fmt.Sprintf("%.0f %s", m.v, unit)
+}
+
+// formatAll formats each of ms, comma-separated.
+func formatAll(ms []metric, unit string) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = format(m, unit)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // percent is a byte metric as a percentage of the dataset.
