@@ -11,11 +11,12 @@
 // GET of a random key returns its value after a restart, and (StructD,
 // --warmup yes) until every key is in memory. Last, it measures SET
 // throughput at -P 16 with the AOF on, appendfsync everysec and always, on
-// fresh servers. It prints StructD's and Redis's figures, their ratio and
+// fresh servers, -set-runs times each, alternating, and takes each
+// server's median. It prints StructD's and Redis's figures, their ratio and
 // PASS or MISS against the targets; a figure that cannot be
 // measured is n/a with the reason. README.md says how each is measured.
 //
-//	go run ./bench/persistence [-keys 8000000] [-value-size 256] [-out result.txt]
+//	go run ./bench/persistence [-keys 8000000] [-value-size 256] [-set-runs 3] [-out result.txt]
 package main
 
 import (
