@@ -148,8 +148,8 @@ const (
 	// windows before it, which agreed within tuneSteady. A workload
 	// that changed instead is found out by the next probe, a few seconds
 	// later; waiting for A again cost a short burst (a benchmark's run of
-	// a few seconds) most of its time at the worse count. It is twice
-	// tuneSteady: at 1.3, the SET benchmark of bench/persistence (two
+	// a few seconds) most of its time at the worse count. Its 20% is
+	// twice tuneSteady. At 1.3, the SET benchmark of bench/persistence (two
 	// threads serve it 1.28-1.6 times faster) was kept at two threads in
 	// some runs and put back on one in others, where the checkpoints
 	// left the full probe no steady windows to decide in.
