@@ -332,8 +332,8 @@ func (db *DB) Flush() {
 	db.ks.PrepareWriteAll()
 	if db.holdsNothing() {
 		// Every slot is already as the loop below leaves it. FLUSHALL
-		// flushes all 16 databases, most of them unused, and reading
-		// every slot of each took 20 ms.
+		// flushes every database (16 by default), most of them unused,
+		// and reading all their slots took 20 ms.
 		return
 	}
 	for i := range db.slots {
