@@ -158,15 +158,24 @@ func (e *CorruptionError) Error() string {
 		e.File, e.Offset, e.Reason)
 }
 
-// TruncatedTail describes a partial write at the end of the last segment: a
-// crash in the middle of a write. Replay cuts it off (as Redis's
-// aof-load-truncated yes) and reports it so the caller logs a warning.
+// TruncatedTail describes what follows the last whole block of the last
+// segment: a partial write (a crash in the middle of a write), or space
+// that was never written. Replay cuts it off (as Redis's aof-load-truncated
+// yes) and reports it so the caller logs a warning for a partial write.
 type TruncatedTail struct {
 	File    string
 	Offset  int64 // where the last whole block ends: the new size
 	Dropped int64 // bytes cut off
+	// Unwritten is set when every byte cut off is zero: space the writer
+	// reserved under appendfsync always and a crash left unused (or a file
+	// the file system extended and a crash left unwritten). No command was
+	// lost there.
+	Unwritten bool
 }
 
 func (t *TruncatedTail) String() string {
+	if t.Unwritten {
+		return fmt.Sprintf("aof: %s ends with %d bytes never written (zeros): cut at offset %d", t.File, t.Dropped, t.Offset)
+	}
 	return fmt.Sprintf("aof: %s ends with a partial write: cut %d bytes at offset %d", t.File, t.Dropped, t.Offset)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -145,6 +146,7 @@ func TestReplayFromEveryPosition(t *testing.T) {
 // crash would keep its command.
 func TestGroupCommit(t *testing.T) {
 	fs, o := newMemLog(t, SyncAlways)
+	o.SegmentSize = 64 << 10 // each waiter copies the (reserved) segment
 	const appenders, rounds = 32, 10
 	var gateMu sync.Mutex
 	gate := make(chan struct{})
@@ -252,8 +254,8 @@ func TestCrashAtEveryTailOffset(t *testing.T) {
 			t.Fatalf("cut at %d: %v", cut, err)
 		}
 		sameRecs(t, got, want)
-		if torn := int64(cut) != durable; torn != (rep.Truncated != nil) {
-			t.Fatalf("cut at %d (last block ends at %d): Truncated = %v", cut, durable, rep.Truncated)
+		if torn := int64(cut) != durable; torn != (rep.Truncated != nil) || torn && rep.Truncated.Unwritten {
+			t.Fatalf("cut at %d (last block ends at %d): Truncated = %+v", cut, durable, rep.Truncated)
 		}
 		if size := int64(len(readFile(t, c, segPath(o, lastSeg)))); size != durable || rep.End != (Pos{lastSeg, durable}) {
 			t.Fatalf("cut at %d: file is %d bytes and End %v after replay, want %d", cut, size, rep.End, durable)
@@ -273,9 +275,10 @@ func TestCrashAtEveryTailOffset(t *testing.T) {
 	}
 }
 
-// TestZeroFilledTailIsAPartialWrite: a file system may extend a file before
-// the data lands, leaving zeros after the last whole block.
-func TestZeroFilledTailIsAPartialWrite(t *testing.T) {
+// TestZeroFilledTailIsCutAsUnwritten: a file system may extend a file
+// before the data lands, leaving zeros after the last whole block; replay
+// cuts them and reports them as never written.
+func TestZeroFilledTailIsCutAsUnwritten(t *testing.T) {
 	fs, o := newMemLog(t, SyncAlways)
 	w := mustOpen(t, o)
 	recs := numbered("z", 3)
@@ -287,8 +290,70 @@ func TestZeroFilledTailIsAPartialWrite(t *testing.T) {
 	writeFile(t, fs, segPath(o, 1), append(data, make([]byte, 100)...))
 	got, rep := mustReplay(t, o, Pos{})
 	sameRecs(t, got, recs)
-	if rep.Truncated == nil || rep.Truncated.Dropped != 100 {
-		t.Fatalf("Truncated = %v, want 100 bytes dropped", rep.Truncated)
+	if rep.Truncated == nil || rep.Truncated.Dropped != 100 || !rep.Truncated.Unwritten {
+		t.Fatalf("Truncated = %+v, want 100 unwritten bytes dropped", rep.Truncated)
+	}
+}
+
+// TestAlwaysReservesSegmentSpace: under always the open segment is
+// preallocated to SegmentSize; a crash leaves the unused part as zeros,
+// which replay trims without calling it a partial write, and a segment the
+// writer leaves (Rotate, Close) is cut to what was written.
+func TestAlwaysReservesSegmentSpace(t *testing.T) {
+	fs, o := newMemLog(t, SyncEverySec)
+	o.SegmentSize = 4096
+	w := mustOpen(t, o)
+	size := func(seg uint64) int64 { return int64(len(readFile(t, fs, segPath(o, seg)))) }
+	before := rec{0, "SET before always"}
+	if err := w.Wait(mustAppend(t, w, before)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := size(1); got >= o.SegmentSize {
+		t.Fatalf("segment 1 is %d bytes under everysec: reserved before always", got)
+	}
+	w.SetSyncMode(SyncAlways) // CONFIG SET appendfsync always
+	recs := []rec{before}
+	var end Pos
+	for _, r := range numbered("r", 5) {
+		end = mustAppend(t, w, r)
+		if err := w.Wait(end); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if got := size(1); got != o.SegmentSize {
+		t.Fatalf("segment 1 is %d bytes under always, want %d reserved", got, o.SegmentSize)
+	}
+	got, rep := mustReplay(t, o.withFS(fs.CrashClone()), Pos{})
+	sameRecs(t, got, recs)
+	if tr := rep.Truncated; tr == nil || !tr.Unwritten || tr.Offset != end.Off || tr.Dropped != o.SegmentSize-end.Off {
+		t.Fatalf("crash image: Truncated = %+v, want the %d unwritten bytes after %d", tr, o.SegmentSize-end.Off, end.Off)
+	}
+
+	if err := w.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	after := rec{1, "SET after rotate"}
+	if err := w.Wait(mustAppend(t, w, after)); err != nil {
+		t.Fatal(err)
+	}
+	recs = append(recs, after)
+	if got := size(1); got != end.Off {
+		t.Fatalf("segment 1 is %d bytes after Rotate, want it cut to its end %d", got, end.Off)
+	}
+	if got := size(2); got != o.SegmentSize {
+		t.Fatalf("segment 2 is %d bytes under always, want %d reserved", got, o.SegmentSize)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, rep = mustReplay(t, o, Pos{})
+	sameRecs(t, got, recs)
+	if rep.Truncated != nil {
+		t.Fatalf("after Close: Truncated = %+v, want the reserved space cut", rep.Truncated)
 	}
 }
 
@@ -489,6 +554,61 @@ func TestMissingSegmentIsAnError(t *testing.T) {
 		}
 	}
 	sameRecs(t, got, seg1)
+}
+
+// notifierFunc adapts a function to Notifier.
+type notifierFunc func(error)
+
+func (f notifierFunc) Durable(err error) { f(err) }
+
+// TestNotifyDurable: a notifier runs once the fsync that covers its
+// position returns (a crash then keeps the command), at once when the
+// position is durable already, and with the error when an fsync fails.
+func TestNotifyDurable(t *testing.T) {
+	fs, o := newMemLog(t, SyncAlways)
+	o.SegmentSize = 4096
+	syncing, gate := make(chan struct{}, 1), make(chan struct{})
+	w := mustOpen(t, o)
+	fs.SetHook(vfs.OpSync, func(string) {
+		syncing <- struct{}{}
+		<-gate
+	})
+	r := rec{0, "SET notified 1"}
+	pos := mustAppend(t, w, r)
+	told := make(chan error, 1)
+	w.NotifyDurable(pos, notifierFunc(func(err error) {
+		if err == nil {
+			if got, _, rerr := replayAll(o.withFS(fs.CrashClone()), Pos{}); rerr != nil || !slices.Contains(got, r) {
+				err = fmt.Errorf("told durable, but a crash keeps %v (%v)", got, rerr)
+			}
+		}
+		told <- err
+	}))
+	<-syncing // the flusher is in the fsync that covers pos
+	select {
+	case err := <-told:
+		t.Fatalf("told %v before the fsync returned", err)
+	default:
+	}
+	close(gate)
+	if err := <-told; err != nil {
+		t.Fatal(err)
+	}
+	fs.SetHook(vfs.OpSync, nil)
+
+	w.NotifyDurable(pos, notifierFunc(func(err error) { told <- err })) // durable already
+	if err := <-told; err != nil {
+		t.Fatal(err)
+	}
+
+	fs.FailNext(vfs.OpSync, 1, errors.New("EIO"))
+	w.NotifyDurable(mustAppend(t, w, rec{0, "SET lost 1"}), notifierFunc(func(err error) { told <- err }))
+	if err := <-told; !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), "EIO") {
+		t.Fatalf("after a failed fsync: told %v, want ErrBroken", err)
+	}
+	if err := w.Close(); !errors.Is(err, ErrBroken) {
+		t.Fatalf("Close = %v", err)
+	}
 }
 
 func TestFailedFsyncBreaksTheLog(t *testing.T) {

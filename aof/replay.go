@@ -126,7 +126,7 @@ func (s *scanner) segment(n uint64, last bool) error {
 	}
 	startFound := start == 0
 	off := int64(0)
-	var torn bool
+	var torn, unwritten bool
 	for off < size {
 		if off == start {
 			startFound = true
@@ -145,8 +145,8 @@ func (s *scanner) segment(n uint64, last bool) error {
 			if err != nil {
 				return fmt.Errorf("aof: read %s: %w", name, err)
 			}
-			if zero { // a file extended but never written: a partial write
-				torn = true
+			if zero { // space reserved or extended but never written
+				torn, unwritten = true, true
 				break
 			}
 			return corrupt(off, "bad block header %q", hdr)
@@ -195,7 +195,7 @@ func (s *scanner) segment(n uint64, last bool) error {
 		if !last {
 			return corrupt(off, "segment ends in the middle of a block but is not the last one")
 		}
-		s.rep.Truncated = &TruncatedTail{File: name, Offset: off, Dropped: size - off}
+		s.rep.Truncated = &TruncatedTail{File: name, Offset: off, Dropped: size - off, Unwritten: unwritten}
 		if s.fixTail {
 			if err := s.truncate(n, off); err != nil {
 				return err

@@ -18,6 +18,17 @@ import (
 // the pending chunks under mu, fills in their block headers, writes them and
 // fsyncs without holding mu, so appends go on while it does I/O, and every
 // command appended during one fsync shares the next (group commit).
+//
+// Under appendfsync always the flusher reserves the segment's space ahead
+// (vfs.File.Preallocate) and syncs with SyncData: an fdatasync of writes
+// into reserved space commits no file-size or allocation change to the
+// file system's journal. Measured on this machine's disk (1 KB writes,
+// each followed by fdatasync, 3000 in a row): 230 µs a sync when
+// appending, 166 µs when the space was reserved, for about the same CPU
+// (110-130 µs a sync, most of it the virtual disk's notifications). A
+// segment is cut back to
+// its written size when the flusher leaves it, before the next one exists,
+// so only the last segment can end in reserved space (Replay trims it).
 type Writer struct {
 	o Options
 
@@ -34,7 +45,7 @@ type Writer struct {
 	cur        *chunk
 	sealed     []*chunk // chunks of earlier segments not yet taken by the flusher
 	open       bool     // cur's last block may take more commands
-	wantSyn    bool     // Sync or Wait asked for an fsync
+	wantSyn    bool     // Sync, Wait or NotifyDurable asked for an fsync
 	closing    bool
 	closed     bool // the flusher has exited
 
@@ -43,6 +54,10 @@ type Writer struct {
 	synced  Pos // fsynced
 	err     error
 	stats   Stats
+	// notify are the NotifyDurable calls whose position is not synced yet,
+	// in call order; notified is the flusher's buffer for those it tells.
+	notify   []notification
+	notified []notification
 	// broken mirrors err != nil for Err, which every write command asks
 	// (the MISCONF check) and must not contend with appenders for mu.
 	broken atomic.Bool
@@ -54,8 +69,20 @@ type Writer struct {
 	file     vfs.File
 	fileSeg  uint64
 	fileEnd  int64
+	fileCap  int64 // space reserved in file (Preallocate), 0 for none
+	reserved bool  // a reservation was tried for file
 	lastSync time.Time
 	spare    *chunk // a written chunk kept for reuse, guarded by mu
+}
+
+// Notifier is told once the log is durable up to the position it waits
+// for (err nil), or that it never will be (err is the error that broke the
+// log, or ErrClosed).
+type Notifier interface{ Durable(err error) }
+
+type notification struct {
+	pos Pos
+	n   Notifier
 }
 
 // chunk is pending bytes of one segment. blocks holds the offsets in buf of
@@ -127,6 +154,7 @@ func (w *Writer) createSegment(n uint64) error {
 		return fmt.Errorf("aof: sync directory %s: %w", w.o.Dir, err)
 	}
 	w.file, w.fileSeg, w.fileEnd = f, n, 0
+	w.fileCap, w.reserved = 0, false
 	return nil
 }
 
@@ -305,6 +333,30 @@ func (w *Writer) Wait(pos Pos) error {
 		}
 		w.cond.Wait()
 	}
+}
+
+// NotifyDurable is Wait without a goroutine waiting: n.Durable runs once
+// the log up to pos is fsynced, on the flusher's goroutine right after the
+// fsync, so it must not block; or with the error that broke or closed the
+// log. If pos is durable already, it runs now, on the caller's goroutine.
+// Under appendfsync always the server hands a client's replies over this
+// way and the client's goroutine reads on; the flusher sends every reply an
+// fsync covers as soon as it returns, as Redis's event loop writes the
+// replies of a pass after its fsync.
+func (w *Writer) NotifyDurable(pos Pos, n Notifier) {
+	w.mu.Lock()
+	if err := w.err; err != nil || !w.synced.Less(pos) || w.closed {
+		if err == nil && w.synced.Less(pos) {
+			err = ErrClosed
+		}
+		w.mu.Unlock()
+		n.Durable(err)
+		return
+	}
+	w.notify = append(w.notify, notification{pos, n})
+	w.wantSyn = true // the mode may not sync by itself (everysec, no)
+	w.mu.Unlock()
+	w.wake()
 }
 
 // SyncsEachWrite reports whether appendfsync is always: only then must a
@@ -491,15 +543,24 @@ func (w *Writer) flush() bool {
 		return true
 	}
 	if w.file != nil {
-		if err := w.file.Close(); err != nil {
-			w.fail(fmt.Errorf("close %s: %w", SegmentName(w.o.Name, w.fileSeg), err))
+		if err := w.closeSegment(); err != nil {
+			w.fail(err)
 		}
-		w.file = nil
+		if w.file != nil { // closeSegment stopped before closing
+			w.file.Close()
+			w.file = nil
+		}
 	}
 	w.mu.Lock()
 	w.closed = true
+	// Normally none is left (the closing flush synced everything, and fail
+	// told them all if the log broke), but no notifier is left untold.
+	tell := append(w.notified[:0], w.notify...)
+	clear(w.notify)
+	w.notify = nil
 	w.cond.Broadcast()
 	w.mu.Unlock()
+	w.tell(tell, ErrClosed)
 	return false
 }
 
@@ -537,6 +598,9 @@ func (w *Writer) writeAndSync(chunks []*chunk, end Pos, mode SyncMode, force boo
 			return err
 		}
 	}
+	if mode == SyncAlways && !w.reserved {
+		w.reserve()
+	}
 	if !(force || mode == SyncAlways || mode == SyncEverySec && time.Since(w.lastSync) >= time.Second) {
 		w.advance(end, false)
 		return nil
@@ -553,18 +617,51 @@ func (w *Writer) writeAndSync(chunks []*chunk, end Pos, mode SyncMode, force boo
 	return nil
 }
 
+// reserve preallocates the open segment up to SegmentSize, once per
+// segment. A file system that cannot is no error: the segment grows as
+// it is written, as under the other modes.
+func (w *Writer) reserve() {
+	w.reserved = true
+	if w.fileEnd >= w.o.SegmentSize {
+		return
+	}
+	if w.file.Preallocate(w.o.SegmentSize) == nil {
+		w.fileCap = w.o.SegmentSize
+	}
+}
+
 // openSegment closes the open segment and creates segment n. Segment order
-// is durability order: the old segment is complete on disk before the next
-// one gets a name.
+// is durability order: the old segment is complete on disk, cut to what
+// was written, before the next one gets a name.
 func (w *Writer) openSegment(n uint64) error {
+	if err := w.closeSegment(); err != nil {
+		return err
+	}
+	return w.createSegment(n)
+}
+
+// closeSegment syncs the open segment, cuts off the space reserved beyond
+// what was written, and closes it.
+func (w *Writer) closeSegment() error {
+	name := SegmentName(w.o.Name, w.fileSeg)
 	if err := w.syncFile(); err != nil {
 		return err
 	}
-	if err := w.file.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", SegmentName(w.o.Name, w.fileSeg), err)
+	if w.fileCap > w.fileEnd {
+		if err := w.file.Truncate(w.fileEnd); err != nil {
+			return fmt.Errorf("cut %s to its end: %w", name, err)
+		}
+		if err := w.file.Sync(); err != nil {
+			return fmt.Errorf("fsync %s: %w", name, err)
+		}
+		w.fileCap = 0
 	}
+	err := w.file.Close()
 	w.file = nil
-	return w.createSegment(n)
+	if err != nil {
+		return fmt.Errorf("close %s: %w", name, err)
+	}
+	return nil
 }
 
 // syncFile fsyncs the open segment if it has unsynced bytes and records the
@@ -576,7 +673,11 @@ func (w *Writer) syncFile() error {
 	if upToDate {
 		return nil
 	}
-	if err := w.file.Sync(); err != nil {
+	sync := w.file.Sync
+	if w.alwaysMode.Load() {
+		sync = w.file.SyncData // back to back: see vfs.File.SyncData
+	}
+	if err := sync(); err != nil {
 		return fmt.Errorf("fsync %s: %w", SegmentName(w.o.Name, w.fileSeg), err)
 	}
 	w.lastSync = time.Now()
@@ -587,26 +688,55 @@ func (w *Writer) syncFile() error {
 	return nil
 }
 
-// advance records progress: written up to pos, and synced too if synced.
+// advance records progress: written up to pos, and synced too if synced,
+// and tells the notifiers it made durable.
 func (w *Writer) advance(pos Pos, synced bool) {
 	w.mu.Lock()
 	if w.written.Less(pos) {
 		w.written = pos
 	}
+	tell := w.notified[:0]
 	if synced && w.synced.Less(pos) {
 		w.synced = pos
+		waiting := w.notify[:0]
+		for _, nt := range w.notify {
+			if w.synced.Less(nt.pos) {
+				waiting = append(waiting, nt)
+			} else {
+				tell = append(tell, nt)
+			}
+		}
+		clear(w.notify[len(waiting):])
+		w.notify = waiting
 	}
 	w.cond.Broadcast()
 	w.mu.Unlock()
+	w.tell(tell, nil)
+}
+
+// tell runs Durable(err) of each of nts, then keeps the slice for the next
+// batch. Flusher only.
+func (w *Writer) tell(nts []notification, err error) {
+	for i, nt := range nts {
+		nt.n.Durable(err)
+		nts[i] = notification{}
+	}
+	w.notified = nts[:0]
 }
 
 // fail breaks the log: the first error sticks and wakes every waiter.
+// Flusher only.
 func (w *Writer) fail(err error) {
 	w.mu.Lock()
 	if w.err == nil {
 		w.err = fmt.Errorf("%w: %w", ErrBroken, err)
 		w.broken.Store(true)
 	}
+	tell := append(w.notified[:0], w.notify...)
+	clear(w.notify)
+	w.notify = w.notify[:0]
+	err = w.err
 	w.cond.Broadcast()
 	w.mu.Unlock()
+	w.tell(tell, err)
 }

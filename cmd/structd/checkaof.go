@@ -65,8 +65,10 @@ func checkAOF(args []string, out io.Writer) int {
 	if rep.Cut != nil {
 		fmt.Fprintf(out, "cut the log at %s (%s); moved aside: %v\n", rep.Cut.At, rep.Cut.Reason, rep.Cut.MovedAside)
 	}
-	if rep.Truncated != nil {
-		fmt.Fprintf(out, "the last segment ends with a partial write (%s): the server cuts it on start\n", rep.Truncated)
+	if t := rep.Truncated; t != nil && t.Unwritten {
+		fmt.Fprintf(out, "the last segment ends with unused reserved space (%s): the server trims it on start\n", t)
+	} else if t != nil {
+		fmt.Fprintf(out, "the last segment ends with a partial write (%s): the server cuts it on start\n", t)
 	}
 	fmt.Fprintf(out, "AOF is valid: %d commands in %d segments, ending at %s\n", rep.Commands, rep.Segments, rep.End)
 	return 0

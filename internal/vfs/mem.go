@@ -364,6 +364,19 @@ func (f *memFile) Sync() error {
 	return nil
 }
 
+// SyncData is Sync: MemFS keeps no metadata apart from the data.
+func (f *memFile) SyncData() error { return f.Sync() }
+
+// Preallocate extends the file with zeros to size; a Sync makes them
+// durable.
+func (f *memFile) Preallocate(size int64) error {
+	cur, err := f.Size()
+	if err != nil || size <= cur {
+		return err
+	}
+	return f.Truncate(size)
+}
+
 func (f *memFile) Truncate(size int64) error {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()

@@ -27,6 +27,20 @@ type File interface {
 	io.Closer
 	// Sync makes the file's contents durable.
 	Sync() error
+	// SyncData makes the file's contents durable like Sync, flushing only
+	// the metadata needed to read them back (fdatasync: not the
+	// modification time). It is for a caller that syncs back to back, the
+	// log's flusher under appendfsync always: on Linux it keeps the calling
+	// goroutine's thread and scheduler slot for the whole call (see
+	// sync_linux.go), so everything else the process runs meanwhile runs on
+	// the other slots.
+	SyncData() error
+	// Preallocate reserves space so that the file is at least size bytes,
+	// the new bytes reading as zeros; a Sync makes it durable. Writing into
+	// reserved space changes neither the file's size nor its allocation, so
+	// SyncData then writes the data and no metadata. A file system that
+	// cannot reserve space returns an error and the file is unchanged.
+	Preallocate(size int64) error
 	// Truncate changes the file's size; a Sync makes it durable.
 	Truncate(size int64) error
 	// Size is the file's current size in bytes.

@@ -132,6 +132,43 @@ func TestFileOperations(t *testing.T) {
 	})
 }
 
+// TestPreallocateAndSyncData: reserved space reads as zeros and writes go
+// over it without growing the file; SyncData syncs like Sync. A file
+// system that cannot reserve (tmpfs before Linux 3.5, some network file
+// systems) may say so, and then the file must be unchanged.
+func TestPreallocateAndSyncData(t *testing.T) {
+	implementations(t, func(t *testing.T, fs FS, dir string) {
+		name := filepath.Join(dir, "seg")
+		f := writeFile(t, fs, name, "head")
+		defer f.Close()
+		if err := f.Preallocate(4096); err != nil {
+			if size, _ := f.Size(); size != 4 {
+				t.Fatalf("Preallocate failed (%v) but changed the size to %d", err, size)
+			}
+			t.Skipf("this file system cannot reserve space: %v", err)
+		}
+		if _, err := f.Write([]byte("-tail")); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.SyncData(); err != nil {
+			t.Fatal(err)
+		}
+		if size, err := f.Size(); err != nil || size != 4096 {
+			t.Fatalf("Size = %d, %v; want the 4096 reserved", size, err)
+		}
+		want := append([]byte("head-tail"), make([]byte, 4096-9)...)
+		if got := readAll(t, fs, name); got != string(want) {
+			t.Fatalf("content after writing into reserved space: %q...", got[:16])
+		}
+		if err := f.Preallocate(100); err != nil {
+			t.Fatal(err)
+		}
+		if size, _ := f.Size(); size != 4096 {
+			t.Fatalf("Preallocate of less than the size shrank the file to %d", size)
+		}
+	})
+}
+
 func TestCrashCloneKeepsOnlySyncedState(t *testing.T) {
 	fs := NewMem()
 	fs.MkdirAll("/d", 0o755)
