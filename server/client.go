@@ -77,7 +77,14 @@ type client struct {
 	// batch is the client's write handed to the reply writer
 	// (replybatch.go).
 	batch batchedWrite
+	// deferred is the client's reply handed to the log's flusher, to send
+	// after an fsync (deferred.go).
+	deferred deferredReply
 }
+
+// maxKeptReplyBuffer is the largest reply buffer kept for the next replies
+// once sent: a larger one is dropped rather than pinned.
+const maxKeptReplyBuffer = 1 << 20
 
 func (s *Server) newClient(nc net.Conn) *client {
 	raw, fd := rawConn(nc)
@@ -105,6 +112,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 // ends. All commands parsed from one read run before one write of their
 // replies, so a pipeline costs one syscall each way.
 func (cl *client) serve() {
+	defer cl.awaitDeferred() // the last reply leaves before the connection closes
 	defer cl.flushCalls()
 	defer cl.recoverPanic()
 	for {
@@ -184,14 +192,14 @@ func (cl *client) processInput() bool {
 			slog.Int64("id", cl.session.ID), slog.String("addr", cl.addr), slog.Int("qbuf", cl.reader.Buffered()))
 		return false
 	}
-	return cl.flush()
+	return cl.deferReplies() || cl.flush()
 }
 
 // flush writes buffered replies. It returns false if the write failed, or
 // if the writes they acknowledge could not be made durable.
 func (cl *client) flush() bool {
 	cl.flushCalls()
-	if !cl.awaitDurable() {
+	if !cl.awaitDeferred() || !cl.awaitDurable() {
 		return false
 	}
 	if cl.writer.Len() == 0 {
@@ -206,8 +214,8 @@ func (cl *client) flush() bool {
 	}
 	n, err := cl.writeReplies(cl.writer.Buf)
 	cl.srv.stats.NetOutputBytes.Add(int64(n))
-	if cap(cl.writer.Buf) > 1<<20 {
-		cl.writer.Buf = nil // do not pin a large reply buffer
+	if cap(cl.writer.Buf) > maxKeptReplyBuffer {
+		cl.writer.Buf = nil
 	} else {
 		cl.writer.Reset()
 	}

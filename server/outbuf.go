@@ -47,6 +47,12 @@ func (cl *client) startAsyncOutput() {
 	if cl.out.Load() != nil {
 		return
 	}
+	// The writer sends without waiting for fsyncs: a deferred reply goes
+	// first, and the buffered ones only once the writes they acknowledge
+	// are durable.
+	if !cl.awaitDeferred() || !cl.awaitDurable() {
+		cl.kill()
+	}
 	o := &asyncOutput{wake: make(chan struct{}, 1), done: make(chan struct{})}
 	cl.out.Store(o)
 	cl.srv.wg.Add(1)

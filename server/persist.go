@@ -201,7 +201,9 @@ func (p *persistence) recover(rec disktier.Record, hasRec bool) error {
 		}
 		return err
 	}
-	if rep.Truncated != nil {
+	if t := rep.Truncated; t != nil && t.Unwritten {
+		p.srv.log.Info("trimmed the AOF's unused reserved space", "cut", t.String())
+	} else if t != nil {
 		p.srv.log.Warn("!!! Warning: short read while loading the AOF: the last command was cut by a crash and has been removed (aof-load-truncated)",
 			"cut", rep.Truncated.String())
 	}
@@ -343,11 +345,23 @@ func (p *persistence) writeError() string {
 // not wait: the flusher writes within moments, and what a crash loses is
 // bounded by the second everysec allows.
 func (p *persistence) waitDurable(pos aof.Pos) error {
-	w := p.log.Load()
-	if w == nil || pos.IsZero() || !w.SyncsEachWrite() {
+	w := p.syncingLog()
+	if w == nil || pos.IsZero() {
 		return nil
 	}
 	return w.Wait(pos)
+}
+
+// syncingLog is the log when replies must wait for its fsync (appendfsync
+// always), else nil.
+func (p *persistence) syncingLog() *aof.Writer {
+	if p == nil {
+		return nil
+	}
+	if w := p.log.Load(); w != nil && w.SyncsEachWrite() {
+		return w
+	}
+	return nil
 }
 
 // checkpoint takes a checkpoint now and records its outcome for INFO,

@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -553,4 +555,69 @@ func TestAOFGrowthCheckpoints(t *testing.T) {
 	if base < 200*1000 || current < base {
 		t.Fatalf("after the checkpoint aof_base_size is %d and aof_current_size %d: want the store's logical size (over 200000) and at least that", base, current)
 	}
+}
+
+// TestRepliesLeaveAfterTheirFsync: under appendfsync always a write's
+// reply is sent by the log's flusher after the fsync that covers it, and
+// nothing the client asks later overtakes it: not a GET, not the
+// confirmation of a SUBSCRIBE (after which output is asynchronous), and a
+// client that half-closes its connection right after a write still gets
+// the reply.
+func TestRepliesLeaveAfterTheirFsync(t *testing.T) {
+	fs := vfs.NewMem()
+	s, err := persistentServer(t, t.TempDir(), Options{AOFFS: fs}, `save ""`, "appendfsync always")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// holdSyncs makes the next fsync wait until release is called (or the
+	// test ends), and returns once the flusher is in it.
+	holdSyncs := func(send func()) (release func()) {
+		syncing, gate := make(chan struct{}, 1), make(chan struct{})
+		fs.SetHook(vfs.OpSync, func(string) {
+			syncing <- struct{}{}
+			<-gate
+		})
+		release = sync.OnceFunc(func() {
+			fs.SetHook(vfs.OpSync, nil)
+			close(gate)
+		})
+		t.Cleanup(release) // before the server closes, which syncs
+		send()
+		<-syncing
+		return release
+	}
+	noReplyYet := func(c *conn) {
+		t.Helper()
+		c.nc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, err := c.br.Peek(1); err == nil {
+			t.Fatal("a reply arrived before the fsync of the write it follows returned")
+		}
+	}
+
+	c := dial(t, s)
+	release := holdSyncs(func() { c.send("SET", "a", "1") })
+	c.send("GET", "a")
+	noReplyYet(c)
+	release()
+	c.expectReply("+OK")
+	c.expectReply("$1")
+
+	release = holdSyncs(func() { c.send("SET", "b", "2") })
+	c.send("SUBSCRIBE", "ch")
+	noReplyYet(c)
+	release()
+	c.expectReply("+OK")
+	if got := c.readFlat(); got != "subscribe ch 1" {
+		t.Fatalf("SUBSCRIBE after a deferred SET: got %q", got)
+	}
+
+	h := dial(t, s)
+	release = holdSyncs(func() {
+		h.send("SET", "c", "3")
+		h.nc.(*net.TCPConn).CloseWrite()
+	})
+	time.Sleep(20 * time.Millisecond) // let the server read the end of input (if it does not yet, the test only checks less)
+	release()
+	h.expectReply("+OK")
+	h.expectClosed()
 }

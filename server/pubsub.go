@@ -191,9 +191,14 @@ func (cl *client) unsubscribeAll() {
 	cl.Unsubscribe(commands.UnsubscribeAllSilently, nil)
 }
 
-// flushAsync moves the replies written so far to the pending output. Only
-// the client's goroutine calls it, once it has an asyncOutput.
+// flushAsync moves the replies written so far to the pending output, once
+// the writes they acknowledge are as durable as appendfsync asks. Only the
+// client's goroutine calls it, once it has an asyncOutput.
 func (cl *client) flushAsync() {
+	if !cl.ctx.LogPos.IsZero() && !cl.awaitDurable() {
+		cl.kill() // a write it ran cannot be made durable: no reply
+		return
+	}
 	if o := cl.out.Load(); o != nil && len(cl.writer.Buf) > 0 {
 		o.enqueue(cl, cl.writer.Buf)
 		cl.writer.Reset()
