@@ -15,9 +15,10 @@ import "github.com/structd/structd/aof"
 // fsync.
 //
 // Measured with redis-benchmark -t set -P 1 -c 50 -d 3 -r 1000 under
-// always, together with the flusher's reserved segments and fdatasync
-// (aof.Writer): 41-46k → 60-66k requests per second against Redis's
-// 63-67k, 18-19 → 11-12 µs of server CPU per request (Redis: 9-10).
+// always, alternating with Redis: the flusher's reserved segments and raw
+// fdatasync alone (aof.Writer) served 61-64k requests per second at 11.3-11.7
+// µs of server CPU each; with the replies sent from the flusher, 70-74k at
+// 9.7-10 µs; Redis 76-81k at 7.4-7.9 µs (before both: 45k at 18-19 µs).
 //
 // Order: a client has at most one deferred reply in flight. Anything that
 // sends to the client later (its next replies, a switch to asynchronous
