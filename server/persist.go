@@ -205,7 +205,7 @@ func (p *persistence) recover(rec disktier.Record, hasRec bool) error {
 		p.srv.log.Info("trimmed the AOF's unused reserved space", "cut", t.String())
 	} else if t != nil {
 		p.srv.log.Warn("!!! Warning: short read while loading the AOF: the last command was cut by a crash and has been removed (aof-load-truncated)",
-			"cut", rep.Truncated.String())
+			"cut", t.String())
 	}
 	if r.errors > 0 {
 		p.srv.log.Warn("AOF commands answered with errors while replaying", "count", r.errors, "first", r.firstErr)

@@ -9,7 +9,8 @@ import "syscall"
 // always; with an ordinary system call every one of those syncs outlasted
 // sysmon's 20 µs check, so sysmon retook the slot each time, never backed
 // off, and its wake-ups alone took 18% of the server's CPU (redis-benchmark
-// SET -P 1 -c 50: 41k → 46k requests per second, 20 → 16 µs of CPU each).
+// SET -P 1 -c 50: 42-44k → 46-48k requests per second, 20-21 → 15-17 µs
+// of CPU each).
 //
 // The cost: the slot is held for the call's duration, and a stop of the
 // world (a garbage collection's start or end, a GOMAXPROCS change) waits

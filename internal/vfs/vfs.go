@@ -37,8 +37,9 @@ type File interface {
 	SyncData() error
 	// Preallocate reserves space so that the file is at least size bytes,
 	// the new bytes reading as zeros; a Sync makes it durable. Writing into
-	// reserved space changes neither the file's size nor its allocation, so
-	// SyncData then writes the data and no metadata. A file system that
+	// reserved space changes neither the file's size nor its blocks, so
+	// SyncData then commits neither (on ext4 it still marks the written
+	// blocks as initialized). A file system that
 	// cannot reserve space returns an error and the file is unchanged.
 	Preallocate(size int64) error
 	// Truncate changes the file's size; a Sync makes it durable.
