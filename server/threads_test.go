@@ -1,6 +1,7 @@
 package server
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -181,5 +182,43 @@ func TestThreadTunerResetTakesTheCountInUse(t *testing.T) {
 	}
 	if got := feed(tu, 10000, 10000); !slices.Equal(got, []int{4, 3}) {
 		t.Fatalf("threads after each window = %v, want [4 3]", got)
+	}
+}
+
+// wanted is the thread count the process-wide state asks for now.
+func wanted() int {
+	threads.Lock()
+	defer threads.Unlock()
+	return wantedLocked()
+}
+
+func TestFlusherThreadComesOnTopOfTheCount(t *testing.T) {
+	base := baseThreads()
+	held := reserveFlusherThread(true, false)
+	t.Cleanup(func() { reserveFlusherThread(false, held) })
+	if !held {
+		t.Fatal("reserveFlusherThread(true, false) = false")
+	}
+	if got := wanted(); got != base+1 {
+		t.Fatalf("threads wanted with the flusher's = %d, want %d", got, base+1)
+	}
+	// Asking again while holding it reserves nothing more.
+	if held = reserveFlusherThread(true, held); !held || wanted() != base+1 {
+		t.Fatalf("a second reservation by the same server changed the count to %d", wanted())
+	}
+	// A checkpoint's boost runs every CPU, and the flusher's thread still
+	// comes on top.
+	threads.Lock()
+	threads.boosts++
+	threads.Unlock()
+	boosted := wanted()
+	threads.Lock()
+	threads.boosts--
+	threads.Unlock()
+	if want := runtime.NumCPU() + 1; boosted != want {
+		t.Fatalf("threads wanted during a boost = %d, want %d", boosted, want)
+	}
+	if held = reserveFlusherThread(false, held); held || wanted() != base {
+		t.Fatalf("after release: held %v, threads wanted %d, want %d", held, wanted(), base)
 	}
 }
