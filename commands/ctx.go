@@ -74,6 +74,10 @@ type Ctx struct {
 	LogPos aof.Pos
 	LogErr error
 
+	// unlocked is work commands inside EXEC left for when EXEC has
+	// released the keyspace (afterUnlock).
+	unlocked []func()
+
 	scriptTxn scriptTxn // the running TXN.EVAL's redis.call failures (txn.go)
 	effects   []Effect
 	deferred  []changedKey // keys changed, marked dirty once the effects are known (elements.go)
@@ -122,6 +126,30 @@ func Exec(c *Ctx, cmd *Command) {
 			execAll(c, nil)
 		}
 	}
+	if !c.InExec {
+		c.runUnlocked()
+	}
+}
+
+// afterUnlock runs fn, which takes keyspace locks itself or waits for
+// goroutines that do: at once in an Unlocked command, or, in a command
+// inside EXEC (which holds the whole keyspace), once EXEC has released it,
+// before EXEC's reply is sent.
+func (c *Ctx) afterUnlock(fn func()) {
+	if c.InExec {
+		c.unlocked = append(c.unlocked, fn)
+		return
+	}
+	fn()
+}
+
+// runUnlocked runs the work afterUnlock kept, in order.
+func (c *Ctx) runUnlocked() {
+	for i, fn := range c.unlocked {
+		c.unlocked[i] = nil
+		fn()
+	}
+	c.unlocked = c.unlocked[:0]
 }
 
 // prepareWrite front-runs the running checkpoint over what a write
@@ -152,6 +180,10 @@ func recoverDiskError(c *Ctx, mark int) {
 	c.W.Error("ERR " + de.Error())
 	clear(c.effects)
 	c.effects = c.effects[:0]
+	if !c.InExec {
+		clear(c.unlocked) // EXEC's replies, OKs included, are gone
+		c.unlocked = c.unlocked[:0]
+	}
 	c.changed, c.rewritten = false, false
 }
 

@@ -47,13 +47,18 @@ type ReadOnlyReplica interface{ ReadOnlyReplica() bool }
 // ErrReadOnlyReplica is the reply to a write on a read-only replica.
 const ErrReadOnlyReplica = "READONLY You can't write against a read only replica."
 
-// cmdReplicaOf is REPLICAOF host port | NO ONE.
+// cmdReplicaOf is REPLICAOF host port | NO ONE. The role change waits for
+// the replication link and locks the keyspace, so inside EXEC (Sentinel
+// sends it there in a failover) it runs once EXEC has released the
+// keyspace, before EXEC's reply (afterUnlock).
 func cmdReplicaOf(c *Ctx) {
 	m := c.Server.Replication()
 	cfg := c.Server.Config()
 	if c.ArgIs(1, "no") && c.ArgIs(2, "one") {
-		m.NoOne()
-		cfg.SetMaster("", 0)
+		c.afterUnlock(func() {
+			m.NoOne()
+			cfg.SetMaster("", 0)
+		})
 		c.W.OK()
 		return
 	}
@@ -62,14 +67,21 @@ func cmdReplicaOf(c *Ctx) {
 		c.W.Error("ERR Invalid master port")
 		return
 	}
-	already, err := m.ReplicaOf(c.Arg(1), int(port))
+	host := c.Arg(1)
+	already, err := m.CheckReplicaOf(host, int(port))
 	switch {
 	case err != nil:
 		c.W.Error(err.Error())
 	case already:
 		c.W.Simple("OK Already connected to specified master")
 	default:
-		cfg.SetMaster(c.Arg(1), int(port))
+		// Only the checks above fail: what ReplicaOf finds then is at
+		// most that another client chose this master meanwhile.
+		c.afterUnlock(func() {
+			if already, _ := m.ReplicaOf(host, int(port)); !already {
+				cfg.SetMaster(host, int(port))
+			}
+		})
 		c.W.OK()
 	}
 }
@@ -246,9 +258,9 @@ func infoReplication(b *infoBuilder, c *Ctx, _ *ServerStats) {
 		if !in.LinkUp {
 			b.int("master_link_down_since_seconds", in.DownSinceSecs)
 		}
-		b.field("slave_priority", "100")
+		b.int("slave_priority", int64(set.Priority))
 		b.int("slave_read_only", boolInt(set.ReadOnly))
-		b.field("replica_announced", "1")
+		b.int("replica_announced", boolInt(set.Announced))
 	} else {
 		b.field("role", "master")
 	}

@@ -28,6 +28,12 @@ type Replication struct {
 	// ServeStale is replica-serve-stale-data: a replica whose link is down
 	// answers with the data it has (else MASTERDOWN).
 	ServeStale bool
+	// Priority is replica-priority and Announced replica-announced, which
+	// a replica reports in INFO for Sentinel: it promotes the replica of
+	// the lowest priority but 0, never one of 0, and lists no replica
+	// that is not announced.
+	Priority  int
+	Announced bool
 }
 
 // minBacklogSize is Redis's CONFIG_REPL_BACKLOG_MIN_SIZE.
@@ -40,6 +46,8 @@ var DefaultReplication = Replication{
 	PingPeriod:  10,
 	ReadOnly:    true,
 	ServeStale:  true,
+	Priority:    100,
+	Announced:   true,
 }
 
 func init() {
@@ -97,6 +105,11 @@ func init() {
 		boolDirective(name, func(c *Config) *bool { return &c.Replication.ServeStale })
 	}
 	markAlias("slave-serve-stale-data", "replica-serve-stale-data")
+	for _, name := range []string{"replica-priority", "slave-priority"} {
+		intDirective(name, func(c *Config) *int { return &c.Replication.Priority }, 0, 1<<31-1, false)
+	}
+	markAlias("slave-priority", "replica-priority")
+	boolDirective("replica-announced", func(c *Config) *bool { return &c.Replication.Announced })
 }
 
 // ReplicationSettings returns a copy of the replication settings.

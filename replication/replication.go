@@ -323,20 +323,28 @@ var (
 	ErrNoStore = errors.New("ERR replication needs persistence: a replica loads its master's checkpoint into its own store, and this server runs without one (appendonly no, save \"\")")
 )
 
-// ReplicaOf makes the server a replica of host:port (REPLICAOF host port).
-// already is true when it replicates that master already.
-func (m *Manager) ReplicaOf(host string, port int) (already bool, err error) {
+// CheckReplicaOf reports what REPLICAOF host port would do, without doing
+// it: already is true when the server replicates that master already, and
+// err is why it cannot (ErrNoStore).
+func (m *Manager) CheckReplicaOf(host string, port int) (already bool, err error) {
 	if m.host.Dir() == "" {
 		return false, ErrNoStore
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.role == RoleReplica && strings.EqualFold(m.masterHost, host) && m.masterPort == port, nil
+}
+
+// ReplicaOf makes the server a replica of host:port (REPLICAOF host port).
+// already is true when it replicates that master already. It stops the
+// link to a master it had, waiting until that link applies nothing more,
+// and locks the keyspace: the caller must hold no keyspace lock.
+func (m *Manager) ReplicaOf(host string, port int) (already bool, err error) {
 	m.roleMu.Lock()
 	defer m.roleMu.Unlock()
-	m.mu.Lock()
-	if m.role == RoleReplica && strings.EqualFold(m.masterHost, host) && m.masterPort == port {
-		m.mu.Unlock()
-		return true, nil
+	if already, err := m.CheckReplicaOf(host, port); already || err != nil {
+		return already, err
 	}
-	m.mu.Unlock()
 	m.stopLink()
 
 	m.host.LockWrites()
@@ -373,6 +381,8 @@ func (m *Manager) ReplicaOf(host string, port int) (already bool, err error) {
 // NoOne makes a replica a master (REPLICAOF NO ONE): its data stays, its
 // replication ID becomes new and the one it replicated becomes its
 // second, so replicas of its old master can continue from it with PSYNC.
+// Like ReplicaOf, it waits for the link and locks the keyspace: the caller
+// must hold no keyspace lock.
 func (m *Manager) NoOne() {
 	m.roleMu.Lock()
 	defer m.roleMu.Unlock()

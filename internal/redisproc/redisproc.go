@@ -41,34 +41,44 @@ func Start(bin, dir string, args ...string) (*Proc, error) {
 		if err != nil {
 			return nil, err
 		}
-		p := &Proc{
-			Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-			Port:    port,
-			LogPath: filepath.Join(dir, fmt.Sprintf("%s-%d.log", filepath.Base(bin), port)),
-			done:    make(chan struct{}),
-		}
-		log, err := os.Create(p.LogPath)
-		if err != nil {
-			return nil, err
-		}
-		p.cmd = exec.Command(bin, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1"}, args...)...)
-		p.cmd.Dir = dir
-		p.cmd.Stdout, p.cmd.Stderr = log, log
-		p.cmd.SysProcAttr = procAttr()
-		err = p.cmd.Start()
-		log.Close()
-		if err != nil {
-			return nil, fmt.Errorf("redisproc: start %s: %w", bin, err)
-		}
-		go func() { p.cmd.Wait(); close(p.done) }()
-		if lastErr = p.waitReady(); lastErr == nil {
+		p, err := StartOnPort(bin, dir, port, args...)
+		if err == nil {
 			return p, nil
 		}
-		p.Stop()
-		out, _ := os.ReadFile(p.LogPath)
-		lastErr = fmt.Errorf("%w; its output:\n%s", lastErr, out)
+		lastErr = err
 	}
 	return nil, fmt.Errorf("redisproc: %s did not start: %w", bin, lastErr)
+}
+
+// StartOnPort is Start on port, once: a server restarted where its peers
+// (replicas, Sentinels) know it. It fails if the port is taken.
+func StartOnPort(bin, dir string, port int, args ...string) (*Proc, error) {
+	p := &Proc{
+		Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Port:    port,
+		LogPath: filepath.Join(dir, fmt.Sprintf("%s-%d.log", filepath.Base(bin), port)),
+		done:    make(chan struct{}),
+	}
+	log, err := os.OpenFile(p.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	p.cmd = exec.Command(bin, append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1"}, args...)...)
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = log, log
+	p.cmd.SysProcAttr = procAttr()
+	err = p.cmd.Start()
+	log.Close()
+	if err != nil {
+		return nil, fmt.Errorf("redisproc: start %s: %w", bin, err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	if err := p.waitReady(); err != nil {
+		p.Stop()
+		out, _ := os.ReadFile(p.LogPath)
+		return nil, fmt.Errorf("%w; its output:\n%s", err, out)
+	}
+	return p, nil
 }
 
 // Stop ends the process (SIGTERM, then SIGKILL after 5 seconds) and waits

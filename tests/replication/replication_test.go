@@ -118,8 +118,17 @@ func TestFullSyncThenStream(t *testing.T) {
 	}
 	ri := replica.info("replication")
 	if ri["role"] != "slave" || ri["master_port"] != strconv.Itoa(master.proc.Port) || ri["master_sync_in_progress"] != "0" ||
-		ri["slave_read_only"] != "1" {
+		ri["slave_read_only"] != "1" || ri["slave_priority"] != "100" || ri["replica_announced"] != "1" {
 		t.Fatalf("INFO replication on the replica: %v", ri)
+	}
+	// What Sentinel reads to choose a replica to promote.
+	replica.ok("CONFIG", "SET", "slave-priority", "0")
+	replica.ok("CONFIG", "SET", "replica-announced", "no")
+	if ri := replica.info("replication"); ri["slave_priority"] != "0" || ri["replica_announced"] != "0" {
+		t.Fatalf("INFO replication after CONFIG SET replica-priority 0, replica-announced no: %v", ri)
+	}
+	if v := replica.ok("CONFIG", "GET", "replica-priority"); len(v.Elems) != 2 || string(v.Elems[1].Str) != "0" {
+		t.Fatalf("CONFIG GET replica-priority: %v", v)
 	}
 	if v := replica.do("CLIENT", "LIST", "TYPE", "master"); !strings.Contains(string(v.Str), "flags=M") {
 		t.Fatalf("CLIENT LIST TYPE master on the replica: %v", v)
@@ -370,4 +379,62 @@ func TestMasterAuth(t *testing.T) {
 	}
 	inSync(t, master, replica)
 	sameData(t, master, replica)
+}
+
+// TestFailoverInsideMulti runs the role changes as Sentinel sends them in a
+// failover, each inside MULTI/EXEC: REPLICAOF NO ONE to the promoted
+// replica, REPLICAOF host port to the old master, each with CONFIG REWRITE
+// and CLIENT KILL after it. EXEC holds the keyspace, which a role change
+// also needs: it once waited for itself there, and the server hung.
+func TestFailoverInsideMulti(t *testing.T) {
+	master := startNode(t)
+	master.ok("SET", "k", "v")
+	replica := replicaOf(t, master)
+	// A client of the replica's that CLIENT KILL TYPE normal drops.
+	other, err := replica.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.do("PING"); err != nil {
+		t.Fatal(err)
+	}
+
+	sentinelSlaveOf := func(n *node, host, port any) resp.Value {
+		t.Helper()
+		out := n.session(
+			[]any{"MULTI"},
+			[]any{"SLAVEOF", host, port},
+			[]any{"CONFIG", "REWRITE"},
+			[]any{"CLIENT", "KILL", "TYPE", "normal"},
+			[]any{"CLIENT", "KILL", "TYPE", "pubsub"},
+			[]any{"EXEC"},
+		)
+		exec := out[len(out)-1]
+		if exec.Kind != resp.KindArray || len(exec.Elems) != 4 {
+			t.Fatalf("EXEC of SLAVEOF %v %v: %v", host, port, exec)
+		}
+		if string(exec.Elems[0].Str) != "OK" {
+			t.Fatalf("SLAVEOF %v %v inside EXEC: %v", host, port, exec.Elems[0])
+		}
+		return exec
+	}
+
+	sentinelSlaveOf(replica, "NO", "ONE")
+	if ri := replica.info("replication"); ri["role"] != "master" {
+		t.Fatalf("role after SLAVEOF NO ONE in EXEC: %v", ri)
+	}
+	if _, err := other.do("PING"); err == nil {
+		t.Fatal("CLIENT KILL TYPE normal inside EXEC left another client connected")
+	}
+	replica.ok("SET", "written", "after-promotion")
+
+	sentinelSlaveOf(master, "127.0.0.1", replica.proc.Port)
+	if mi := master.info("replication"); mi["role"] != "slave" {
+		t.Fatalf("role after SLAVEOF host port in EXEC: %v", mi)
+	}
+	inSync(t, replica, master)
+	if v := master.ok("GET", "written"); string(v.Str) != "after-promotion" {
+		t.Fatalf("old master, now a replica: %v", v)
+	}
 }
