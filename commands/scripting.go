@@ -295,5 +295,9 @@ func ScriptExec(outer, nested *Ctx, cmd *Command, args [][]byte, w *resp.Writer)
 	outer.effects = append(outer.effects, nested.effects...)
 	clear(nested.effects)
 	nested.effects = nested.effects[:0]
+	// Work for after the keyspace is released waits for the EVAL's end.
+	outer.unlocked = append(outer.unlocked, nested.unlocked...)
+	clear(nested.unlocked)
+	nested.unlocked = nested.unlocked[:0]
 	nested.Args, nested.W = nil, nil
 }
