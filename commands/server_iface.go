@@ -38,6 +38,8 @@ type Server interface {
 	Stats() ServerStats
 	// ResetStats zeroes the counters CONFIG RESETSTAT resets.
 	ResetStats()
+	// SlowLog is the log of slow commands (SLOWLOG).
+	SlowLog() *SlowLog
 
 	// Persistence is the server's disk side, nil when it runs as a pure
 	// cache (appendonly no, save "").

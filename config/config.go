@@ -47,6 +47,11 @@ type Config struct {
 	// how many milliseconds a script runs before other clients get BUSY
 	// and SCRIPT KILL may stop it (scripting/busy.go); 0 never.
 	BusyReplyThreshold int
+	// SlowlogSlowerThan (slowlog-log-slower-than) is how many
+	// microseconds a command runs before SLOWLOG records it; negative
+	// records none. SlowlogMaxLen (slowlog-max-len) is how many it keeps.
+	SlowlogSlowerThan int
+	SlowlogMaxLen     int
 	// ServerThreads is how many OS threads run Go code (GOMAXPROCS); 0
 	// means one per CPU but one, which leaves a core to the kernel's
 	// network stack and the clients on small machines (config.Threads).
@@ -87,6 +92,9 @@ type Limits struct {
 	// MaxMemory is Persistence.MaxMemory, for the check a pure cache
 	// makes before every command that may grow memory.
 	MaxMemory int64
+	// SlowlogSlowerThan and SlowlogMaxLen are Config's.
+	SlowlogSlowerThan int
+	SlowlogMaxLen     int
 }
 
 // Default returns the configuration `structd` runs with when given none.
@@ -103,6 +111,8 @@ func Default() *Config {
 		ClientQueryBufferLimit: 1 << 30,
 		Hz:                     10,
 		BusyReplyThreshold:     5000,
+		SlowlogSlowerThan:      10000,
+		SlowlogMaxLen:          128,
 		Persistence:            DefaultPersistence,
 		Replication:            DefaultReplication,
 		Collections:            DefaultCollectionLimits,
@@ -135,6 +145,8 @@ func (c *Config) publish() {
 		KeyspaceEvents:         c.NotifyKeyspaceEvents,
 		OutputBufferLimits:     c.OutputBufferLimits,
 		MaxMemory:              c.Persistence.MaxMemory,
+		SlowlogSlowerThan:      c.SlowlogSlowerThan,
+		SlowlogMaxLen:          c.SlowlogMaxLen,
 	})
 	c.Level.Set(SlogLevel(c.LogLevel))
 }

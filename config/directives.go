@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,7 +46,6 @@ var unsupported = []string{
 	"syslog-enabled", "always-show-logo", "set-proc-title", "maxmemory-policy",
 	"maxmemory-samples", "notify-keyspace-events", "lazyfree-lazy-eviction",
 	"lazyfree-lazy-expire", "lazyfree-lazy-server-del", "masteruser", "cluster-enabled", "aclfile", "rename-command",
-	"slowlog-log-slower-than", "slowlog-max-len",
 	"latency-monitor-threshold", "dbfilename",
 	"rdbcompression", "rdbchecksum", "tls-port",
 	"io-threads", "activerehashing", "client-output-buffer-limit", "dynamic-hz",
@@ -209,6 +209,8 @@ func init() {
 	for _, name := range []string{"busy-reply-threshold", "lua-time-limit"} {
 		intDirective(name, func(c *Config) *int { return &c.BusyReplyThreshold }, 0, 1<<62, false)
 	}
+	intDirective("slowlog-log-slower-than", func(c *Config) *int { return &c.SlowlogSlowerThan }, -1, math.MaxInt64, false)
+	intDirective("slowlog-max-len", func(c *Config) *int { return &c.SlowlogMaxLen }, 0, math.MaxInt64, false)
 	markAlias("lua-time-limit", "busy-reply-threshold")
 	enumDirective("loglevel", func(c *Config) *string { return &c.LogLevel }, "debug", "verbose", "notice", "warning")
 

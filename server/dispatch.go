@@ -150,10 +150,27 @@ func (s *Server) call(cl *client, args [][]byte) (*commands.Command, bool) {
 		cl.reader.Authenticated = !cl.authRequired()
 	}
 	end := s.monoNow()
-	cl.countCall(cmd, (end - cl.cmdStart).Microseconds())
+	micros := (end - cl.cmdStart).Microseconds()
+	cl.countCall(cmd, micros)
+	s.logIfSlow(cl, cmd, args, micros)
 	cl.cmdStart = end
 	return cmd, true
 }
+
+// logIfSlow adds a command that ran for micros to the slow log when
+// slowlog-log-slower-than says it is slow, as Redis's call() does after
+// the command (EXEC is not logged: the commands it ran are).
+func (s *Server) logIfSlow(cl *client, cmd *commands.Command, args [][]byte, micros int64) {
+	lim := s.cfg.Limits()
+	if lim.SlowlogSlowerThan < 0 || micros < int64(lim.SlowlogSlowerThan) || cmd.Flags&commands.SkipSlowlog != 0 {
+		return
+	}
+	name, _, _, _ := cl.session.Identity()
+	s.slowlog.Add(cmd, args, micros, cl.addr, name, lim.SlowlogMaxLen)
+}
+
+// SlowLog implements commands.Server.
+func (s *Server) SlowLog() *commands.SlowLog { return &s.slowlog }
 
 // execWatchCommand runs a command that changes the WATCH registry
 // (commands.TouchesWatches). Those are allowed while a script is busy but

@@ -35,6 +35,8 @@ type Server struct {
 	mu      sync.Mutex // guards clients
 	clients map[int64]*client
 
+	slowlog commands.SlowLog
+
 	pubsub pubsubHub
 	// scripts is this server's Lua engine: its script cache, aliases and
 	// function libraries belong to it alone.
