@@ -40,8 +40,13 @@ type SlowEntry struct {
 
 // SlowLog is the server's slow log. Its zero value is empty and ready.
 type SlowLog struct {
-	mu      sync.Mutex
-	entries []SlowEntry // oldest first
+	mu sync.Mutex
+	// entries are oldest first; the log is the newest maxLen of them.
+	// Add drops the older ones in bulk, once there are twice as many:
+	// dropping one at a time would copy the whole log on every command
+	// once it is full.
+	entries []SlowEntry
+	maxLen  int // slowlog-max-len at the last Add
 	nextID  int64
 }
 
@@ -59,23 +64,41 @@ func (l *SlowLog) Add(cmd *Command, args [][]byte, micros int64, addr, name stri
 	defer l.mu.Unlock()
 	e.ID = l.nextID
 	l.nextID++
-	l.entries = append(l.entries, e)
-	if over := len(l.entries) - maxLen; over > 0 {
-		clear(l.entries[:over])
-		l.entries = append(l.entries[:0], l.entries[over:]...)
+	if maxLen != l.maxLen {
+		l.dropLocked(len(l.entries) - len(l.keptLocked())) // what the old limit dropped stays dropped
+		l.maxLen = maxLen
 	}
+	l.entries = append(l.entries, e)
+	if over := len(l.entries) - maxLen; over > 0 && over >= maxLen {
+		l.dropLocked(over)
+	}
+}
+
+// dropLocked removes the n oldest entries.
+func (l *SlowLog) dropLocked(n int) {
+	clear(l.entries[:n])
+	l.entries = append(l.entries[:0], l.entries[n:]...)
+}
+
+// keptLocked is the log: the newest maxLen entries, oldest first.
+func (l *SlowLog) keptLocked() []SlowEntry {
+	if over := len(l.entries) - l.maxLen; over > 0 {
+		return l.entries[over:]
+	}
+	return l.entries
 }
 
 // Newest returns up to n entries, newest first; all of them when n < 0.
 func (l *SlowLog) Newest(n int) []SlowEntry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if n < 0 || n > len(l.entries) {
-		n = len(l.entries)
+	kept := l.keptLocked()
+	if n < 0 || n > len(kept) {
+		n = len(kept)
 	}
 	out := make([]SlowEntry, n)
 	for i := range out {
-		out[i] = l.entries[len(l.entries)-1-i]
+		out[i] = kept[len(kept)-1-i]
 	}
 	return out
 }
@@ -84,7 +107,7 @@ func (l *SlowLog) Newest(n int) []SlowEntry {
 func (l *SlowLog) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.entries)
+	return len(l.keptLocked())
 }
 
 // Reset drops every entry (their IDs are not reused).
