@@ -80,11 +80,16 @@ func startNode(t *testing.T, args ...string) *node {
 
 func (n *node) start() {
 	n.t.Helper()
-	p, err := redisproc.Start(binary(n.t), n.base, append([]string{"--dir", n.dir, "--repl-timeout", "10", "--repl-ping-replica-period", "1"}, n.args...)...)
+	p, err := redisproc.Start(binary(n.t), n.base, n.commandLine()...)
 	if err != nil {
 		n.t.Fatal(err)
 	}
 	n.proc = p
+}
+
+// commandLine is what the node's process runs with, after the port.
+func (n *node) commandLine() []string {
+	return append([]string{"--dir", n.dir, "--repl-timeout", "10", "--repl-ping-replica-period", "1"}, n.args...)
 }
 
 // stop ends the process cleanly (SIGTERM), as a shutdown.

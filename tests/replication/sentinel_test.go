@@ -24,42 +24,72 @@ type sentinel struct {
 // startSentinel runs Redis's Sentinel (redis-server --sentinel, with the
 // configuration file it needs to keep its state) watching master as
 // "mymaster" with quorum, and a second of silence before it counts a
-// node down.
+// node down. A port found free can be taken before Sentinel binds it: it
+// then exits, and the next attempt takes another port.
 func startSentinel(t *testing.T, bin string, master *node, quorum int) *sentinel {
 	t.Helper()
 	dir := t.TempDir()
+	for attempt := 0; ; attempt++ {
+		s, err := trySentinel(bin, dir, master.proc.Port, quorum)
+		if err == nil {
+			t.Cleanup(s.stop)
+			return s
+		}
+		if attempt == 4 {
+			log, _ := os.ReadFile(filepath.Join(dir, "sentinel.log"))
+			t.Fatalf("sentinel did not start: %v\n%s", err, log)
+		}
+	}
+}
+
+// trySentinel starts one Sentinel on a free port and waits until it
+// answers, or stops it and says why not.
+func trySentinel(bin, dir string, masterPort, quorum int) (*sentinel, error) {
 	port, err := redisproc.FreePort()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	conf := filepath.Join(dir, "sentinel.conf")
 	body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\n"+
 		"sentinel monitor mymaster 127.0.0.1 %d %d\n"+
 		"sentinel down-after-milliseconds mymaster 1000\n"+
-		"sentinel failover-timeout mymaster 10000\n", port, dir, master.proc.Port, quorum)
+		"sentinel failover-timeout mymaster 10000\n", port, dir, masterPort, quorum)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	log, err := os.Create(filepath.Join(dir, "sentinel.log"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer log.Close()
 	s := &sentinel{addr: "127.0.0.1:" + strconv.Itoa(port), cmd: exec.Command(bin, conf, "--sentinel"), done: make(chan struct{})}
 	s.cmd.Stdout, s.cmd.Stderr = log, log
 	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	go func() { s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.done
-	})
-	eventually(t, "sentinel answers", func() (bool, string) {
+	deadline := time.Now().Add(waitFor)
+	for {
 		err := redisproc.Ping(s.addr)
-		return err == nil, fmt.Sprint(err)
-	})
-	return s
+		if err == nil {
+			return s, nil
+		}
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("sentinel exited: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, err
+		}
+	}
+}
+
+// stop kills the Sentinel and waits for it.
+func (s *sentinel) stop() {
+	s.cmd.Process.Kill()
+	<-s.done
 }
 
 func (s *sentinel) do(t *testing.T, args ...any) resp.Value {
@@ -154,7 +184,7 @@ func restartOnPort(t *testing.T, n *node, port int) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for {
-		p, err := redisproc.StartOnPort(binary(t), n.base, port, append([]string{"--dir", n.dir, "--repl-timeout", "10", "--repl-ping-replica-period", "1"}, n.args...)...)
+		p, err := redisproc.StartOnPort(binary(t), n.base, port, n.commandLine()...)
 		if err == nil {
 			n.proc = p
 			return
