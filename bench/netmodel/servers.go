@@ -7,29 +7,52 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"strconv"
 	"syscall"
 )
 
-var pong = []byte("+PONG\r\n")
+var (
+	pong = []byte("+PONG\r\n")
+	ok   = []byte("+OK\r\n")
+)
 
-// servePing answers every command of the benchmark with +PONG, serving
-// connections the way model says, until the process is killed.
-func servePing(model string, port int) error {
+// serve answers the benchmark's commands the way model says, until the
+// process is killed. Without a log every command is answered +PONG. With
+// logPath, each SET is appended to that file and answered +OK only after
+// an fdatasync covers it (appendfsync always); other commands get +PONG.
+func serve(model string, port int, logPath string) error {
+	var log *groupLog
+	if logPath != "" {
+		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o644)
+		if err != nil {
+			return err
+		}
+		log = &groupLog{file: f}
+		log.wake.L = &log.mu
+	}
 	switch model {
 	case "goroutines":
-		return serveGoroutines(port)
+		return serveGoroutines(port, log, false)
+	case "goroutines-inline":
+		return serveGoroutines(port, log, true)
 	case "epoll":
-		return serveEpoll(port)
+		return serveEpoll(port, log, false)
+	case "epoll-inline":
+		if log == nil {
+			return errors.New("model epoll-inline needs a log")
+		}
+		return serveEpoll(port, log, true)
 	}
-	return fmt.Errorf("unknown model %q (goroutines or epoll)", model)
+	return fmt.Errorf("unknown model %q (goroutines, epoll or epoll-inline)", model)
 }
 
-// parsed counts the whole commands at the start of buf (RESP arrays of
-// bulk strings, or inline lines) and the bytes they take. It parses only
+// parsed calls each for every whole command at the start of buf (RESP
+// arrays of bulk strings, or inline lines) with the command's bytes and
+// whether it is a SET, and returns the bytes they take. It parses only
 // what redis-benchmark sends.
-func parsed(buf []byte) (commands, used int) {
+func parsed(buf []byte, each func(command []byte, isSet bool)) (used int) {
 	for used < len(buf) {
 		rest := buf[used:]
 		end := bytes.IndexByte(rest, '\n')
@@ -37,15 +60,16 @@ func parsed(buf []byte) (commands, used int) {
 			return
 		}
 		if rest[0] != '*' {
-			commands, used = commands+1, used+end+1
+			each(rest[:end+1], false)
+			used += end + 1
 			continue
 		}
 		n, err := strconv.Atoi(string(bytes.TrimRight(rest[1:end], "\r")))
 		if err != nil {
 			return
 		}
-		p := end + 1
-		for range n {
+		p, isSet := end+1, false
+		for i := range n {
 			e := bytes.IndexByte(rest[p:], '\n')
 			if e < 0 {
 				return
@@ -54,42 +78,67 @@ func parsed(buf []byte) (commands, used int) {
 			if err != nil {
 				return
 			}
+			if i == 0 && p+e+1+l <= len(rest) {
+				isSet = bytes.EqualFold(rest[p+e+1:p+e+1+l], []byte("SET"))
+			}
 			if p += e + 1 + l + 2; p > len(rest) {
 				return
 			}
 		}
-		commands, used = commands+1, used+p
+		each(rest[:p], isSet)
+		used += p
 	}
 	return
 }
 
 // conn is one connection's unparsed input.
 type conn struct {
+	fd   int
 	buf  []byte
 	have int
 	out  []byte
 }
 
-// input takes the n bytes just read and returns the replies to them.
-func (c *conn) input(n int) []byte {
+func newConn(fd int) *conn { return &conn{fd: fd, buf: make([]byte, 16<<10)} }
+
+// logAdd hands a SET to the log, with its reply to send after the fsync.
+type logAdd func(fd int, command, reply []byte)
+
+// input takes the n bytes just read and returns the replies that can be
+// sent at once. With a log (add not nil) each SET goes to it instead.
+func (c *conn) input(n int, add logAdd) []byte {
 	c.have += n
-	k, used := parsed(c.buf[:c.have])
-	c.have = copy(c.buf, c.buf[used:c.have])
 	c.out = c.out[:0]
-	for range k {
-		c.out = append(c.out, pong...)
-	}
+	used := parsed(c.buf[:c.have], func(command []byte, isSet bool) {
+		switch {
+		case add != nil && isSet:
+			add(c.fd, command, ok)
+		default:
+			c.out = append(c.out, pong...)
+		}
+	})
+	c.have = copy(c.buf, c.buf[used:c.have])
 	return c.out
 }
-
-func newConn() *conn { return &conn{buf: make([]byte, 16<<10)} }
 
 // serveGoroutines is StructD's model: a goroutine per connection, blocked
 // in net.Conn.Read (the runtime's poller parks it and wakes it), on as
 // many threads as StructD starts with (config.Threads: one per CPU but
-// one).
-func serveGoroutines(port int) error {
-	runtime.GOMAXPROCS(max(1, runtime.NumCPU()-1))
+// one, and one more for the log's flusher when there is a log). Inline,
+// there is no flusher: the goroutine that finds no commit in progress
+// commits the batches itself (groupLog.addAndLead).
+func serveGoroutines(port int, log *groupLog, inline bool) error {
+	threads := max(1, runtime.NumCPU()-1)
+	var add logAdd
+	switch {
+	case log != nil && inline:
+		add = log.addAndLead
+	case log != nil:
+		threads++
+		go log.flushLoop()
+		add = log.add
+	}
+	runtime.GOMAXPROCS(threads)
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		return err
@@ -101,12 +150,18 @@ func serveGoroutines(port int) error {
 		}
 		go func() {
 			defer nc.Close()
-			c := newConn()
+			fd := -1
+			if raw, err := nc.(*net.TCPConn).SyscallConn(); err == nil {
+				raw.Control(func(f uintptr) { fd = int(f) })
+			}
+			c := newConn(fd)
 			for {
 				n, err := nc.Read(c.buf[c.have:])
 				if n > 0 {
-					if _, err := nc.Write(c.input(n)); err != nil {
-						return
+					if out := c.input(n, add); len(out) > 0 {
+						if _, err := nc.Write(out); err != nil {
+							return
+						}
 					}
 				}
 				if err != nil {
@@ -118,8 +173,19 @@ func serveGoroutines(port int) error {
 }
 
 // serveEpoll is Redis's model: one loop waits on epoll for every
-// connection (level-triggered) and reads each ready one once.
-func serveEpoll(port int) error {
+// connection (level-triggered) and reads each ready one once. With a log,
+// either a flusher goroutine of its own writes, fsyncs and replies while
+// the loop reads on (StructD's group commit), or, inline, the loop does
+// that itself after each pass over the ready connections, as Redis does
+// before it waits again.
+func serveEpoll(port int, log *groupLog, inline bool) error {
+	var add logAdd
+	if log != nil {
+		add = log.add
+		if !inline {
+			go log.flushLoop()
+		}
+	}
 	lfd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return err
@@ -145,6 +211,7 @@ func serveEpoll(port int) error {
 	}
 	conns := map[int]*conn{}
 	events := make([]syscall.EpollEvent, 256)
+	var batch logBatch
 	for {
 		n, err := syscall.EpollWait(ep, events, -1)
 		if errors.Is(err, syscall.EINTR) {
@@ -162,7 +229,7 @@ func serveEpoll(port int) error {
 						break
 					}
 					syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
-					conns[nfd] = newConn()
+					conns[nfd] = newConn(nfd)
 					watch(nfd)
 				}
 				continue
@@ -177,7 +244,13 @@ func serveEpoll(port int) error {
 				delete(conns, fd)
 				continue
 			}
-			syscall.Write(fd, c.input(m))
+			if out := c.input(m, add); len(out) > 0 {
+				syscall.Write(fd, out)
+			}
+		}
+		if inline {
+			batch = log.take(batch)
+			log.commit(&batch)
 		}
 	}
 }
