@@ -14,10 +14,12 @@ import (
 // Writer appends to the log. It is safe for concurrent use.
 //
 // Appenders encode commands into the pending chunk under mu and return at
-// once; the flusher goroutine alone touches the open segment file. It takes
-// the pending chunks under mu, fills in their block headers, writes them and
-// fsyncs without holding mu, so appends go on while it does I/O, and every
-// command appended during one fsync shares the next (group commit).
+// once; only a flush touches the open segment file, one at a time
+// (flushMu): the flusher goroutine's, or an event loop's Commit. A flush
+// takes the pending chunks under mu, fills in their block headers, writes
+// them and fsyncs without holding mu, so appends go on while it does I/O,
+// and every command appended during one fsync shares the next (group
+// commit).
 //
 // Under appendfsync always the flusher reserves the segment's space ahead
 // (vfs.File.Preallocate) and syncs with SyncData: an fdatasync of writes
@@ -64,8 +66,9 @@ type Writer struct {
 
 	kick chan struct{} // wakes the flusher; buffered, one pending signal is enough
 	done chan struct{} // closed when the flusher exits
-
-	// Flusher-only state.
+	// flushMu is held by whoever flushes: the flusher, or Commit on an
+	// event loop's goroutine. It guards the state below.
+	flushMu  sync.Mutex
 	file     vfs.File
 	fileSeg  uint64
 	fileEnd  int64
@@ -215,8 +218,12 @@ func (w *Writer) AppendBatch(cmds []Command) (Pos, error) {
 		w.rotateLocked()
 	}
 	// Only the append that finds nothing pending wakes the flusher: the
-	// flush that takes this chunk takes every later append with it.
-	idle := len(w.cur.buf) == 0
+	// flush that takes this chunk takes every later append with it. Under
+	// always with an event loop committing inline, none does: the loop
+	// commits its own appends (Options.InlineCommits), and any other
+	// appender that waits for an fsync wakes the flusher then (Wait,
+	// NotifyDurable).
+	idle := len(w.cur.buf) == 0 && !(w.mode == SyncAlways && w.o.InlineCommits)
 	w.reserveLocked(size) // counting every SELECT: a bound, not the size
 	for _, c := range cmds {
 		if c.DB != w.db {
@@ -392,6 +399,31 @@ func (w *Writer) Sync() error {
 	return nil
 }
 
+// Commit writes everything appended so far, fsyncs it as the mode asks
+// (under always, before it returns), and returns the error that broke the
+// log, if any. It runs on the caller's goroutine: the event loop calls it
+// after each pass over its ready connections, as Redis writes and fsyncs
+// its log before it waits for events again, so its replies wait for no
+// other thread. One flush runs at a time; a flush of the flusher's in
+// progress is waited for first.
+func (w *Writer) Commit() error {
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
+	w.mu.Lock()
+	closing, err := w.closing, w.err
+	w.mu.Unlock()
+	if closing {
+		return ErrClosed // the flusher's last flush syncs what is pending
+	}
+	if err != nil {
+		return err
+	}
+	w.flush()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
 // SetSyncMode changes appendfsync at run time (CONFIG SET appendfsync).
 func (w *Writer) SetSyncMode(m SyncMode) {
 	w.mu.Lock()
@@ -506,14 +538,17 @@ func (w *Writer) run() {
 			}
 		case <-tick.C:
 		}
-		if !w.flush() {
+		w.flushMu.Lock()
+		open := w.flush()
+		w.flushMu.Unlock()
+		if !open {
 			return
 		}
 	}
 }
 
 // flush writes everything pending and fsyncs as the mode asks. It returns
-// false once the writer is closed.
+// false once the writer is closed. The caller holds flushMu.
 func (w *Writer) flush() bool {
 	w.mu.Lock()
 	chunks := w.sealed
@@ -713,7 +748,7 @@ func (w *Writer) advance(pos Pos, synced bool) {
 }
 
 // tell runs Durable(err) of each of nts, then keeps the slice for the next
-// batch. Flusher only.
+// batch. The caller holds flushMu.
 func (w *Writer) tell(nts []notification, err error) {
 	for i, nt := range nts {
 		nt.n.Durable(err)
@@ -723,7 +758,7 @@ func (w *Writer) tell(nts []notification, err error) {
 }
 
 // fail breaks the log: the first error sticks and wakes every waiter.
-// Flusher only.
+// The caller holds flushMu.
 func (w *Writer) fail(err error) {
 	w.mu.Lock()
 	if w.err == nil {

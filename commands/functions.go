@@ -49,7 +49,7 @@ func (c *Ctx) CatalogChanged(args ...[]byte) {
 
 func init() {
 	cats := []string{"slow", "scripting"}
-	fcallFlags := NoScript | Stale | SkipMonitor | NoMandatoryKeys | MovableKeys | KeyspaceWide
+	fcallFlags := NoScript | Stale | SkipMonitor | NoMandatoryKeys | MovableKeys | KeyspaceWide | MayWait
 	fcall := func(name string, ro bool) *Command {
 		f := fcallFlags
 		if ro {

@@ -17,7 +17,7 @@ func init() {
 		// only for a client watching keys: they answer at once while a
 		// script holds it, as Redis's do.
 		&Command{Name: "multi", Arity: 1, Flags: txFlags | Unlocked, Categories: []string{"fast", "transaction"}, Handler: cmdMulti},
-		&Command{Name: "exec", Arity: 1, Flags: NoScript | Loading | Stale | SkipSlowlog | KeyspaceWide,
+		&Command{Name: "exec", Arity: 1, Flags: NoScript | Loading | Stale | SkipSlowlog | KeyspaceWide | MayWait,
 			Categories: []string{"slow", "transaction"}, Handler: cmdExec},
 		&Command{Name: "discard", Arity: 1, Flags: txFlags | Unlocked, Categories: []string{"fast", "transaction"}, Handler: cmdDiscard},
 		&Command{Name: "watch", Arity: -2, Flags: txFlags, FirstKey: 1, LastKey: -1, KeyStep: 1,

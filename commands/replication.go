@@ -22,7 +22,7 @@ func init() {
 		replicaof("replicaof"), replicaof("slaveof"),
 		&Command{Name: "role", Arity: 1, Flags: NoScript | Loading | Stale | Fast | Unlocked,
 			Categories: []string{"admin", "fast", "dangerous"}, Handler: cmdRole},
-		&Command{Name: "wait", Arity: 3, Flags: NoScript | Unlocked, Categories: []string{"slow", "connection"}, Handler: cmdWait},
+		&Command{Name: "wait", Arity: 3, Flags: NoScript | Unlocked | MayWait, Categories: []string{"slow", "connection"}, Handler: cmdWait},
 		&Command{Name: "replconf", Arity: -1, Flags: Admin | NoScript | Loading | Stale | AllowBusy | Unlocked, Categories: admin, Handler: cmdReplconf},
 		&Command{Name: "psync", Arity: -3, Flags: Admin | NoScript | NoMulti | Unlocked, Categories: admin, Handler: cmdPsync},
 		&Command{Name: "sync", Arity: 1, Flags: Admin | NoScript | NoMulti | Unlocked, Categories: admin, Handler: cmdSync},

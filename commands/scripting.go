@@ -91,7 +91,7 @@ func scriptEngine(c *Ctx) ScriptEngine {
 
 func init() {
 	cats := []string{"slow", "scripting"}
-	evalFlags := NoScript | Stale | SkipMonitor | NoMandatoryKeys | MovableKeys | KeyspaceWide
+	evalFlags := NoScript | Stale | SkipMonitor | NoMandatoryKeys | MovableKeys | KeyspaceWide | MayWait
 	eval := func(name string, ro bool, byHash bool) *Command {
 		f := evalFlags
 		if ro {

@@ -47,6 +47,11 @@ const (
 	// LOAD, SCRIPT ALIAS): a running checkpoint captured the catalog at
 	// its P already, so they front-run no slot of it.
 	CatalogWrite
+	// MayWait commands may wait for replicas or run for as long as a
+	// script does (EVAL and the like, EXEC of queued ones, WAIT). With
+	// Blocking, PubSub and Admin ones, their client leaves the event loop
+	// for a goroutine of its own before they run (server/eventloop.go).
+	MayWait
 )
 
 var flagNames = []struct {

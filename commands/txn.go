@@ -64,7 +64,7 @@ import (
 
 func init() {
 	cats := []string{"slow", "scripting"}
-	evalFlags := NoScript | Stale | SkipMonitor | NoMandatoryKeys | MovableKeys | KeyspaceWide
+	evalFlags := NoScript | Stale | SkipMonitor | NoMandatoryKeys | MovableKeys | KeyspaceWide | MayWait
 	evalKeys := func(args [][]byte) []int { return appendNumKeys(nil, args, 2) }
 	register(
 		&Command{Name: "txn.multi", Arity: 1, Flags: NoScript | Loading | Stale | Fast | AllowBusy,

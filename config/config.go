@@ -56,6 +56,10 @@ type Config struct {
 	// means one per CPU but one, which leaves a core to the kernel's
 	// network stack and the clients on small machines (config.Threads).
 	ServerThreads int
+	// EventLoop (event-loop) serves the connections accepted under
+	// appendfsync always from one epoll loop that commits the log inline,
+	// where the platform has one (server/eventloop.go).
+	EventLoop bool
 
 	// Persistence (persistence.go): the AOF and the checkpoint schedule.
 	Persistence Persistence
@@ -113,6 +117,7 @@ func Default() *Config {
 		BusyReplyThreshold:     5000,
 		SlowlogSlowerThan:      10000,
 		SlowlogMaxLen:          128,
+		EventLoop:              true,
 		Persistence:            DefaultPersistence,
 		Replication:            DefaultReplication,
 		Collections:            DefaultCollectionLimits,

@@ -200,6 +200,7 @@ func init() {
 	intDirective("maxclients", func(c *Config) *int { return &c.MaxClients }, 1, 1<<32-1, false)
 	intDirective("timeout", func(c *Config) *int { return &c.Timeout }, 0, 1<<31-1, false)
 	intDirective("server-threads", func(c *Config) *int { return &c.ServerThreads }, 0, 1024, true)
+	boolDirective("event-loop", func(c *Config) *bool { return &c.EventLoop })
 	intDirective("tcp-keepalive", func(c *Config) *int { return &c.TCPKeepAlive }, 0, 1<<31-1, false)
 	memDirective("proto-max-bulk-len", func(c *Config) *int64 { return &c.ProtoMaxBulkLen }, 1<<20, false)
 	memDirective("client-query-buffer-limit", func(c *Config) *int64 { return &c.ClientQueryBufferLimit }, 1<<20, false)

@@ -14,12 +14,19 @@ import (
 	"github.com/structd/structd/internal/resp"
 )
 
-// client is one connection. Its goroutine owns the reader, writer and
+// client is one connection. Its goroutine, or the event loop while the
+// loop serves it (eventloop.go), owns the reader, writer and
 // session; fields other goroutines read are atomics, published once per
 // read (see publish) so the per-command path stays free of them.
 type client struct {
-	srv     *Server
-	conn    net.Conn
+	srv *Server
+	// connMu guards conn and loopFD where a goroutine other than the
+	// owner reads them (kill); the owner changes them under it.
+	connMu sync.Mutex
+	conn   net.Conn
+	// loopFD is the connection's descriptor while the event loop serves
+	// it (conn is then closed: the loop reads and writes loopFD), else -1.
+	loopFD  int
 	addr    string
 	laddr   string
 	fd      int
@@ -94,6 +101,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 		addr:    nc.RemoteAddr().String(),
 		laddr:   nc.LocalAddr().String(),
 		fd:      fd,
+		loopFD:  -1,
 		created: time.Now(),
 		killed:  make(chan struct{}),
 		batch:   batchedWrite{raw: raw, done: make(chan struct{}, 1)},
@@ -111,10 +119,22 @@ func (s *Server) newClient(nc net.Conn) *client {
 // serve reads requests, runs them and writes replies until the connection
 // ends. All commands parsed from one read run before one write of their
 // replies, so a pipeline costs one syscall each way.
-func (cl *client) serve() {
+func (cl *client) serve() { cl.serveFrom(nil) }
+
+// serveFrom is serve for a connection the event loop hands over: first it
+// sends the replies the loop left buffered, then runs args (the request
+// the loop parsed and left to the goroutine, if any) and the rest of what
+// the loop read.
+func (cl *client) serveFrom(args [][]byte) {
 	defer cl.awaitDeferred() // the last reply leaves before the connection closes
 	defer cl.flushCalls()
 	defer cl.recoverPanic()
+	if !cl.flush() {
+		return
+	}
+	if args != nil && !(cl.runCommand(args) && cl.processInput()) {
+		return
+	}
 	for {
 		cl.refreshLimits()
 		n, err := cl.conn.Read(cl.reader.Space())
@@ -157,42 +177,81 @@ func (cl *client) refreshLimits() {
 // processInput runs every complete command in the query buffer and flushes
 // the replies. It returns false when the connection must close.
 func (cl *client) processInput() bool {
+	keep, _ := cl.runCommands()
+	return keep && cl.inputDone() && (cl.deferReplies() || cl.flush())
+}
+
+// runCommands runs every whole command in the query buffer. On the event
+// loop, a command that may wait is left to a goroutine the connection is
+// handed to with it, and handedOver is set. keep is false when the
+// connection must close.
+func (cl *client) runCommands() (keep, handedOver bool) {
 	for {
-		args, err := cl.reader.Next()
-		if err != nil {
-			cl.writer.Error(err.Error())
-			cl.flush()
-			cl.srv.log.Debug("protocol error", "id", cl.session.ID, "addr", cl.addr, "err", err)
-			return false
+		args, ok := cl.nextCommand()
+		if !ok {
+			return false, false
 		}
 		if args == nil {
-			break
+			return true, false
 		}
-		cl.srv.dispatch(cl, args)
-		if cl.out.Load() != nil {
-			// A subscriber's replies join its pending output after each
-			// command, so a message queued while the next one runs
-			// (a keyspace event of its own write) follows them.
-			cl.flushAsync()
+		if cl.loopFD >= 0 && cl.srv.waitsOffLoop(args) {
+			cl.srv.loop.handOver(cl, args)
+			return true, true
 		}
-		if cl.session.CloseAfterReply {
-			cl.flush()
-			return false
-		}
-		if req := cl.session.Replica.Sync; req != nil {
-			if cl.flush() {
-				cl.serveReplica(req)
-			}
-			return false
+		if !cl.runCommand(args) {
+			return false, false
 		}
 	}
+}
+
+// nextCommand parses the next request in the query buffer: nil when none
+// is whole yet, and false after a protocol error, whose reply it sent (the
+// connection must close).
+func (cl *client) nextCommand() ([][]byte, bool) {
+	args, err := cl.reader.Next()
+	if err != nil {
+		cl.writer.Error(err.Error())
+		cl.flush()
+		cl.srv.log.Debug("protocol error", "id", cl.session.ID, "addr", cl.addr, "err", err)
+		return nil, false
+	}
+	return args, true
+}
+
+// runCommand runs one request and what its reply asks of the connection.
+// It returns false when the connection must close.
+func (cl *client) runCommand(args [][]byte) bool {
+	cl.srv.dispatch(cl, args)
+	if cl.out.Load() != nil {
+		// A subscriber's replies join its pending output after each
+		// command, so a message queued while the next one runs (a
+		// keyspace event of its own write) follows them.
+		cl.flushAsync()
+	}
+	if cl.session.CloseAfterReply {
+		cl.flush()
+		return false
+	}
+	if req := cl.session.Replica.Sync; req != nil {
+		if cl.flush() {
+			cl.serveReplica(req)
+		}
+		return false
+	}
+	return true
+}
+
+// inputDone publishes the client's state once the commands of a read have
+// run, and returns false if the query buffer outgrew its limit (the
+// connection must close).
+func (cl *client) inputDone() bool {
 	cl.publish()
 	if int64(cl.reader.Buffered()) > cl.srv.cfg.Limits().ClientQueryBufferLimit {
 		cl.srv.log.Warn("closing client that reached max query buffer length",
 			slog.Int64("id", cl.session.ID), slog.String("addr", cl.addr), slog.Int("qbuf", cl.reader.Buffered()))
 		return false
 	}
-	return cl.deferReplies() || cl.flush()
+	return true
 }
 
 // flush writes buffered replies. It returns false if the write failed, or
@@ -214,6 +273,12 @@ func (cl *client) flush() bool {
 	}
 	n, err := cl.writeReplies(cl.writer.Buf)
 	cl.srv.stats.NetOutputBytes.Add(int64(n))
+	if err == nil && n < len(cl.writer.Buf) {
+		// Only the event loop's writes stop short: the rest stays buffered
+		// for the goroutine the loop hands the connection to.
+		cl.writer.Buf = cl.writer.Buf[:copy(cl.writer.Buf, cl.writer.Buf[n:])]
+		return true
+	}
 	if cap(cl.writer.Buf) > maxKeptReplyBuffer {
 		cl.writer.Buf = nil
 	} else {
@@ -274,9 +339,18 @@ func (cl *client) publish() {
 }
 
 // kill closes the connection; safe from any goroutine, any number of times.
+// A connection the event loop serves is shut down instead: the loop finds
+// it ended and closes it (closing its descriptor here could close another
+// connection's that reused the number before the loop looked).
 func (cl *client) kill() {
 	cl.killOnce.Do(func() {
 		close(cl.killed)
+		cl.connMu.Lock()
+		defer cl.connMu.Unlock()
+		if cl.loopFD >= 0 {
+			shutdown(cl.loopFD)
+			return
+		}
 		cl.conn.Close()
 	})
 }

@@ -100,7 +100,7 @@ func (s *Server) openPersistence() error {
 		return nil
 	}
 	s.cfg.RLock()
-	dir := s.cfg.Dir
+	dir, eventLoop := s.cfg.Dir, s.cfg.EventLoop
 	s.cfg.RUnlock()
 	p := &persistence{srv: s, dir: dir}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -130,7 +130,8 @@ func (s *Server) openPersistence() error {
 		store.Close()
 		return err
 	}
-	p.aofOp = aof.Options{FS: s.aofFS, Dir: filepath.Join(dir, set.AppendDirname), Name: set.AppendFilename, Sync: syncMode(set.AppendFsync)}
+	p.aofOp = aof.Options{FS: s.aofFS, Dir: filepath.Join(dir, set.AppendDirname), Name: set.AppendFilename, Sync: syncMode(set.AppendFsync),
+		InlineCommits: eventLoop}
 	if hasRec {
 		p.lastSave.Store(rec.TimeMs / 1000)
 	} else {

@@ -51,8 +51,12 @@ type batchedWrite struct {
 }
 
 // writeReplies sends buf on cl's connection and returns when all of it is
-// written or the write failed.
+// written or the write failed; on a connection the event loop holds, it
+// writes once without waiting and may write less.
 func (cl *client) writeReplies(buf []byte) (int, error) {
+	if cl.loopFD >= 0 {
+		return writeLoopFD(cl.loopFD, buf)
+	}
 	w := &cl.batch
 	if w.raw == nil {
 		return cl.conn.Write(buf)

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -31,6 +32,9 @@ type Server struct {
 
 	listeners []net.Listener
 	nextID    atomic.Int64
+	// loop serves the connections accepted under appendfsync always
+	// (eventloop.go), from Start on.
+	loop *eventLoop
 
 	mu      sync.Mutex // guards clients
 	clients map[int64]*client
@@ -193,6 +197,12 @@ func (s *Server) Start() error {
 		}
 		s.listeners = append(s.listeners, ln)
 	}
+	loop, err := newEventLoop(s)
+	if err != nil {
+		s.closeListeners()
+		return fmt.Errorf("event loop: %w", err)
+	}
+	s.loop = loop
 	for _, ln := range s.listeners {
 		s.wg.Add(1)
 		go s.acceptLoop(ln)
@@ -252,6 +262,9 @@ func (s *Server) Close() {
 		cl.kill() // also wakes a client waiting out a pause
 	}
 	s.mu.Unlock()
+	if s.loop != nil {
+		s.loop.stop()
+	}
 	s.wg.Wait()
 	if p := s.persist; p != nil && s.persistClosed.CompareAndSwap(false, true) {
 		// A signal, not SHUTDOWN: save as SHUTDOWN would with save points.
@@ -291,6 +304,13 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			nc.Close()
 			continue
 		}
+		if s.servesFromLoop() {
+			err := s.loop.adopt(cl, nc)
+			if err == nil {
+				continue
+			}
+			s.log.Warn("event loop: cannot take a connection; it gets a goroutine", "addr", cl.addr, "err", err)
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -298,6 +318,17 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			cl.serve()
 		}()
 	}
+}
+
+// servesFromLoop reports whether a connection accepted now goes to the
+// event loop: event-loop is yes and appendfsync always.
+func (s *Server) servesFromLoop() bool {
+	if s.persist.syncingLog() == nil {
+		return false
+	}
+	s.cfg.RLock()
+	defer s.cfg.RUnlock()
+	return s.cfg.EventLoop
 }
 
 // setKeepAlive applies tcp-keepalive to a new connection.
