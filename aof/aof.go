@@ -116,9 +116,6 @@ type Options struct {
 	// at most about this much at a time (a single bigger command gets a
 	// block of its own); default 1 MiB.
 	BlockSize int
-	// InlineCommits says an event loop commits its own appends (Commit):
-	// under appendfsync always an append then leaves the flusher asleep.
-	InlineCommits bool
 }
 
 func (o Options) withDefaults() Options {

@@ -193,6 +193,18 @@ type Command struct {
 // logged before each command whose database differs from the one before.
 // args are copied.
 func (w *Writer) AppendBatch(cmds []Command) (Pos, error) {
+	return w.appendBatch(cmds, true)
+}
+
+// AppendToCommit is AppendBatch for an appender that commits its appends
+// itself (Commit) before it relies on them: the server's event loop. Under
+// always it leaves the flusher asleep.
+func (w *Writer) AppendToCommit(cmds []Command) (Pos, error) {
+	return w.appendBatch(cmds, false)
+}
+
+// appendBatch is AppendBatch; wakeFlusher false is AppendToCommit.
+func (w *Writer) appendBatch(cmds []Command, wakeFlusher bool) (Pos, error) {
 	if len(cmds) == 0 {
 		return Pos{}, errors.New("aof: append of no commands")
 	}
@@ -219,11 +231,8 @@ func (w *Writer) AppendBatch(cmds []Command) (Pos, error) {
 	}
 	// Only the append that finds nothing pending wakes the flusher: the
 	// flush that takes this chunk takes every later append with it. Under
-	// always with an event loop committing inline, none does: the loop
-	// commits its own appends (Options.InlineCommits), and any other
-	// appender that waits for an fsync wakes the flusher then (Wait,
-	// NotifyDurable).
-	idle := len(w.cur.buf) == 0 && !(w.mode == SyncAlways && w.o.InlineCommits)
+	// always an appender that commits itself leaves it asleep.
+	idle := len(w.cur.buf) == 0 && (wakeFlusher || w.mode != SyncAlways)
 	w.reserveLocked(size) // counting every SELECT: a bound, not the size
 	for _, c := range cmds {
 		if c.DB != w.db {

@@ -33,6 +33,7 @@ type client struct {
 	created time.Time
 
 	session commands.Session
+	log     *effectLog // ctx.Log
 	reader  resp.RequestReader
 	writer  resp.Writer
 	ctx     commands.Ctx
@@ -112,7 +113,8 @@ func (s *Server) newClient(nc net.Conn) *client {
 	cl.session.Authenticated = s.cfg.Limits().RequirePass == ""
 	cl.publish()
 	cl.lastInteraction.Store(int64(s.monoNow()))
-	cl.ctx = commands.Ctx{W: &cl.writer, Session: &cl.session, Server: s, KS: s.ks, Conn: cl, Log: &effectLog{s: s}}
+	cl.log = &effectLog{s: s}
+	cl.ctx = commands.Ctx{W: &cl.writer, Session: &cl.session, Server: s, KS: s.ks, Conn: cl, Log: cl.log}
 	return cl
 }
 

@@ -99,7 +99,9 @@ func (l *eventLoop) adopt(cl *client, nc net.Conn) error {
 	cl.connMu.Lock()
 	cl.loopFD, cl.fd, cl.batch.raw = fd, fd, nil
 	cl.connMu.Unlock()
+	cl.log.commits = true
 	undo := func(err error) error {
+		cl.log.commits = false
 		cl.connMu.Lock()
 		cl.loopFD, cl.fd, cl.batch.raw = -1, ncFD, raw
 		cl.connMu.Unlock()
@@ -301,6 +303,7 @@ func (l *eventLoop) handOver(cl *client, args [][]byte) {
 	l.forget(fd)
 	f := os.NewFile(uintptr(fd), "client")
 	nc, err := net.FileConn(f) // a descriptor of its own, in the runtime's poller
+	cl.log.commits = false
 	cl.connMu.Lock()
 	f.Close()
 	cl.loopFD = -1

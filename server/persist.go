@@ -100,7 +100,7 @@ func (s *Server) openPersistence() error {
 		return nil
 	}
 	s.cfg.RLock()
-	dir, eventLoop := s.cfg.Dir, s.cfg.EventLoop
+	dir := s.cfg.Dir
 	s.cfg.RUnlock()
 	p := &persistence{srv: s, dir: dir}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -130,8 +130,7 @@ func (s *Server) openPersistence() error {
 		store.Close()
 		return err
 	}
-	p.aofOp = aof.Options{FS: s.aofFS, Dir: filepath.Join(dir, set.AppendDirname), Name: set.AppendFilename, Sync: syncMode(set.AppendFsync),
-		InlineCommits: eventLoop}
+	p.aofOp = aof.Options{FS: s.aofFS, Dir: filepath.Join(dir, set.AppendDirname), Name: set.AppendFilename, Sync: syncMode(set.AppendFsync)}
 	if hasRec {
 		p.lastSave.Store(rec.TimeMs / 1000)
 	} else {
@@ -299,21 +298,25 @@ func (r *replayer) apply(db int, args [][]byte) error {
 	return nil
 }
 
-// LogEffects implements commands.EffectLog: a command's effects are
-// appended to the AOF (wrapped in MULTI/EXEC when there are several), or
-// nothing happens while appendonly is off.
-func (p *persistence) LogEffects(effects []commands.Effect) (aof.Pos, error) {
+// logEffects appends a command's effects to the AOF (wrapped in MULTI/EXEC
+// when there are several), or does nothing while appendonly is off. With
+// commits, the caller commits them itself (the event loop: aof.Writer.
+// AppendToCommit).
+func (p *persistence) logEffects(effects []commands.Effect, commits bool) (aof.Pos, error) {
 	w := p.log.Load()
 	if w == nil {
 		return aof.Pos{}, nil
 	}
-	if len(effects) == 1 {
-		return w.Append(effects[0].DB, effects[0].Args)
+	batch := effects
+	if len(effects) > 1 {
+		batch = make([]aof.Command, 0, len(effects)+2)
+		batch = append(batch, aof.Command{DB: effects[0].DB, Args: [][]byte{[]byte("MULTI")}})
+		batch = append(batch, effects...)
+		batch = append(batch, aof.Command{DB: effects[len(effects)-1].DB, Args: [][]byte{[]byte("EXEC")}})
 	}
-	batch := make([]aof.Command, 0, len(effects)+2)
-	batch = append(batch, aof.Command{DB: effects[0].DB, Args: [][]byte{[]byte("MULTI")}})
-	batch = append(batch, effects...)
-	batch = append(batch, aof.Command{DB: effects[len(effects)-1].DB, Args: [][]byte{[]byte("EXEC")}})
+	if commits {
+		return w.AppendToCommit(batch)
+	}
 	return w.AppendBatch(batch)
 }
 
@@ -755,8 +758,6 @@ func (p *persistence) info() commands.PersistenceInfo {
 	}
 	return in
 }
-
-var _ commands.EffectLog = (*persistence)(nil)
 
 // persistenceSettingsChanged applies CONFIG SET of the persistence
 // directives that act at once: appendonly and appendfsync.

@@ -40,7 +40,10 @@ type effectLog struct {
 	// replica's AOF, and its stream is relayed into the backlog as
 	// received, not fed again.
 	master bool
-	woff   int64
+	// commits is set while the event loop serves the connection: the loop
+	// commits the log itself after each pass (eventloop.go).
+	commits bool
+	woff    int64
 }
 
 // LogEffects implements commands.EffectLog.
@@ -48,7 +51,7 @@ func (l *effectLog) LogEffects(effects []commands.Effect) (aof.Pos, error) {
 	var pos aof.Pos
 	var err error
 	if p := l.s.persist; p != nil {
-		pos, err = p.LogEffects(effects)
+		pos, err = p.logEffects(effects, l.commits)
 	}
 	if !l.master {
 		if off := l.s.repl.Feed(effects); off > 0 {
@@ -237,7 +240,8 @@ func (h replicationHost) NewMasterClient(conn net.Conn, db int) replication.Mast
 	s := h.s
 	cl := s.newClient(conn)
 	cl.role.Store(roleMaster)
-	cl.ctx.Log = &effectLog{s: s, master: true}
+	cl.log = &effectLog{s: s, master: true}
+	cl.ctx.Log = cl.log
 	cl.session.Authenticated = true
 	cl.session.Master = true
 	cl.session.DB = db
