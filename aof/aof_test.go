@@ -3,6 +3,7 @@ package aof
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -893,4 +894,61 @@ func FuzzReplay(f *testing.F) {
 		}
 		sameRecs(t, again, first)
 	})
+}
+
+// TestWriteCutAtAPageBoundaryIsAPartialWrite: a process killed in write(2)
+// keeps the pages copied so far, so the last block can end in zeros from a
+// page boundary on, its checksum wrong, with reserved zeros after it. That
+// is a partial write (never acknowledged), cut off like a short file; the
+// same block damaged anywhere else is corruption.
+func TestWriteCutAtAPageBoundaryIsAPartialWrite(t *testing.T) {
+	fs, o := newMemLog(t, SyncAlways)
+	value := strings.Repeat("v", 3000)
+	var recs []rec
+	w := mustOpen(t, o)
+	for i := range 4 {
+		r := rec{0, fmt.Sprintf("SET k%d %s", i, value)}
+		if err := w.Wait(mustAppend(t, w, r)); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := segPath(o, segments(t, o)[0])
+	orig := readFile(t, fs, path)
+	starts := blockStarts(t, orig)
+	last := starts[len(starts)-2]
+	page := int64(os.Getpagesize())
+	boundary := (last/page + 1) * page
+	if boundary >= int64(len(orig)) {
+		t.Fatalf("the last block [%d, %d) crosses no page boundary", last, len(orig))
+	}
+
+	torn := append([]byte{}, orig[:boundary]...)
+	torn = append(torn, make([]byte, 1<<16)...) // the rest never written; reserved zeros
+	c := fs.CrashClone()
+	writeFile(t, c, path, torn)
+	got, rep, err := replayAll(o.withFS(c), Pos{})
+	if err != nil {
+		t.Fatalf("replay of a write cut at offset %d: %v", boundary, err)
+	}
+	if rep.Truncated == nil || rep.Truncated.Offset != last {
+		t.Fatalf("truncated %+v, want the cut at the last block, %d", rep.Truncated, last)
+	}
+	sameRecs(t, got, recs[:len(recs)-1])
+	if size := int64(len(readFile(t, c, path))); size != last {
+		t.Fatalf("segment is %d bytes after replay, want %d", size, last)
+	}
+
+	// The same zeros, but data after them: not a write cut short.
+	damaged := append([]byte{}, orig...)
+	clear(damaged[boundary : boundary+10])
+	c = fs.CrashClone()
+	writeFile(t, c, path, damaged)
+	var ce *CorruptionError
+	if _, _, err := replayAll(o.withFS(c), Pos{}); !errors.As(err, &ce) || ce.Offset != last {
+		t.Fatalf("zeros inside the last block: got %v, want corruption at %d", err, last)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/structd/structd/internal/vfs"
 )
@@ -160,6 +161,17 @@ func (s *scanner) segment(n uint64, last bool) error {
 			return err
 		}
 		if got := payloadSum(marker, payload); got != sum {
+			blockEnd := off + int64(headerLen) + length
+			if last {
+				cut, err := tornAtPage(f, off, blockEnd, size)
+				if err != nil {
+					return fmt.Errorf("aof: read %s: %w", name, err)
+				}
+				if cut {
+					torn = true
+					break
+				}
+			}
 			return corrupt(off, "checksum mismatch (block of %d bytes: header says %016x, data has %016x)", length, sum, got)
 		}
 		pos := off + int64(headerLen)
@@ -239,6 +251,23 @@ func (s *scanner) truncate(n uint64, size int64) error {
 		return fmt.Errorf("aof: cut partial tail of %s at %d: %w", path, size, err)
 	}
 	return nil
+}
+
+// tornAtPage reports whether the block [start, end) of the last segment,
+// whose checksum does not match, is a write a crash cut short: a process
+// killed in write(2) leaves the pages copied so far, so the block's bytes
+// from a page boundary inside it on, and everything after it to the end of
+// the file (reserved space, zeros), were never written. Damage anywhere
+// else leaves non-zero bytes there.
+func tornAtPage(f vfs.File, start, end, size int64) (bool, error) {
+	page := int64(os.Getpagesize())
+	for b := (start/page + 1) * page; b < end; b += page {
+		zero, err := allZero(f, b, size)
+		if err != nil || zero {
+			return zero, err
+		}
+	}
+	return false, nil
 }
 
 // allZero reports whether bytes [off, size) of f are all zero.

@@ -70,6 +70,9 @@ func startNode(t *testing.T, args ...string) *node {
 	}
 	n.start()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("NODE %s LOG:\n%s", n.base, n.log())
+		}
 		if n.proc != nil {
 			syscall.Kill(n.proc.Pid(), syscall.SIGCONT)
 			n.proc.Stop()

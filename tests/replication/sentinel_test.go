@@ -33,6 +33,12 @@ func startSentinel(t *testing.T, bin string, master *node, quorum int) *sentinel
 		s, err := trySentinel(bin, dir, master.proc.Port, quorum)
 		if err == nil {
 			t.Cleanup(s.stop)
+			t.Cleanup(func() {
+				if t.Failed() {
+					log, _ := os.ReadFile(filepath.Join(dir, "sentinel.log"))
+					t.Logf("SENTINEL %s LOG:\n%s", s.addr, log)
+				}
+			})
 			return s
 		}
 		if attempt == 4 {
