@@ -33,7 +33,6 @@ type client struct {
 	created time.Time
 
 	session commands.Session
-	log     *effectLog // ctx.Log
 	reader  resp.RequestReader
 	writer  resp.Writer
 	ctx     commands.Ctx
@@ -113,8 +112,7 @@ func (s *Server) newClient(nc net.Conn) *client {
 	cl.session.Authenticated = s.cfg.Limits().RequirePass == ""
 	cl.publish()
 	cl.lastInteraction.Store(int64(s.monoNow()))
-	cl.log = &effectLog{s: s}
-	cl.ctx = commands.Ctx{W: &cl.writer, Session: &cl.session, Server: s, KS: s.ks, Conn: cl, Log: cl.log}
+	cl.ctx = commands.Ctx{W: &cl.writer, Session: &cl.session, Server: s, KS: s.ks, Conn: cl, Log: &effectLog{s: s}}
 	return cl
 }
 

@@ -99,9 +99,9 @@ func (l *eventLoop) adopt(cl *client, nc net.Conn) error {
 	cl.connMu.Lock()
 	cl.loopFD, cl.fd, cl.batch.raw = fd, fd, nil
 	cl.connMu.Unlock()
-	cl.log.commits = true
+	setCommits(cl, true)
 	undo := func(err error) error {
-		cl.log.commits = false
+		setCommits(cl, false)
 		cl.connMu.Lock()
 		cl.loopFD, cl.fd, cl.batch.raw = -1, ncFD, raw
 		cl.connMu.Unlock()
@@ -303,7 +303,7 @@ func (l *eventLoop) handOver(cl *client, args [][]byte) {
 	l.forget(fd)
 	f := os.NewFile(uintptr(fd), "client")
 	nc, err := net.FileConn(f) // a descriptor of its own, in the runtime's poller
-	cl.log.commits = false
+	setCommits(cl, false)
 	cl.connMu.Lock()
 	f.Close()
 	cl.loopFD = -1
@@ -328,6 +328,11 @@ func (l *eventLoop) handOver(cl *client, args [][]byte) {
 		cl.serveFrom(args)
 	}()
 }
+
+// setCommits says whether the loop commits what cl's commands log
+// (effectLog.commits). A connection on the loop runs no script, so its
+// Ctx.Log is its own effectLog.
+func setCommits(cl *client, on bool) { cl.ctx.Log.(*effectLog).commits = on }
 
 // isClosed reports whether ch is closed.
 func isClosed(ch chan struct{}) bool {

@@ -240,8 +240,7 @@ func (h replicationHost) NewMasterClient(conn net.Conn, db int) replication.Mast
 	s := h.s
 	cl := s.newClient(conn)
 	cl.role.Store(roleMaster)
-	cl.log = &effectLog{s: s, master: true}
-	cl.ctx.Log = cl.log
+	cl.ctx.Log = &effectLog{s: s, master: true}
 	cl.session.Authenticated = true
 	cl.session.Master = true
 	cl.session.DB = db
