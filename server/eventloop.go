@@ -120,9 +120,11 @@ func (l *eventLoop) adopt(cl *client, nc net.Conn) error {
 		return undo(fmt.Errorf("epoll_ctl: %w", err))
 	}
 	nc.Close() // fd keeps the connection open
-	if isClosed(cl.killed) {
+	cl.connMu.Lock()
+	if isClosed(cl.killed) && cl.loopFD == fd {
 		shutdown(fd) // killed before loopFD was set: kill closed nc only
 	}
+	cl.connMu.Unlock()
 	return nil
 }
 
