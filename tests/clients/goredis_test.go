@@ -17,9 +17,16 @@ import (
 	"github.com/structd/structd/server"
 )
 
-func startStructD(t *testing.T) *server.Server {
+// fsyncModes are the appendfsync settings the clients are checked under:
+// the default, where each connection has a goroutine, and always, where
+// the event loop serves them (server/eventloop.go).
+var fsyncModes = []string{"everysec", "always"}
+
+// startStructD starts a server with persistence on, under appendfsync
+// fsync.
+func startStructD(t *testing.T, fsync string) *server.Server {
 	t.Helper()
-	cfg, err := config.Load([]string{"--port", "0", "--bind", "127.0.0.1", "--dir", t.TempDir()})
+	cfg, err := config.Load([]string{"--port", "0", "--bind", "127.0.0.1", "--dir", t.TempDir(), "--appendfsync", fsync})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,15 +42,17 @@ func startStructD(t *testing.T) *server.Server {
 }
 
 func TestGoRedis(t *testing.T) {
-	for _, proto := range []int{2, 3} {
-		t.Run(map[int]string{2: "RESP2", 3: "RESP3"}[proto], func(t *testing.T) {
-			srv := startStructD(t)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), Protocol: proto, ClientName: "gotest"})
-			defer rdb.Close()
-			testCommands(ctx, t, rdb, proto)
-		})
+	for _, fsync := range fsyncModes {
+		for _, proto := range []int{2, 3} {
+			t.Run(fsync+"/"+map[int]string{2: "RESP2", 3: "RESP3"}[proto], func(t *testing.T) {
+				srv := startStructD(t, fsync)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), Protocol: proto, ClientName: "gotest"})
+				defer rdb.Close()
+				testCommands(ctx, t, rdb, proto)
+			})
+		}
 	}
 }
 
@@ -136,24 +145,28 @@ func testCommands(ctx context.Context, t *testing.T, rdb *redis.Client, proto in
 // TestGoRedisPassword connects with a password (HELLO 3 AUTH on connect)
 // and checks that a wrong one fails cleanly.
 func TestGoRedisPassword(t *testing.T) {
-	srv := startStructD(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer admin.Close()
-	if err := admin.ConfigSet(ctx, "requirepass", "s3cret").Err(); err != nil {
-		t.Fatal(err)
-	}
-	for _, proto := range []int{2, 3} {
-		good := redis.NewClient(&redis.Options{Addr: srv.Addr(), Protocol: proto, Password: "s3cret"})
-		if v, err := good.Ping(ctx).Result(); err != nil || v != "PONG" {
-			t.Fatalf("RESP%d with the password: %q %v", proto, v, err)
-		}
-		good.Close()
-		bad := redis.NewClient(&redis.Options{Addr: srv.Addr(), Protocol: proto, Password: "wrong", MaxRetries: -1})
-		if err := bad.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
-			t.Fatalf("RESP%d with a wrong password: %v", proto, err)
-		}
-		bad.Close()
+	for _, fsync := range fsyncModes {
+		t.Run(fsync, func(t *testing.T) {
+			srv := startStructD(t, fsync)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+			defer admin.Close()
+			if err := admin.ConfigSet(ctx, "requirepass", "s3cret").Err(); err != nil {
+				t.Fatal(err)
+			}
+			for _, proto := range []int{2, 3} {
+				good := redis.NewClient(&redis.Options{Addr: srv.Addr(), Protocol: proto, Password: "s3cret"})
+				if v, err := good.Ping(ctx).Result(); err != nil || v != "PONG" {
+					t.Fatalf("RESP%d with the password: %q %v", proto, v, err)
+				}
+				good.Close()
+				bad := redis.NewClient(&redis.Options{Addr: srv.Addr(), Protocol: proto, Password: "wrong", MaxRetries: -1})
+				if err := bad.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+					t.Fatalf("RESP%d with a wrong password: %v", proto, err)
+				}
+				bad.Close()
+			}
+		})
 	}
 }

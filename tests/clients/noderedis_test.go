@@ -22,15 +22,19 @@ func TestNodeRedis(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("node", "node_modules", "redis")); err != nil {
 		t.Skip("node-redis is not installed (npm ci --prefix tests/clients/node): it is not checked")
 	}
-	srv := startStructD(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	_, port, err := net.SplitHostPort(srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.CommandContext(ctx, node, filepath.Join("node", "clients.js"), port).CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "ok" {
-		t.Fatalf("node-redis against StructD: %v\n%s", err, out)
+	for _, fsync := range fsyncModes {
+		t.Run(fsync, func(t *testing.T) {
+			srv := startStructD(t, fsync)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			_, port, err := net.SplitHostPort(srv.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.CommandContext(ctx, node, filepath.Join("node", "clients.js"), port).CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "ok" {
+				t.Fatalf("node-redis against StructD: %v\n%s", err, out)
+			}
+		})
 	}
 }
