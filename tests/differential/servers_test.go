@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"syscall"
 	"time"
 
@@ -21,16 +22,26 @@ import (
 // answers fails its case instead of hanging the test run.
 const replyTimeout = 10 * time.Second
 
+// appendfsync is what both servers run the corpus with: everysec (the
+// default), or DIFFERENTIAL_APPENDFSYNC's value. Under always StructD
+// serves the connections from its event loop (server/eventloop.go).
+func appendfsync() string {
+	if v := os.Getenv("DIFFERENTIAL_APPENDFSYNC"); v != "" {
+		return v
+	}
+	return "everysec"
+}
+
 // startRedis runs redis-server in dir with the AOF on and no snapshots,
 // the persistence StructD runs the corpus with.
 func startRedis(dir string) (*redisproc.Proc, error) {
 	return redisproc.Start("redis-server", dir,
-		"--dir", dir, "--save", "", "--appendonly", "yes", "--daemonize", "no")
+		"--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", appendfsync(), "--daemonize", "no")
 }
 
 // startStructD runs StructD in this process on a free port.
 func startStructD(dir string) (*server.Server, error) {
-	cfg, err := config.Load([]string{"--port", "0", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes"})
+	cfg, err := config.Load([]string{"--port", "0", "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", appendfsync()})
 	if err != nil {
 		return nil, err
 	}
