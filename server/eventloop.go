@@ -36,7 +36,10 @@ import (
 // the loop hands its connection to a goroutine of its own, which runs it
 // and serves the connection from then on (handOver). So does a reply the
 // socket cannot take whole: the goroutine sends the rest with a blocking
-// write. A connection never comes back to the loop.
+// write. A connection never comes back to the loop. Short waits stay on
+// it: a slot lock another goroutine holds, a cold key read from Pebble,
+// and a CLIENT PAUSE that begins between waitsOffLoop's look and the
+// command's own (the loop waits it out as the client would).
 //
 // Ownership: the loop's goroutine alone reads and writes a connection it
 // holds, as a connection's goroutine does its own. Other goroutines end it
