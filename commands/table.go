@@ -178,6 +178,18 @@ func (t Table) Lookup(name []byte) *Command {
 	return t[string(lower[:len(name)])]
 }
 
+// Resolve finds the command args names and, when it has subcommands and
+// args[1] names one, that subcommand; nil for an unknown command.
+func (t Table) Resolve(args [][]byte) *Command {
+	cmd := t.Lookup(args[0])
+	if cmd != nil && cmd.Subcommands != nil && len(args) >= 2 {
+		if sub := Table(cmd.Subcommands).Lookup(args[1]); sub != nil {
+			return sub
+		}
+	}
+	return cmd
+}
+
 // Sorted returns the commands ordered by name.
 func (t Table) Sorted() []*Command {
 	out := make([]*Command, 0, len(t))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -237,16 +236,8 @@ func (s *Server) waitsOffLoop(args [][]byte) bool {
 	if s.pause.mode.Load() != uint32(commands.PauseOff) {
 		return true
 	}
-	cmd := s.table.Lookup(args[0])
-	if cmd == nil {
-		return false
-	}
-	if cmd.Subcommands != nil && len(args) >= 2 {
-		if sub := cmd.Subcommands[strings.ToLower(string(args[1]))]; sub != nil {
-			cmd = sub
-		}
-	}
-	return cmd.Flags&(commands.Blocking|commands.PubSub|commands.Admin|commands.MayWait) != 0
+	cmd := s.table.Resolve(args)
+	return cmd != nil && cmd.Flags&(commands.Blocking|commands.PubSub|commands.Admin|commands.MayWait) != 0
 }
 
 // commit ends a pass: it commits the log if a ready client logged writes

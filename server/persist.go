@@ -265,14 +265,9 @@ func newReplayer(s *Server) *replayer {
 }
 
 func (r *replayer) apply(db int, args [][]byte) error {
-	cmd := r.srv.table.Lookup(args[0])
+	cmd := r.srv.table.Resolve(args)
 	if cmd == nil {
 		return fmt.Errorf("unknown command '%s' in the AOF", args[0])
-	}
-	if cmd.Subcommands != nil && len(args) >= 2 {
-		if sub := cmd.Subcommands[strings.ToLower(string(args[1]))]; sub != nil {
-			cmd = sub
-		}
 	}
 	switch cmd.Name {
 	case "multi", "exec":
