@@ -39,13 +39,18 @@ type send struct{ fd, n int }
 func (l *groupLog) add(fd int, command, reply []byte) {
 	l.mu.Lock()
 	first := len(l.pending.data) == 0
-	l.pending.data = append(l.pending.data, command...)
-	l.pending.replies = append(l.pending.replies, reply...)
-	l.pending.sends = append(l.pending.sends, send{fd, len(reply)})
+	l.pending.add(fd, command, reply)
 	l.mu.Unlock()
 	if first {
 		l.wake.Signal()
 	}
+}
+
+// add appends command, and reply for fd.
+func (b *logBatch) add(fd int, command, reply []byte) {
+	b.data = append(b.data, command...)
+	b.replies = append(b.replies, reply...)
+	b.sends = append(b.sends, send{fd, len(reply)})
 }
 
 // take swaps the pending batch for spare, emptied.
@@ -95,9 +100,7 @@ func (l *groupLog) flushLoop() {
 // runnable add their commands to the batch.
 func (l *groupLog) addAndLead(fd int, command, reply []byte) {
 	l.mu.Lock()
-	l.pending.data = append(l.pending.data, command...)
-	l.pending.replies = append(l.pending.replies, reply...)
-	l.pending.sends = append(l.pending.sends, send{fd, len(reply)})
+	l.pending.add(fd, command, reply)
 	lead := !l.leading
 	l.leading = true
 	l.mu.Unlock()
